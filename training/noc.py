@@ -1,0 +1,396 @@
+"""The NoC benchmark (`ifcn noc`): number of clicks to reach 85% / 90% IoU, protocol of shared/README.md.
+
+Per object: the first click is positive at the object's interior maximum (`models.metrics.interior_point`),
+each next click comes from the oracle (`models.metrics.next_click`); IoU ignores void pixels. The run for an
+object stops once IoU reaches the highest target (or after `max_clicks`); NoC@85 and NoC@90 come from the
+same click sequence, and an object that never reaches a target counts `max_clicks` and is "failed".
+For the mIoU-vs-clicks curve an object that stopped early keeps its last IoU for the remaining clicks
+(`--all-clicks` runs every object to `max_clicks` instead).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+import numpy as np
+
+from models.clicks import Click
+from models.errors import DatasetError, IFCNError, ImageReadError
+from models.fileio import atomic_write_text
+from models.metrics import interior_point, iou, next_click
+from training.plot import save_line_plot
+from training.progress import ProgressWriter
+
+TARGETS = (0.85, 0.90)
+MAX_CLICKS = 20
+
+
+class PredictorLike(Protocol):
+    """What the benchmark needs from `models.predictor.Predictor`."""
+
+    name: str
+
+    def set_image(self, rgb: np.ndarray) -> Any: ...
+
+    def predict(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray: ...
+
+
+def target_key(target: float) -> str:
+    """'noc@85' style key of a target IoU (0.85 -> '85')."""
+    return f"{round(target * 100):d}"
+
+
+@dataclass
+class ObjectResult:
+    """One object's click sequence: IoU after each click and the NoC for each target."""
+
+    image_id: str
+    object_id: int
+    area: int
+    ious: list[float]
+    clicks: list[Click]
+    noc: dict[float, int]
+    failed: dict[float, bool]
+
+    def curve(self, max_clicks: int) -> list[float]:
+        """IoU after clicks 1..max_clicks, the last value carried forward after an early stop."""
+        if not self.ious:
+            return [0.0] * max_clicks
+        return (self.ious + [self.ious[-1]] * max_clicks)[:max_clicks]
+
+
+@dataclass
+class NocResult:
+    """Everything one benchmark run produced."""
+
+    model: str
+    refine: bool
+    max_clicks: int
+    targets: tuple[float, ...]
+    objects: list[ObjectResult] = field(default_factory=list)
+    images: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    predictions: int = 0
+    stopped: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def noc(self, target: float) -> float:
+        """Mean number of clicks to reach `target` (NaN without objects)."""
+        if not self.objects:
+            return float("nan")
+        return float(np.mean([o.noc[target] for o in self.objects]))
+
+    def failed(self, target: float) -> int:
+        """Objects that never reached `target` within max_clicks."""
+        return sum(o.failed[target] for o in self.objects)
+
+    def miou_per_click(self) -> list[float]:
+        """Mean IoU over objects after each click 1..max_clicks."""
+        if not self.objects:
+            return []
+        curves = np.array([o.curve(self.max_clicks) for o in self.objects], dtype=np.float64)
+        return [float(v) for v in curves.mean(axis=0)]
+
+    @property
+    def label(self) -> str:
+        """Name for tables and legends, e.g. 'resnet18 FCN-8s + GrabCut'."""
+        return f"{self.model} + GrabCut" if self.refine else self.model
+
+    def summary(self) -> dict[str, Any]:
+        """The summary.json content."""
+        out: dict[str, Any] = {"model": self.model, "label": self.label, "refine": self.refine}
+        for t in self.targets:
+            k = target_key(t)
+            out[f"noc@{k}"] = _finite(self.noc(t))
+            out[f"failed@{k}"] = self.failed(t)
+        out.update({
+            "miou_per_click": [round(v, 6) for v in self.miou_per_click()],
+            "objects": len(self.objects),
+            "images": self.images,
+            "skipped_images": len(self.skipped),
+            "skipped": [{"image": i, "message": m} for i, m in self.skipped],
+            "max_clicks": self.max_clicks,
+            "targets": list(self.targets),
+            "seconds": round(self.seconds, 3),
+            "clicks_per_s": round(self.predictions / self.seconds, 3) if self.seconds > 0 else None,
+            "stopped": self.stopped,
+        })
+        out.update(self.info)
+        return out
+
+
+def _finite(v: float) -> float | None:
+    return round(v, 4) if np.isfinite(v) else None
+
+
+def evaluate_object(predictor: PredictorLike, gt: np.ndarray, ignore: np.ndarray | None, *,
+                    refine: bool = False, max_clicks: int = MAX_CLICKS,
+                    targets: Sequence[float] = TARGETS, all_clicks: bool = False,
+                    image_id: str = "", object_id: int = 0) -> ObjectResult:
+    """Run the NoC protocol on one object of the image already set on `predictor`."""
+    gt = np.asarray(gt, dtype=bool)
+    x, y = interior_point(gt)
+    clicks = [Click(float(x), float(y), True)]
+    ious: list[float] = []
+    stop_at = max(targets)
+    while True:
+        prob = predictor.predict(clicks, refine=refine)
+        pred = np.asarray(prob) >= 0.5
+        ious.append(iou(pred, gt, ignore))
+        if len(ious) >= max_clicks or (ious[-1] >= stop_at and not all_clicks):
+            break
+        nxt = next_click(pred, gt, ignore, clicked=clicks)
+        if nxt is None:  # nothing left to correct (or only already clicked pixels)
+            break
+        clicks.append(nxt)
+    noc, failed = {}, {}
+    for t in targets:
+        hit = next((i + 1 for i, v in enumerate(ious) if v >= t), None)
+        noc[t] = hit if hit is not None else max_clicks
+        failed[t] = hit is None
+    return ObjectResult(image_id, int(object_id), int(gt.sum()), ious, clicks, noc, failed)
+
+
+def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refine: bool = False,
+             max_clicks: int = MAX_CLICKS, targets: Sequence[float] = TARGETS, limit: int | None = None,
+             all_clicks: bool = False, progress: ProgressWriter | None = None,
+             on_object: Callable[[int, ObjectResult], None] | None = None,
+             should_stop: Callable[[], bool] | None = None, show_bar: bool = False) -> NocResult:
+    """Benchmark `predictor` on every object of `dataset` (VOCDevkit / FolderDataset interface).
+
+    Images that cannot be read are skipped and counted; `limit` caps the number of objects.
+    """
+    from training.voc import instances
+
+    targets = tuple(sorted(float(t) for t in targets))
+    if max_clicks < 1:
+        raise IFCNError("--max-clicks must be at least 1.")
+    result = NocResult(model=str(getattr(predictor, "name", type(predictor).__name__)),
+                       refine=bool(refine), max_clicks=int(max_clicks), targets=targets)
+    progress = progress or ProgressWriter(enabled=False)
+    ids = list(dataset.image_ids(split))
+    progress.emit("start", command="noc", model=result.model, refine=result.refine,
+                  images=len(ids), max_clicks=max_clicks, targets=list(targets))
+    bar = _bar(len(ids), show_bar, result.label)
+    t0 = time.perf_counter()
+    try:
+        for image_id in ids:
+            if (limit is not None and len(result.objects) >= limit) or (should_stop and should_stop()):
+                result.stopped = bool(should_stop and should_stop())
+                break
+            try:
+                sample = dataset.load(image_id)
+            except (DatasetError, ImageReadError) as e:
+                result.skipped.append((image_id, str(e)))
+                progress.emit("skipped", image=image_id, message=str(e))
+                print(f"warning: skipped {image_id}: {e}", file=sys.stderr)
+                continue
+            finally:
+                if bar is not None:
+                    bar.update(1)
+            objs = instances(sample.objects)
+            if not objs:
+                continue
+            result.images += 1
+            predictor.set_image(sample.rgb)
+            void = sample.objects == 255
+            for object_id, mask in objs:
+                if limit is not None and len(result.objects) >= limit:
+                    break
+                obj = evaluate_object(predictor, mask, void, refine=refine, max_clicks=max_clicks,
+                                      targets=targets, all_clicks=all_clicks,
+                                      image_id=image_id, object_id=object_id)
+                result.predictions += len(obj.ious)
+                result.objects.append(obj)
+                index = len(result.objects) - 1
+                progress.emit("object", index=index, image=image_id, object=object_id,
+                              ious=[round(v, 5) for v in obj.ious],
+                              **{f"noc@{target_key(t)}": obj.noc[t] for t in targets})
+                if on_object is not None:
+                    on_object(index, obj)
+    finally:
+        if bar is not None:
+            bar.close()
+        result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _bar(total: int, show: bool, desc: str):
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"NoC {desc}", unit="img", file=sys.stderr, dynamic_ncols=True)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def per_object_csv(result: NocResult) -> str:
+    """The per-object CSV: one row per object with its NoC values and IoU after each click."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    keys = [target_key(t) for t in result.targets]
+    w.writerow(["image", "object", "area", *[f"noc@{k}" for k in keys], *[f"failed@{k}" for k in keys],
+                "clicks", "final_iou", *[f"iou_{i + 1}" for i in range(result.max_clicks)]])
+    for o in result.objects:
+        ious = [f"{v:.5f}" for v in o.ious] + [""] * (result.max_clicks - len(o.ious))
+        w.writerow([o.image_id, o.object_id, o.area, *[o.noc[t] for t in result.targets],
+                    *[int(o.failed[t]) for t in result.targets], len(o.ious),
+                    f"{o.ious[-1]:.5f}" if o.ious else "", *ious])
+    return buf.getvalue()
+
+
+def write_outputs(out_dir: str | Path, result: NocResult,
+                  compare: Sequence[NocResult] = ()) -> dict[str, Path]:
+    """Write summary.json, per_object.csv and miou_vs_clicks.png (with `compare` curves added)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"summary": out / "summary.json", "csv": out / "per_object.csv",
+             "plot": out / "miou_vs_clicks.png"}
+    atomic_write_text(paths["summary"], json.dumps(result.summary(), indent=2) + "\n")
+    atomic_write_text(paths["csv"], per_object_csv(result))
+    series: dict[str, list[float]] = {}
+    for r in (result, *compare):
+        label, n = r.label, 2
+        while label in series:
+            label, n = f"{r.label} ({n})", n + 1
+        series[label] = r.miou_per_click()
+    save_line_plot(paths["plot"], series, title="mIoU vs number of clicks",
+                   xlabel="number of clicks", ylabel="mIoU", hlines=result.targets)
+    return paths
+
+
+def format_table(results: Iterable[NocResult]) -> str:
+    """A fixed-width summary table (one row per run)."""
+    results = list(results)
+    if not results:
+        return ""
+    targets = results[0].targets
+    head = ["model", "objects", *[f"NoC@{target_key(t)}" for t in targets],
+            *[f">={results[0].max_clicks}@{target_key(t)}" for t in targets],
+            "mIoU@1", "mIoU@5", "s", "clicks/s"]
+    rows = []
+    for r in results:
+        m = r.miou_per_click()
+        pick = lambda k: f"{m[k - 1]:.3f}" if len(m) >= k else "-"  # noqa: E731
+        rows.append([r.label, str(len(r.objects)),
+                     *[f"{r.noc(t):.2f}" if r.objects else "-" for t in targets],
+                     *[str(r.failed(t)) for t in targets], pick(1), pick(5), f"{r.seconds:.1f}",
+                     f"{r.predictions / r.seconds:.1f}" if r.seconds > 0 else "-"])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512):
+    """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model)."""
+    from models.predictor import GRABCUT, Predictor
+
+    if checkpoint is not None and checkpoint.lower() == GRABCUT:
+        return Predictor.load(GRABCUT, device=device, max_size=max_size)
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise IFCNError(f"{checkpoint}: checkpoint file not found (give a .pt file or 'grabcut').")
+    return Predictor.load(checkpoint, device=device, max_size=max_size)
+
+
+def open_dataset(args: argparse.Namespace):
+    """The VOCDevkit or FolderDataset named by the command-line arguments."""
+    from training.voc import FolderDataset, VOCDevkit
+
+    if args.images or args.masks:
+        if not (args.images and args.masks):
+            raise DatasetError("--images and --masks go together: give both folders.")
+        if args.voc_root:
+            raise DatasetError("give either --voc-root or --images/--masks, not both.")
+        return FolderDataset(args.images, args.masks)
+    if not args.voc_root:
+        raise DatasetError("no data: give --voc-root DIR (a VOC devkit) or --images DIR --masks DIR.")
+    return VOCDevkit(args.voc_root)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ifcn noc`."""
+    parser.add_argument("--voc-root", help="VOC devkit (VOCdevkit/, VOC2012/ or a folder with that layout)")
+    parser.add_argument("--split", default="val", help="split of the devkit to evaluate (default val)")
+    parser.add_argument("--images", help="folder of images (instead of --voc-root)")
+    parser.add_argument("--masks", help="folder of instance-index PNGs named like the images")
+    parser.add_argument("--out", required=True, help="output folder for summary.json, CSV and plot")
+    parser.add_argument("--checkpoint", default=None,
+                        help="model checkpoint (.pt), or 'grabcut' for the classical baseline; "
+                             "default: the shipped default model")
+    parser.add_argument("--refine", action="store_true", help="refine predictions with GrabCut")
+    parser.add_argument("--compare", action="store_true",
+                        help="also run with the other --refine setting and the GrabCut baseline; "
+                             "all curves go into one plot, each run into OUT/<name>/")
+    parser.add_argument("--max-clicks", type=int, default=MAX_CLICKS, help="clicks per object (20)")
+    parser.add_argument("--all-clicks", action="store_true",
+                        help="never stop early: every object gets max-clicks clicks (true mIoU curve)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate at most N objects")
+    parser.add_argument("--max-size", type=int, default=512, help="predictor's longest image side")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--progress-json", action="store_true",
+                        help="JSON progress lines on stdout (the table then goes to stderr)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `ifcn noc`."""
+    progress = ProgressWriter(enabled=bool(args.progress_json))
+    human = sys.stderr if args.progress_json else sys.stdout
+    try:
+        dataset = open_dataset(args)
+        runs = [(args.checkpoint, args.refine)]
+        if args.compare:
+            if args.checkpoint is None or args.checkpoint.lower() != "grabcut":
+                runs.append((args.checkpoint, not args.refine))
+            runs.append(("grabcut", False))
+        results: list[NocResult] = []
+        for checkpoint, refine in runs:
+            predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size)
+            res = evaluate(predictor, dataset, split=args.split, refine=refine,
+                           max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
+                           progress=progress, show_bar=not args.progress_json)
+            res.info.update({"checkpoint": checkpoint or "default", "split": args.split,
+                             "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
+                             "device": str(getattr(predictor, "device", "cpu"))})
+            results.append(res)
+            summary = res.summary()
+            progress.emit("end", status="completed", seconds=res.seconds, objects=len(res.objects),
+                          **{k: summary[k] for k in summary if k.startswith(("noc@", "failed@"))},
+                          miou_per_click=summary["miou_per_click"])
+    except IFCNError as e:
+        progress.emit("error", message=str(e))
+        raise
+    out = Path(args.out)
+    paths = write_outputs(out, results[0], compare=results[1:])
+    if len(results) > 1:
+        for r in results:
+            sub = out / _slug(r.label)
+            write_outputs(sub, r)
+        atomic_write_text(out / "compare.json",
+                          json.dumps([r.summary() for r in results], indent=2) + "\n")
+    print(format_table(results), file=human)
+    skipped = sum(len(r.skipped) for r in results[:1])
+    if skipped:
+        print(f"{skipped} image(s) skipped (unreadable or missing files; see summary.json).", file=human)
+    print(f"wrote {paths['summary']}, {paths['csv'].name}, {paths['plot'].name}", file=human)
+    if not results[0].objects:
+        print("warning: no objects were evaluated.", file=sys.stderr)
+    return 0
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
