@@ -1,0 +1,1 @@
+"""iFCN networks, click encoding, predictor and checkpoints (no Qt, no training code)."""

@@ -1,0 +1,95 @@
+"""FCN-32s / 16s / 8s heads (Long et al. 2015, §4.1–4.2) with one foreground logit, over any backbone."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.backbones import FeatureBackbone, build_backbone
+from models.spec import ModelSpec
+
+#: Inputs smaller than this are padded (replicate) before the trunk and cropped after.
+MIN_SIZE = 64
+
+
+def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
+    """Weights (channels, 1, k, k) of a per-channel bilinear upsampling filter."""
+    factor = (kernel_size + 1) // 2
+    center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
+    og = np.ogrid[:kernel_size, :kernel_size]
+    filt = (1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)
+    w = torch.from_numpy(filt.astype(np.float32))
+    return w.expand(channels, 1, kernel_size, kernel_size).clone()
+
+
+class Upsample(nn.Module):
+    """×factor upsampling: transposed conv initialised to bilinear ('deconv') or fixed bilinear."""
+
+    def __init__(self, factor: int, mode: str, channels: int = 1) -> None:
+        super().__init__()
+        self.factor, self.mode = factor, mode
+        if mode == "deconv":
+            k = 2 * factor
+            self.deconv = nn.ConvTranspose2d(channels, channels, k, stride=factor, padding=factor // 2,
+                                             groups=channels, bias=False)
+            with torch.no_grad():
+                self.deconv.weight.copy_(bilinear_kernel(channels, k))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "deconv":
+            return self.deconv(x)
+        return F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
+
+
+def _match(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Resize x to ref's spatial size when they differ (odd input sizes)."""
+    if x.shape[-2:] == ref.shape[-2:]:
+        return x
+    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class IFCN(nn.Module):
+    """iFCN: 5-channel input → backbone → FCN-{8,16,32}s fusion → one logit per input pixel."""
+
+    def __init__(self, spec: ModelSpec, backbone: FeatureBackbone) -> None:
+        super().__init__()
+        self.spec = spec
+        self.backbone = backbone
+        ch = backbone.channels
+        self.score32 = nn.Conv2d(ch[32], 1, 1)
+        if spec.stride <= 16:
+            self.score16 = nn.Conv2d(ch[16], 1, 1)
+            self.up32to16 = Upsample(2, spec.upsample)
+        if spec.stride == 8:
+            self.score8 = nn.Conv2d(ch[8], 1, 1)
+            self.up16to8 = Upsample(2, spec.upsample)
+        self.up_final = Upsample(spec.stride, spec.upsample)
+        for m in (self.score32, getattr(self, "score16", None), getattr(self, "score8", None)):
+            if m is not None:  # FCN: score layers start at zero
+                nn.init.zeros_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = max(0, MIN_SIZE - h), max(0, MIN_SIZE - w)
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        f = self.backbone(x)
+        s = self.score32(f[32])
+        if self.spec.stride <= 16:
+            s16 = self.score16(f[16])
+            s = _match(self.up32to16(s), s16) + s16
+        if self.spec.stride == 8:
+            s8 = self.score8(f[8])
+            s = _match(self.up16to8(s), s8) + s8
+        s = self.up_final(s)
+        s = F.interpolate(s, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return s[..., :h, :w]
+
+
+def build_ifcn(spec: ModelSpec, weights: str | None = None, allow_download: bool = False) -> IFCN:
+    """Build an iFCN for `spec`; `weights` (None, 'imagenet', or a file) go to the backbone."""
+    backbone = build_backbone(spec.backbone, weights=weights, extra_init=spec.extra_init,
+                              allow_download=allow_download)
+    return IFCN(spec, backbone)

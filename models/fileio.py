@@ -1,0 +1,155 @@
+"""The project's on-disk primitives: atomic writes, safe image reads, VOC palette PNGs."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from models.errors import ImageReadError
+
+#: Largest image (in pixels) we agree to decode; a declared size above this is treated as a bomb.
+MAX_PIXELS = 300_000_000
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically: temp file in the same folder, fsync, rename, fsync dir."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Atomic UTF-8 text write (see atomic_write_bytes)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def voc_colormap(n: int = 256) -> np.ndarray:
+    """The standard PASCAL VOC colour map: (n, 3) uint8, bit-interleaved from the class index."""
+    cmap = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap[i] = (r, g, b)
+    return cmap
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: the file is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            old = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, before decoding
+            try:
+                im = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = old
+    except Exception as e:  # PIL raises many types for garbage
+        raise ImageReadError(f"{path}: not a readable image ({e}).") from None
+    w, h = im.size
+    if w <= 0 or h <= 0 or w * h > max_pixels:
+        raise ImageReadError(
+            f"{path}: declared size {w}x{h} exceeds the limit of {max_pixels:,} pixels "
+            "(refusing to decode a possible decompression bomb).")
+    return im
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3), EXIF orientation applied; ImageReadError if not."""
+    path = Path(path)
+    im = _open(path, max_pixels)
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            arr = np.asarray(im, dtype=np.float64)
+            hi = arr.max() if arr.size else 1.0
+            arr = (arr * (255.0 / hi)).astype(np.uint8) if hi > 0 else arr.astype(np.uint8)
+            return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2))
+        return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+    except ImageReadError:
+        raise
+    except Exception as e:
+        raise ImageReadError(f"{path}: the image is truncated or corrupt ({e}).") from None
+
+
+def read_index_png(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a label mask (palette 'P' or 8-bit grey 'L' PNG) as uint8 indices (H, W).
+
+    RGB, 16-bit and other modes are refused with ImageReadError: they are not index masks.
+    """
+    path = Path(path)
+    im = _open(path, max_pixels)
+    if im.mode not in ("P", "L"):
+        raise ImageReadError(
+            f"{path}: expected an index mask (palette 'P' or 8-bit 'L' PNG), got mode {im.mode!r}.")
+    try:
+        im.load()
+        return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+    except Exception as e:
+        raise ImageReadError(f"{path}: the mask is truncated or corrupt ({e}).") from None
+
+
+def encode_index_png(indices: np.ndarray, palette: np.ndarray | None = None) -> bytes:
+    """Encode uint8 indices (H, W) as a palette ('P' mode) PNG, VOC colour map by default."""
+    arr = np.asarray(indices)
+    if arr.ndim != 2:
+        raise ValueError(f"index mask must be 2-D, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError("index mask values must lie in 0..255")
+        arr = arr.astype(np.uint8)
+    pal = voc_colormap() if palette is None else np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    im = Image.fromarray(arr, mode="P")
+    im.putpalette(pal.flatten().tolist())
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def write_index_png(path: str | os.PathLike, indices: np.ndarray,
+                    palette: np.ndarray | None = None) -> None:
+    """Atomically write uint8 indices as a palette PNG (VOC colour map by default)."""
+    atomic_write_bytes(path, encode_index_png(indices, palette))
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly inside `folder`, sorted by name."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))

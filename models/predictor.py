@@ -1,0 +1,180 @@
+"""The predictor: the only inference path (GUI, NoC benchmark and tests all use it).
+
+    p = Predictor.load(checkpoint=None, device="auto")   # None = the default model in resources/
+    p.set_image(rgb)                                       # HxWx3 uint8
+    prob = p.predict([Click(x=120, y=80, positive=True)], refine=False)  # float32 HxW in [0, 1]
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from models import grabcut
+from models.checkpoint import load_checkpoint
+from models.clicks import Click, distance_maps, validate_clicks
+from models.device import resolve_device
+from models.errors import IFCNError
+from models.fcn import IFCN
+from models.inputs import normalize_rgb, scale_maps
+from models.spec import ModelSpec
+
+__all__ = ["Click", "Predictor", "GRABCUT"]
+
+log = logging.getLogger(__name__)
+
+#: `Predictor.load(GRABCUT)` gives the classical GrabCut-from-clicks predictor.
+GRABCUT = "grabcut"
+DEFAULT_MAX_SIZE = 512
+
+
+def default_checkpoint() -> Path:
+    """Where the shipped default model lives."""
+    from resources import DEFAULT_CHECKPOINT
+    return DEFAULT_CHECKPOINT
+
+
+class Predictor:
+    """Click → probability map for one image at a time, with an iFCN or the GrabCut fallback."""
+
+    def __init__(self, model: IFCN | None, device: str | torch.device = "cpu",
+                 max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
+                 meta: dict[str, Any] | None = None) -> None:
+        self.model = model
+        self.spec: ModelSpec | None = model.spec if model is not None else None
+        self.max_size = int(max_size)
+        self.checkpoint_path = checkpoint_path
+        self.meta = dict(meta or {})
+        self.device = torch.device("cpu")
+        self._image: np.ndarray | None = None
+        self._work: np.ndarray | None = None
+        self._rgb_tensor: torch.Tensor | None = None
+        self.to(device)
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, device: str = "auto",
+             max_size: int = DEFAULT_MAX_SIZE) -> "Predictor":
+        """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical)."""
+        if checkpoint is None:
+            path = default_checkpoint()
+            if not path.is_file():
+                log.warning("no default model at %s: using the classical GrabCut fallback", path)
+                return cls(None, device="cpu", max_size=max_size)
+            checkpoint = path
+        if str(checkpoint) == GRABCUT:
+            return cls(None, device="cpu", max_size=max_size)
+        loaded = load_checkpoint(checkpoint, map_location="cpu")
+        return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
+                   meta=loaded.meta)
+
+    def to(self, device: str | torch.device) -> "Predictor":
+        """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
+        dev = resolve_device(device)
+        if self.model is not None:
+            self.model.to(dev).eval()
+            if dev.type == "cpu":
+                self.model.to(memory_format=torch.channels_last)
+        self.device = dev if self.model is not None else torch.device("cpu")
+        if self._work is not None:
+            self._prepare_rgb()
+        return self
+
+    # -- description --------------------------------------------------------------------------
+    @property
+    def is_classical(self) -> bool:
+        """True for the GrabCut-from-clicks fallback (no network)."""
+        return self.model is None
+
+    @property
+    def name(self) -> str:
+        """What the user is told is running."""
+        if self.model is None:
+            return "GrabCut from clicks (classical fallback, no network)"
+        stem = self.checkpoint_path.name if self.checkpoint_path else "in-memory model"
+        return f"{self.spec.name} ({stem})"
+
+    def info(self) -> dict[str, Any]:
+        """Backbone, stride, checkpoint, device and stored metrics, for menus and `ifcn info`."""
+        d: dict[str, Any] = {"name": self.name, "classical": self.is_classical,
+                             "device": str(self.device), "max_size": self.max_size,
+                             "checkpoint": str(self.checkpoint_path) if self.checkpoint_path else None}
+        if self.spec is not None:
+            d.update(backbone=self.spec.backbone, stride=self.spec.stride, upsample=self.spec.upsample)
+        for k in ("val_iou", "noc@85", "noc@90", "steps", "epochs", "data"):
+            if k in self.meta:
+                d[k] = self.meta[k]
+        return d
+
+    # -- inference ----------------------------------------------------------------------------
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """(height, width) of the current image, or None."""
+        return None if self._image is None else self._image.shape[:2]
+
+    def set_image(self, rgb: np.ndarray) -> None:
+        """Use `rgb` (HxWx3 uint8) for the next predictions; large images are downscaled internally."""
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"set_image expects an HxWx3 uint8 array, got {rgb.dtype} {rgb.shape}")
+        if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+            raise ValueError("set_image: the image is empty")
+        self._image = rgb
+        h, w = rgb.shape[:2]
+        s = min(1.0, self.max_size / max(h, w))
+        if s < 1.0:
+            size = (max(1, round(w * s)), max(1, round(h * s)))
+            self._work = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        else:
+            self._work = np.ascontiguousarray(rgb)
+        self._prepare_rgb()
+
+    def _prepare_rgb(self) -> None:
+        if self.model is None:
+            self._rgb_tensor = None
+            return
+        self._rgb_tensor = torch.from_numpy(normalize_rgb(self._work, self.spec)).to(self.device)
+
+    def _work_clicks(self, clicks: Sequence[Click]) -> list[Click]:
+        h, w = self._image.shape[:2]
+        wh, ww = self._work.shape[:2]
+        sx, sy = ww / w, wh / h
+        if sx == 1.0 and sy == 1.0:
+            return list(clicks)
+        # map pixel centres: (x + 0.5) * s - 0.5, then clip into the working image
+        return [Click(min(ww - 1.0, max(0.0, (c.x + 0.5) * sx - 0.5)),
+                      min(wh - 1.0, max(0.0, (c.y + 0.5) * sy - 0.5)), c.positive) for c in clicks]
+
+    def predict_work(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray:
+        """Probability at the working (downscaled) resolution for clicks in original coordinates."""
+        if self._image is None:
+            raise IFCNError("Predictor: call set_image() before predict().")
+        clicks = validate_clicks(clicks, *self._image.shape[:2])
+        wh, ww = self._work.shape[:2]
+        if not any(c.positive for c in clicks):
+            return np.zeros((wh, ww), np.float32)
+        wc = self._work_clicks(clicks)
+        if self.model is None:
+            return grabcut.grabcut_from_clicks(self._work, wc)
+        maps = scale_maps(distance_maps(wc, wh, ww, self.spec.clamp), self.spec)
+        x = torch.cat([self._rgb_tensor, torch.from_numpy(maps).to(self.device)])[None]
+        if self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            prob = torch.sigmoid(self.model(x))[0, 0].float().cpu().numpy()
+        if refine:
+            prob = grabcut.refine(self._work, prob, wc)
+        return prob
+
+    def predict(self, clicks: Iterable[Click], refine: bool = False) -> np.ndarray:
+        """Foreground probability (float32 HxW in [0, 1]) of the current image for these clicks."""
+        clicks = list(clicks)
+        prob = self.predict_work(clicks, refine=refine)
+        h, w = self._image.shape[:2]
+        if prob.shape != (h, w):
+            prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.clip(prob, 0.0, 1.0, out=prob)

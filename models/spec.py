@@ -1,0 +1,70 @@
+"""The architecture spec stored in every checkpoint: enough to rebuild the model from the file alone."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from models.errors import CheckpointError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+STRIDES = (8, 16, 32)
+UPSAMPLES = ("deconv", "bilinear")
+EXTRA_INITS = ("zero", "mean")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """iFCN architecture: backbone, FCN stride, upsampling, extra-channel init, input normalisation.
+
+    RGB is scaled to [0, 1] then normalised by (mean, std); each distance map is divided by `clamp`.
+    """
+
+    backbone: str = "resnet18"
+    stride: int = 8
+    upsample: str = "deconv"
+    extra_init: str = "mean"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    clamp: float = 255.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.stride not in STRIDES:
+            raise ValueError(f"stride must be one of {STRIDES}, got {self.stride}")
+        if self.upsample not in UPSAMPLES:
+            raise ValueError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
+        if self.extra_init not in EXTRA_INITS:
+            raise ValueError(f"extra_init must be one of {EXTRA_INITS}, got {self.extra_init!r}")
+        if self.clamp <= 0:
+            raise ValueError("clamp must be positive")
+
+    @property
+    def name(self) -> str:
+        """Short human name, e.g. 'resnet18 FCN-8s'."""
+        return f"{self.backbone} FCN-{self.stride}s"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-able) form."""
+        d = asdict(self)
+        d["mean"] = list(self.mean)
+        d["std"] = list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
+        """Rebuild from `to_dict()` output; CheckpointError on unknown or invalid fields."""
+        if not isinstance(d, dict):
+            raise CheckpointError("model spec is not a mapping")
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise CheckpointError(f"model spec has unknown fields {sorted(unknown)}")
+        kw = dict(d)
+        for k in ("mean", "std"):
+            if k in kw:
+                kw[k] = tuple(float(v) for v in kw[k])
+        try:
+            return cls(**kw)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"invalid model spec: {e}") from None

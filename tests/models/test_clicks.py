@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy import ndimage
+
+from models.clicks import Click, distance_map, distance_maps, validate_clicks
+
+
+def test_zero_at_click_and_capped():
+    d = distance_map([(3, 5)], 20, 300)
+    assert d[5, 3] == 0.0
+    assert d[5, 4] == pytest.approx(1.0)
+    assert d[6, 4] == pytest.approx(np.sqrt(2), rel=1e-5)
+    assert d.max() == 255.0
+    assert d[5, 299] == 255.0  # 296 px away, truncated
+
+
+def test_empty_set_is_255_everywhere():
+    maps = distance_maps([Click(2, 2, True)], 10, 12)
+    assert maps.shape == (2, 10, 12) and maps.dtype == np.float32
+    assert np.all(maps[1] == 255.0)  # no negative clicks
+    assert maps[0, 2, 2] == 0.0
+
+
+def test_positive_and_negative_channels():
+    maps = distance_maps([Click(1, 1, True), Click(8, 6, False)], 10, 10)
+    assert maps[0, 1, 1] == 0 and maps[1, 6, 8] == 0
+    assert maps[0, 6, 8] > 0 and maps[1, 1, 1] > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(5, 40), st.integers(5, 40),
+       st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=6))
+def test_matches_scipy_exact_edt(h, w, pts):
+    xy = [(int(fx * (w - 1)), int(fy * (h - 1))) for fx, fy in pts]
+    ours = distance_map(xy, h, w, clamp=1e6)
+    src = np.ones((h, w), bool)
+    for x, y in xy:
+        src[y, x] = False
+    ref = ndimage.distance_transform_edt(src)
+    np.testing.assert_allclose(ours, ref, atol=1e-3)
+
+
+def test_validate_rejects_outside_and_nan():
+    validate_clicks([Click(0, 0), Click(9, 4)], 5, 10)
+    with pytest.raises(ValueError, match="outside"):
+        validate_clicks([Click(10, 0)], 5, 10)
+    with pytest.raises(ValueError, match="outside"):
+        validate_clicks([Click(-1, 2)], 5, 10)
+    with pytest.raises(ValueError, match="finite"):
+        validate_clicks([Click(float("nan"), 2)], 5, 10)

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from models.backbones import BACKBONES, build_backbone, widen_first_conv
+from models.fcn import build_ifcn
+from models.spec import ModelSpec
+
+TORCHVISION = ["alexnet", "vgg16", "vgg16_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+
+
+@pytest.mark.parametrize("backbone", TORCHVISION)
+def test_every_backbone_stride_and_upsampling_gives_input_size(backbone):
+    from models.fcn import IFCN
+    torch.manual_seed(0)
+    bb = build_backbone(backbone, weights=None)
+    assert sorted(bb.channels) == [8, 16, 32]
+    x = torch.randn(1, 5, 67, 71)  # odd sizes
+    with torch.no_grad():
+        feats = bb.eval()(x)
+        for s in (8, 16, 32):
+            assert feats[s].shape[1] == bb.channels[s]
+            assert abs(feats[s].shape[-1] - 71 / s) <= 2
+        for stride in (8, 16, 32):
+            for up in ("deconv", "bilinear"):
+                net = IFCN(ModelSpec(backbone=backbone, stride=stride, upsample=up), bb).eval()
+                assert net(x).shape == (1, 1, 67, 71)
+
+
+def test_tiny_and_non_square_inputs():
+    net = build_ifcn(ModelSpec(backbone="resnet18", stride=8)).eval()
+    with torch.no_grad():
+        assert net(torch.randn(2, 5, 13, 29)).shape == (2, 1, 13, 29)
+        assert net(torch.randn(1, 5, 101, 33)).shape == (1, 1, 101, 33)
+
+
+def test_widen_first_conv_inits():
+    conv = torch.nn.Conv2d(3, 4, 3)
+    z = widen_first_conv(conv, 2, "zero")
+    m = widen_first_conv(conv, 2, "mean")
+    assert z.in_channels == 5
+    assert torch.equal(z.weight[:, :3], conv.weight) and torch.all(z.weight[:, 3:] == 0)
+    assert torch.allclose(m.weight[:, 3], conv.weight.mean(1))
+    x = torch.randn(1, 3, 8, 8)
+    x5 = torch.cat([x, torch.randn(1, 2, 8, 8)], 1)
+    assert torch.allclose(z(x5), conv(x), atol=1e-6)  # zero init: extra channels have no effect
+
+
+def test_deconv_starts_as_bilinear():
+    from models.fcn import Upsample
+    up = Upsample(2, "deconv")
+    x = torch.ones(1, 1, 6, 6)
+    y = up(x)
+    assert y.shape[-1] == 12
+    assert torch.allclose(y[..., 2:-2, 2:-2], torch.ones_like(y[..., 2:-2, 2:-2]))
+
+
+def test_registry_lists_paper_backbones():
+    assert set(TORCHVISION) <= set(BACKBONES)
+
+
+def test_missing_imagenet_weights_never_download(tmp_path, monkeypatch):
+    from models.errors import IFCNError
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(IFCNError, match="allow a download"):
+        build_backbone("resnet18", weights="imagenet")
