@@ -1,0 +1,121 @@
+"""Geometric augmentation applied to an image, its instance mask and its clicks together.
+
+Everything works on one uint8 label map (instance ids, 255 = void) so target and ignore mask follow the
+image exactly; padding is filled with void (ignored by the loss) and, in the image, with the mean colour.
+Clicks are (N, 2) int (x, y) in pixel centres; those that leave the canvas are dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+VOID = 255
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Random scale range, horizontal flip probability."""
+
+    scale_min: float = 0.75
+    scale_max: float = 1.25
+    flip_prob: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.scale_min <= self.scale_max:
+            raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+
+
+def scale_clicks(xy: np.ndarray, sx: float, sy: float, w: int, h: int) -> np.ndarray:
+    """Map pixel-centre clicks onto an image resized by (sx, sy) to w x h."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    x = np.clip(np.floor((xy[:, 0] + 0.5) * sx), 0, w - 1)
+    y = np.clip(np.floor((xy[:, 1] + 0.5) * sy), 0, h - 1)
+    return np.stack([x, y], axis=1).astype(np.int32)
+
+
+def resize(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray,
+           size_wh: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Resize image (bilinear), labels (nearest) and clicks to size_wh = (w, h)."""
+    h0, w0 = labels.shape
+    w, h = max(1, int(size_wh[0])), max(1, int(size_wh[1]))
+    if (w, h) == (w0, h0):
+        return rgb, labels, pos, neg
+    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+    labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+    sx, sy = w / w0, h / h0
+    return rgb, labels, scale_clicks(pos, sx, sy, w, h), scale_clicks(neg, sx, sy, w, h)
+
+
+def hflip(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray,
+          neg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mirror left-right."""
+    w = labels.shape[1]
+
+    def flip(xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, np.int32).reshape(-1, 2).copy()
+        xy[:, 0] = w - 1 - xy[:, 0]
+        return xy
+
+    return rgb[:, ::-1].copy(), labels[:, ::-1].copy(), flip(pos), flip(neg)
+
+
+def crop(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, x0: int, y0: int,
+         size: int, fill_rgb: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The size x size window at (x0, y0) (may reach outside: padded), clicks outside it dropped."""
+    h, w = labels.shape
+    out_rgb = np.empty((size, size, 3), np.uint8)
+    out_rgb[:] = np.asarray(fill_rgb, np.uint8)
+    out_lab = np.full((size, size), VOID, np.uint8)
+    sx0, sy0 = max(0, x0), max(0, y0)
+    sx1, sy1 = min(w, x0 + size), min(h, y0 + size)
+    if sx1 > sx0 and sy1 > sy0:
+        out_rgb[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+        out_lab[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = labels[sy0:sy1, sx0:sx1]
+
+    def shift(xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, np.int32).reshape(-1, 2) - np.array([x0, y0], np.int32)
+        keep = (xy[:, 0] >= 0) & (xy[:, 0] < size) & (xy[:, 1] >= 0) & (xy[:, 1] < size)
+        return xy[keep]
+
+    return out_rgb, out_lab, shift(pos), shift(neg)
+
+
+def _origin(extent: int, size: int, anchor: int, rng: np.random.Generator | None) -> int:
+    """A window start along one axis that keeps `anchor` inside (random if rng is given)."""
+    if extent >= size:
+        lo, hi = max(0, anchor - size + 1), min(anchor, extent - size)
+    else:
+        lo, hi = extent - size, 0
+    if rng is None:
+        return 0 if extent < size else int(np.clip(anchor - size // 2, lo, hi))
+    return int(rng.integers(lo, hi + 1))
+
+
+def random_transform(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
+                     rng: np.random.Generator, cfg: AugmentConfig, fill_rgb: tuple[int, int, int]):
+    """Random scale, flip and a size x size crop that keeps at least one positive click."""
+    h, w = labels.shape
+    s = float(rng.uniform(cfg.scale_min, cfg.scale_max))
+    rgb, labels, pos, neg = resize(rgb, labels, pos, neg, (round(w * s), round(h * s)))
+    if rng.random() < cfg.flip_prob:
+        rgb, labels, pos, neg = hflip(rgb, labels, pos, neg)
+    h, w = labels.shape
+    if len(pos):
+        ax, ay = pos[int(rng.integers(len(pos)))]
+    else:
+        ax, ay = w // 2, h // 2
+    x0 = _origin(w, size, int(ax), rng)
+    y0 = _origin(h, size, int(ay), rng)
+    return crop(rgb, labels, pos, neg, x0, y0, size, fill_rgb)
+
+
+def fit(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
+        fill_rgb: tuple[int, int, int]):
+    """Deterministic: shrink so the longer side is at most `size`, then pad to size x size (top-left)."""
+    h, w = labels.shape
+    s = min(1.0, size / max(h, w))
+    if s < 1.0:
+        rgb, labels, pos, neg = resize(rgb, labels, pos, neg, (min(size, round(w * s)), min(size, round(h * s))))
+    return crop(rgb, labels, pos, neg, 0, 0, size, fill_rgb)
