@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from models.errors import DatasetError, IFCNError, ImageReadError
 from models.fileio import atomic_write_bytes, read_index_png, write_index_png
-from training.sampling import STRATEGIES, ObjectSampler, SamplingConfig
+from training.sampling import STRATEGIES, ObjectSampler, SamplingConfig, other_object_candidates
 from training.voc import SAMPLE_ERRORS, VOID, FolderDataset, Source, VOCDevkit, instances, open_source
 
 FORMAT = "ifcn-pairs/1"
@@ -197,13 +197,15 @@ def pairs_for_objects(objects: np.ndarray, image_id: str, pairs_per_object: int,
     counts = {"objects": 0, "kept": 0, "too_small": 0, "no_positive": 0}
     void = objects == VOID
     out: list[Pair] = []
-    for obj_id, mask in instances(objects):
+    objs = instances(objects)
+    per_object = other_object_candidates(np.where(void, 0, objects), void, cfg.d_margin)
+    for obj_id, mask in objs:
         counts["objects"] += 1
         if mask.sum() < cfg.min_area:
             counts["too_small"] += 1
             continue
-        others = np.where(mask | void, 0, objects).astype(np.int32)
-        sampler = ObjectSampler(mask, others, void, cfg)
+        others = [c for lab, c in per_object.items() if lab != obj_id]
+        sampler = ObjectSampler(mask, None, void, cfg, other_candidates=others)
         if not sampler.can_sample:
             counts["no_positive"] += 1
             continue

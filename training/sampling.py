@@ -134,12 +134,54 @@ def _as_labels(other_objects: np.ndarray | None, shape: tuple[int, int]) -> np.n
     return arr.astype(np.int32)
 
 
+def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """Bounding box of a mask grown by `pad` pixels (clipped to the image), None if the mask is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (slice(max(0, rows[0] - pad), min(h, rows[-1] + pad + 1)),
+            slice(max(0, cols[0] - pad), min(w, cols[-1] + pad + 1)))
+
+
+def interior_candidates(mask: np.ndarray, void: np.ndarray, margin: float) -> np.ndarray:
+    """(N, 2) (x, y) of the non-void mask pixels at least `margin` from the mask's boundary."""
+    box = _bbox(mask, 1)
+    if box is None:
+        return _empty()
+    m = mask[box]
+    inner = m & ~void[box] & (_inside_distance(m) >= margin)
+    return _coords(inner) + np.array([box[1].start, box[0].start], np.int32)
+
+
+def other_object_candidates(labels: np.ndarray, void: np.ndarray, margin: float) -> dict[int, np.ndarray]:
+    """Strategy-2 candidates of every labelled object (interior with margin, else all its non-void pixels)."""
+    out = {}
+    for lab in np.unique(labels):
+        if lab == 0:
+            continue
+        m = labels == lab
+        cand = interior_candidates(m, void, margin)
+        if len(cand) == 0:
+            cand = _coords(m & ~void)
+        if len(cand):
+            out[int(lab)] = cand
+    return out
+
+
 class ObjectSampler:
-    """Candidate pixels of one object, computed once, from which many click pairs are drawn."""
+    """Candidate pixels of one object, computed once, from which many click pairs are drawn.
+
+    `other_candidates` (strategy-2 candidates per other object, see `other_object_candidates`) may be
+    given precomputed instead of `other_objects`, which saves work when sampling every object of an image.
+    """
 
     def __init__(self, object_mask: np.ndarray, other_objects: np.ndarray | None = None,
-                 void_mask: np.ndarray | None = None, cfg: SamplingConfig | None = None) -> None:
+                 void_mask: np.ndarray | None = None, cfg: SamplingConfig | None = None,
+                 other_candidates: list[np.ndarray] | None = None) -> None:
         self.cfg = cfg or SamplingConfig()
+        c = self.cfg
         obj = np.asarray(object_mask).astype(bool)
         if obj.ndim != 2:
             raise ValueError(f"object_mask must be 2-D, got shape {obj.shape}")
@@ -147,32 +189,31 @@ class ObjectSampler:
         void = np.zeros(shape, bool) if void_mask is None else np.asarray(void_mask).astype(bool)
         if void.shape != shape:
             raise ValueError(f"void_mask has shape {void.shape}, expected {shape}")
-        labels = _as_labels(other_objects, shape)
-        labels[obj] = 0
         self.shape = shape
         self.area = int(obj.sum())
-        c = self.cfg
 
         # Positive: inside the object, at least d_margin from its boundary.
-        inside = _inside_distance(obj)
-        self.pos_candidates = _coords((inside >= c.d_margin) & obj & ~void)
+        self.pos_candidates = interior_candidates(obj, void, c.d_margin)
 
-        # Band: outside the object, within `band` of it, at least d_margin away.
-        outside = cv2.distanceTransform((~obj).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        band = (~obj) & ~void & (outside >= max(c.d_margin, 1)) & (outside <= c.band)
-        self.band_candidates = _coords(band)
+        # Band: outside the object, within `band` of it, at least d_margin away. Only the object's
+        # bounding box grown by the band can hold such pixels, so the distance transform runs there.
+        box = _bbox(obj, c.band + 1)
+        if box is None:
+            self.band_candidates = _empty()
+        else:
+            o = obj[box]
+            outside = cv2.distanceTransform((~o).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            band = ~o & ~void[box] & (outside >= max(c.d_margin, 1)) & (outside <= c.band)
+            self.band_candidates = _coords(band) + np.array([box[1].start, box[0].start], np.int32)
 
-        # Strategy 2: each other object's own interior (margin from its boundary when possible).
-        self.other_candidates: list[np.ndarray] = []
-        for lab in np.unique(labels):
-            if lab == 0:
-                continue
-            m = labels == lab
-            inner = m & ~void & (_inside_distance(m) >= c.d_margin)
-            if not inner.any():
-                inner = m & ~void
-            if inner.any():
-                self.other_candidates.append(_coords(inner))
+        # Strategy 2: each other object's own interior.
+        if other_candidates is not None:
+            self.other_candidates = [np.asarray(a, np.int32).reshape(-1, 2) for a in other_candidates
+                                     if len(a)]
+        else:
+            labels = _as_labels(other_objects, shape)
+            labels[obj] = 0
+            self.other_candidates = list(other_object_candidates(labels, void, c.d_margin).values())
 
     @property
     def can_sample(self) -> bool:
