@@ -16,6 +16,7 @@ import torchvision.models as tvm
 from torch import nn
 
 from models.errors import IFCNError
+from models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -147,15 +148,28 @@ class BackboneEntry:
     name: str
     factory: Callable[[str | None, str, bool], FeatureBackbone]
     description: str
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
 
 BACKBONES: dict[str, BackboneEntry] = {}
 
 
 def register_backbone(name: str, factory: Callable[[str | None, str, bool], FeatureBackbone],
-                      description: str = "") -> None:
-    """Add a backbone to the registry."""
-    BACKBONES[name] = BackboneEntry(name, factory, description)
+                      description: str = "", mean: tuple[float, float, float] = IMAGENET_MEAN,
+                      std: tuple[float, float, float] = IMAGENET_STD) -> None:
+    """Add a backbone to the registry, with the input normalisation its weights expect."""
+    BACKBONES[name] = BackboneEntry(name, factory, description, tuple(mean), tuple(std))
+
+
+def spec_for(backbone: str, **kwargs) -> ModelSpec:
+    """A ModelSpec for `backbone` with the normalisation its ImageNet weights expect."""
+    if backbone not in BACKBONES:
+        raise IFCNError(f"Unknown backbone {backbone!r}. Known: {', '.join(sorted(BACKBONES))}.")
+    entry = BACKBONES[backbone]
+    kwargs.setdefault("mean", entry.mean)
+    kwargs.setdefault("std", entry.std)
+    return ModelSpec(backbone=backbone, **kwargs)
 
 
 def _torchvision_factory(ctor: Callable[..., nn.Module], weights_enum, kind: str):
@@ -203,7 +217,8 @@ def _register_efficientnet_lite() -> None:
         return factory
 
     for variant in getattr(eff, "VARIANTS", ("lite0",)):
-        register_backbone(f"efficientnet_{variant}", make(variant), f"EfficientNet-{variant.capitalize()}")
+        register_backbone(f"efficientnet_{variant}", make(variant), f"EfficientNet-{variant.capitalize()}",
+                          mean=eff.NORMALIZATION["mean"], std=eff.NORMALIZATION["std"])
 
 
 _register_efficientnet_lite()
