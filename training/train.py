@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
+from models.backbones import BACKBONES, spec_for
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.device import resolve_device
 from models.errors import CheckpointError, DatasetError, IFCNError
@@ -36,6 +37,8 @@ from models.spec import ModelSpec
 from training.progress import ProgressWriter
 
 EXIT_STOPPED = 130
+#: Default backbone: EfficientNet-Lite0, whose ImageNet weights ship with the install (no download).
+DEFAULT_BACKBONE = "efficientnet_lite0" if "efficientnet_lite0" in BACKBONES else "resnet18"
 
 
 @dataclass
@@ -47,7 +50,7 @@ class TrainConfig:
     pairs: str | None = None
     mode: str | None = None  # None: "pairs" with a pairs file, else "random"
     train_split: str = "train"
-    backbone: str = "resnet18"
+    backbone: str = DEFAULT_BACKBONE
     stride: int = 8
     upsample: str = "deconv"
     extra_init: str = "mean"
@@ -348,8 +351,9 @@ def train(config: TrainConfig, progress: ProgressWriter | None = None,
     try:
         device = dist_env.init(resolve_device(cfg.device))
         return _train(cfg, dist_env, device, progress, stop, run_dir, last_path, best_path, t_start)
-    except IFCNError as e:
-        progress.emit("error", message=str(e))
+    except Exception as e:  # the stream tells a watching GUI why the run ended, then it propagates
+        message = str(e) if isinstance(e, IFCNError) else f"{type(e).__name__}: {e}"
+        progress.emit("error", message=message)
         progress.emit("end", status="failed", best_val_iou=None, steps=0,
                       seconds=time.perf_counter() - t_start)
         raise
@@ -374,7 +378,8 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
         torch.backends.cudnn.benchmark = True
     use_amp = (device.type == "cuda") if cfg.amp is None else (cfg.amp and device.type == "cuda")
     amp_dtype = torch.bfloat16 if (use_amp and torch.cuda.is_bf16_supported()) else torch.float16
-    channels_last = device.type == "cuda"
+    # channels_last: faster convs on CUDA, and on CPU 2.5x faster depthwise convs (EfficientNet-Lite)
+    channels_last = device.type in ("cuda", "cpu")
 
     # model, optimiser, resume state
     extra: dict[str, Any] = {}
@@ -387,11 +392,14 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
         model, spec = loaded.model, loaded.spec
     else:
         try:
-            spec = ModelSpec(backbone=cfg.backbone, stride=cfg.stride, upsample=cfg.upsample,
-                             extra_init=cfg.extra_init)
+            spec = spec_for(cfg.backbone, stride=cfg.stride, upsample=cfg.upsample,
+                            extra_init=cfg.extra_init)
         except ValueError as e:
             raise IFCNError(str(e)) from None
-        model = build_ifcn(spec, weights=cfg.weights, allow_download=cfg.allow_download)
+        try:
+            model = build_ifcn(spec, weights=cfg.weights, allow_download=cfg.allow_download)
+        except IFCNError as e:
+            raise IFCNError(f"{e} (Or train from scratch with --weights none.)") from None
     model.train().to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -456,9 +464,12 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
         "amp": bool(use_amp), "device": str(device),
     }
 
+    saved_at = {"last": -1, "best": -1}
+
     def save(kind: str, path: Path) -> None:
-        if not main:
+        if not main or saved_at[kind] == step:
             return
+        saved_at[kind] = step
         meta = {"training": meta_training, "epoch": epoch, "steps": step,
                 "val_iou": last_val if last_val is not None else -1.0,
                 "best_val_iou": best_val if best_val is not None else -1.0,
@@ -554,16 +565,16 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
             if dist_env.any(stop.set, device):
                 stopped = True
                 break
-            if step >= total_steps:
+            if step >= total_steps and batch_in_epoch < steps_per_epoch:
                 break
         else:  # the epoch ran to its end
-            epoch += 1
-            batch_in_epoch = 0
             mean_loss = float(np.mean(epoch_losses)) if epoch_losses else None
             val = run_validation() if validated_at != step else last_val
             validated_at = step
-            progress.emit("epoch", epoch=epoch - 1, step=step, train_loss=mean_loss, val_iou=val)
-            log(f"epoch {epoch - 1} done: mean loss {mean_loss if mean_loss is not None else float('nan'):.4f}")
+            progress.emit("epoch", epoch=epoch, step=step, train_loss=mean_loss, val_iou=val)
+            log(f"epoch {epoch} done: mean loss {mean_loss if mean_loss is not None else float('nan'):.4f}")
+            epoch += 1
+            batch_in_epoch = 0
             save("last", last_path)
         if batch_in_epoch >= steps_per_epoch:  # stopped exactly at an epoch's end
             epoch += 1
