@@ -90,6 +90,7 @@ def render_line_plot(series: Mapping[str, Sequence[float]], *, title: str = "",
     img[ly:ly + lab.shape[0], 8:8 + lab.shape[1]] = lab[: height - ly]
 
     # lines
+    drawn: list[tuple[int, int]] = []
     for i, (name, values) in enumerate(series.items()):
         color = COLORS[i % len(COLORS)]
         pts = [(px(k + 1), py(float(v))) for k, v in enumerate(values)
@@ -98,13 +99,25 @@ def render_line_plot(series: Mapping[str, Sequence[float]], *, title: str = "",
             cv2.polylines(img, [np.array(pts, np.int32)], False, color, 2, cv2.LINE_AA)
         for p in pts:
             cv2.circle(img, p, 3, color, -1, cv2.LINE_AA)
+        for a, b in zip(pts, pts[1:] or pts):  # sample the segments for legend placement
+            drawn.extend((int(a[0] + (b[0] - a[0]) * t / 8), int(a[1] + (b[1] - a[1]) * t / 8))
+                         for t in range(9))
 
-    # legend (bottom right, inside the plot area)
+    # legend: the inside corner that hides the fewest line points
     if series:
         names = list(series)
         tws = [cv2.getTextSize(s, FONT, 0.45, 1)[0][0] for s in names]
         bw, bh = max(tws) + 44, 20 * len(names) + 10
-        bx, by = x1 - bw - 10, y1 - bh - 10
+        corners = [(x1 - bw - 10, y1 - bh - 10), (x1 - bw - 10, y0 + 10), (x0 + 10, y1 - bh - 10),
+                   (x0 + 10, y0 + 10)]
+        pts_arr = np.array(drawn or [(-1, -1)])
+
+        def covered(c: tuple[int, int]) -> int:
+            inside = ((pts_arr[:, 0] >= c[0] - 4) & (pts_arr[:, 0] <= c[0] + bw + 4)
+                      & (pts_arr[:, 1] >= c[1] - 4) & (pts_arr[:, 1] <= c[1] + bh + 4))
+            return int(inside.sum())
+
+        bx, by = min(corners, key=covered)
         cv2.rectangle(img, (bx, by), (bx + bw, by + bh), (255, 255, 255), -1)
         cv2.rectangle(img, (bx, by), (bx + bw, by + bh), (120, 120, 120), 1)
         for i, s in enumerate(names):
