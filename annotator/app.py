@@ -1,0 +1,95 @@
+"""`ifcn annotate [FOLDER]`: start the annotator window."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from PyQt5.QtCore import QSettings, QTimer
+from PyQt5.QtWidgets import QApplication
+
+from annotator.settings import APPLICATION, ORGANIZATION, default_settings, load_settings, open_qsettings
+from annotator.widgets import dialogs
+from annotator.window import APP_NAME, MainWindow
+from models.errors import IFCNError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the `annotate` subcommand."""
+    parser.add_argument("folder", nargs="?", help="folder of images (or one image) to annotate")
+    parser.add_argument("--output", help="where SegmentationClass/, SegmentationObject/ and annotations/ "
+                                         "go (default: the folder, or its parent for a VOC JPEGImages/)")
+    parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model, else GrabCut)")
+    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="device for the model")
+    parser.add_argument("--max-size", type=int, help="longest side of the copy the model runs on")
+    parser.add_argument("--settings", help="keep settings in this INI file instead of the user's settings")
+    parser.add_argument("--screenshot", help=argparse.SUPPRESS)   # save a picture of the window, then quit
+    parser.add_argument("--quit-after", type=int, help=argparse.SUPPRESS)  # milliseconds, for smoke tests
+
+
+def _load_predictor(window: MainWindow, checkpoint: str | None) -> None:
+    try:
+        from models.predictor import Predictor
+    except ImportError as e:
+        dialogs.message(window, "error", "No model", f"The model package is unavailable ({e}).")
+        return
+    if checkpoint is not None:
+        window.load_checkpoint(checkpoint)
+        if window.predictor is not None:
+            return
+    window.load_checkpoint(None)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the window on `args.folder` and run the event loop; returns the exit code."""
+    folder = Path(args.folder).expanduser() if args.folder else None
+    if folder is not None and not folder.exists():
+        raise IFCNError(f"{folder}: no such folder or image.")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationDisplayName(APP_NAME)
+    store = QSettings(args.settings, QSettings.IniFormat) if args.settings else open_qsettings()
+    settings = load_settings(store, default_settings())
+    changes = {k: v for k, v in (("device", args.device), ("max_size", args.max_size)) if v is not None}
+    if changes:
+        settings = settings.updated(**changes)
+    window = MainWindow(settings=settings, store=store)
+    window.show()
+    _load_predictor(window, args.checkpoint)
+    if folder is None and settings.last_folder and Path(settings.last_folder).is_dir():
+        folder = Path(settings.last_folder)
+    if folder is not None:
+        if folder.is_file():
+            window.open_image_file(folder)
+        else:
+            window.open_folder(folder)
+        if args.output:
+            window.set_output_dir(args.output)
+    if args.screenshot:
+        def shoot() -> None:
+            window.wait_for_inference(20)
+            window.grab().save(args.screenshot)
+            window.close()
+        QTimer.singleShot(max(300, args.quit_after or 0), shoot)
+    elif args.quit_after:
+        QTimer.singleShot(args.quit_after, window.close)
+    return int(app.exec_())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m annotator` entry point."""
+    parser = argparse.ArgumentParser(prog="python -m annotator", description="Click-to-mask image annotator.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except IFCNError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("QT_AUTO_SCREEN_SCALE_FACTOR", "1")
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The on-disk annotation format: VOC palette PNGs plus a versioned JSON sidecar.
+
+For an image `<stem>.<ext>` and an output folder `OUT`:
+
+- `OUT/SegmentationClass/<stem>.png`  – class indices (palette PNG, class colours, 0 = background)
+- `OUT/SegmentationObject/<stem>.png` – instance indices 1, 2, … in object order (VOC palette PNG)
+- `OUT/annotations/<stem>.json`       – the sidecar (schema below)
+
+Sidecar (`format` = "ifcn-annotation", `version` = 1)::
+
+    {"format": "ifcn-annotation", "version": 1, "image": "<file name>", "size": [width, height],
+     "classes": [{"index": 15, "name": "person", "color": [192, 128, 128]}, ...],
+     "objects": [{"instance": 1, "class": 15, "clicks": [[x, y, true], ...],
+                  "strokes": [{"points": [[x, y], ...], "radius": 4.0, "erase": false}, ...],
+                  "mask": {"rle": [n0, n1, ...]}}, ...],
+     "current": null | {"class": 15, "clicks": [...], "strokes": [...]}}
+
+`mask.rle` is the object's full mask (before later objects cover it) as alternating run lengths of
+0s and 1s over the row-major flattened HxW image, starting with 0s. The sidecar is the source of truth:
+when present it restores every object exactly (clicks, strokes, mask, and the unfinished object);
+the PNGs are derived from it. Without a sidecar, existing VOC PNGs are imported as objects.
+Write order is sidecar first, then the PNGs, each atomic, so a crash never leaves the sidecar older
+than the PNGs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.state import AnnotationState, AnnotObject, ClassDef, Stroke, compose
+from models.clicks import Click
+from models.errors import AnnotationFileError, ImageReadError
+from models.fileio import atomic_write_text, encode_index_png, read_index_png, voc_colormap
+from models import fileio
+
+FORMAT = "ifcn-annotation"
+VERSION = 1
+CLASS_DIR = "SegmentationClass"
+OBJECT_DIR = "SegmentationObject"
+SIDECAR_DIR = "annotations"
+VOID = 255
+
+
+@dataclass(frozen=True)
+class LabelPaths:
+    """Where the annotation files of one image live."""
+
+    class_png: Path
+    object_png: Path
+    sidecar: Path
+
+    def existing(self) -> list[Path]:
+        """The files of this annotation that exist on disk."""
+        return [p for p in (self.sidecar, self.class_png, self.object_png) if p.exists()]
+
+
+@dataclass
+class LoadedAnnotation:
+    """What was read for one image: classes, finished objects, the unfinished object."""
+
+    classes: list[ClassDef]
+    objects: list[AnnotObject]
+    current: AnnotObject | None
+    needs_resave: bool = False  # PNGs on disk disagree with the sidecar (e.g. a crash between writes)
+
+
+def output_dir_for(folder: str | os.PathLike) -> Path:
+    """Default output folder: the image folder itself, or its parent for a VOC `JPEGImages/`."""
+    folder = Path(folder)
+    return folder.parent if folder.name == "JPEGImages" else folder
+
+
+def paths_for(out_dir: str | os.PathLike, image_path: str | os.PathLike) -> LabelPaths:
+    """The annotation file paths of `image_path` under `out_dir`."""
+    out, stem = Path(out_dir), Path(image_path).stem
+    return LabelPaths(out / CLASS_DIR / f"{stem}.png", out / OBJECT_DIR / f"{stem}.png",
+                      out / SIDECAR_DIR / f"{stem}.json")
+
+
+def has_annotation(out_dir: str | os.PathLike, image_path: str | os.PathLike) -> bool:
+    """True when the image has a sidecar or an object mask in `out_dir`."""
+    p = paths_for(out_dir, image_path)
+    return p.sidecar.is_file() or p.object_png.is_file()
+
+
+# ---- run-length encoding -------------------------------------------------------------------------
+def rle_encode(mask: np.ndarray) -> list[int]:
+    """Alternating run lengths (0s first) of the row-major flattened boolean mask."""
+    flat = np.asarray(mask, dtype=bool).ravel()
+    if flat.size == 0:
+        return []
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate([[0], change, [flat.size]])
+    runs = np.diff(bounds).tolist()
+    return ([0] + runs) if flat[0] else runs
+
+
+def rle_decode(runs: list[int], shape: tuple[int, int]) -> np.ndarray:
+    """Inverse of rle_encode; ValueError when the runs do not cover exactly HxW pixels."""
+    arr = np.asarray(runs, dtype=np.int64)
+    if arr.ndim != 1 or (arr < 0).any() or int(arr.sum()) != shape[0] * shape[1]:
+        raise ValueError(f"mask run lengths do not add up to a {shape[1]}x{shape[0]} image")
+    values = (np.arange(arr.size) % 2).astype(bool)
+    return np.repeat(values, arr).reshape(shape)
+
+
+# ---- saving --------------------------------------------------------------------------------------
+def _clicks_json(clicks) -> list:
+    return [[int(round(c.x)), int(round(c.y)), bool(c.positive)] for c in clicks]
+
+
+def _strokes_json(strokes) -> list:
+    return [{"points": [[round(float(x), 2), round(float(y), 2)] for x, y in s.points],
+             "radius": round(float(s.radius), 3), "erase": bool(s.erase)} for s in strokes]
+
+
+def to_sidecar(state: AnnotationState, image_name: str) -> dict[str, Any]:
+    """The sidecar document describing `state`."""
+    h, w = state.shape
+    cur = state.current
+    return {
+        "format": FORMAT, "version": VERSION, "image": image_name, "size": [w, h],
+        "classes": [{"index": c.index, "name": c.name, "color": list(c.color)} for c in state.classes],
+        "objects": [{"instance": i, "class": o.class_index, "clicks": _clicks_json(o.clicks),
+                     "strokes": _strokes_json(o.strokes), "mask": {"rle": rle_encode(o.mask)}}
+                    for i, o in enumerate(state.objects, start=1) if o.mask is not None],
+        "current": None if cur.is_empty or cur.base is not None else {
+            "class": cur.class_index, "clicks": _clicks_json(cur.clicks),
+            "strokes": _strokes_json(cur.strokes)},
+    }
+
+
+def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: AnnotationState) -> LabelPaths:
+    """Write the sidecar, then the class and object PNGs (each atomic). Raises OSError on disk trouble."""
+    paths = paths_for(out_dir, image_path)
+    cur = state.current
+    if cur.base is not None and not cur.is_empty:
+        # A resumed object is saved as finished, with its current mask, so nothing is lost.
+        mask = state.current_mask()
+        tmp = AnnotationState(state.shape, state.classes)
+        if mask is not None and mask.any():
+            tmp.objects = state.objects + (replace(cur, mask=mask, base=None, base_clicks=None),)
+        else:
+            tmp.objects = state.objects
+        state = tmp
+    cls, inst = state.label_maps()
+    doc = to_sidecar(state, Path(image_path).name)
+    class_bytes = encode_index_png(cls, state.classes.palette())
+    object_bytes = encode_index_png(inst, voc_colormap())
+    atomic_write_text(paths.sidecar, json.dumps(doc, separators=(",", ":")))
+    fileio.atomic_write_bytes(paths.class_png, class_bytes)
+    fileio.atomic_write_bytes(paths.object_png, object_bytes)
+    return paths
+
+
+def move_aside(paths: LabelPaths) -> list[Path]:
+    """Rename existing (broken) annotation files to `<name>.broken-<time>` so they are kept."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = []
+    for p in paths.existing():
+        dst = p.with_name(f"{p.name}.broken-{stamp}")
+        os.replace(p, dst)
+        moved.append(dst)
+    return moved
+
+
+# ---- loading -------------------------------------------------------------------------------------
+def _bad(path: Path, why: str) -> AnnotationFileError:
+    return AnnotationFileError(f"{path}: {why}. Fix or delete the file to re-annotate this image.")
+
+
+def _parse_clicks(raw: Any, path: Path, shape: tuple[int, int]) -> tuple[Click, ...]:
+    h, w = shape
+    if not isinstance(raw, list):
+        raise _bad(path, "'clicks' must be a list")
+    out = []
+    for c in raw:
+        if (not isinstance(c, list) or len(c) != 3 or not all(isinstance(v, (int, float)) for v in c[:2])
+                or isinstance(c[0], bool) or isinstance(c[1], bool) or not isinstance(c[2], bool)):
+            raise _bad(path, f"a click must be [x, y, positive], got {c!r}")
+        x, y = float(c[0]), float(c[1])
+        if not (np.isfinite(x) and np.isfinite(y) and 0 <= x < w and 0 <= y < h):
+            raise _bad(path, f"click ({c[0]}, {c[1]}) lies outside the {w}x{h} image")
+        out.append(Click(int(x), int(y), c[2]))
+    return tuple(out)
+
+
+def _parse_strokes(raw: Any, path: Path) -> tuple[Stroke, ...]:
+    if not isinstance(raw, list):
+        raise _bad(path, "'strokes' must be a list")
+    out = []
+    for s in raw:
+        try:
+            pts = tuple((float(x), float(y)) for x, y in s["points"])
+            radius = float(s["radius"])
+            erase = s.get("erase", False)
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise _bad(path, f"malformed brush stroke {str(s)[:80]!r}") from None
+        if not isinstance(erase, bool) or not np.isfinite(radius) or radius <= 0 or \
+                not all(np.isfinite(v) for p in pts for v in p):
+            raise _bad(path, f"malformed brush stroke {str(s)[:80]!r}")
+        out.append(Stroke(pts, radius, erase))
+    return tuple(out)
+
+
+def _parse_class_index(raw: Any, path: Path) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= 254:
+        raise _bad(path, f"class index {raw!r} is not an integer in 1..254")
+    return raw
+
+
+def read_sidecar(path: Path, shape: tuple[int, int]) -> LoadedAnnotation:
+    """Parse and validate a sidecar for an image of `shape` (AnnotationFileError naming the file)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _bad(path, f"not valid JSON ({e})") from None
+    except OSError as e:
+        raise _bad(path, f"cannot be read ({e.strerror or e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise _bad(path, f"not an {FORMAT} sidecar (another schema)")
+    if doc.get("version") != VERSION:
+        raise _bad(path, f"sidecar version {doc.get('version')!r} is not supported (this program "
+                         f"reads version {VERSION})")
+    h, w = shape
+    if doc.get("size") != [w, h]:
+        raise _bad(path, f"the sidecar is for a {doc.get('size')} image but the image is {w}x{h}")
+    try:
+        classes = [ClassDef(_parse_class_index(c["index"], path), str(c["name"]),
+                            tuple(int(v) for v in c["color"][:3])) for c in doc.get("classes", [])]
+        if any(not c.name.strip() or len(c.color) != 3 for c in classes):
+            raise ValueError
+        objects = []
+        for o in doc.get("objects", []):
+            try:
+                mask = rle_decode(o["mask"]["rle"], shape)
+            except ValueError as e:
+                raise _bad(path, str(e)) from None
+            objects.append(AnnotObject(uid=0, class_index=_parse_class_index(o["class"], path),
+                                       clicks=_parse_clicks(o.get("clicks", []), path, shape),
+                                       strokes=_parse_strokes(o.get("strokes", []), path), mask=mask))
+        current = None
+        cur = doc.get("current")
+        if cur is not None:
+            current = AnnotObject(uid=0, class_index=_parse_class_index(cur["class"], path),
+                                  clicks=_parse_clicks(cur.get("clicks", []), path, shape),
+                                  strokes=_parse_strokes(cur.get("strokes", []), path))
+    except AnnotationFileError:
+        raise
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+        raise _bad(path, "the sidecar does not follow the schema") from None
+    if len(objects) > 254:
+        raise _bad(path, "more than 254 objects")
+    return LoadedAnnotation(classes, objects, current)
+
+
+def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    if not path.exists():
+        return None
+    try:
+        arr = read_index_png(path)
+    except ImageReadError as e:
+        raise AnnotationFileError(str(e)) from None
+    if arr.shape != shape:
+        raise _bad(path, f"the mask is {arr.shape[1]}x{arr.shape[0]} but the image is {shape[1]}x{shape[0]}")
+    return arr
+
+
+def import_voc(paths: LabelPaths, shape: tuple[int, int]) -> LoadedAnnotation | None:
+    """Objects from existing VOC PNGs (no sidecar): one object per instance index, or per class."""
+    inst = _read_mask(paths.object_png, shape)
+    cls = _read_mask(paths.class_png, shape)
+    if inst is None and cls is None:
+        return None
+    objects = []
+    if inst is not None:
+        for k in np.unique(inst):
+            if k == 0 or k == VOID:
+                continue
+            m = inst == k
+            c = 1
+            if cls is not None:
+                vals = cls[m]
+                vals = vals[(vals != 0) & (vals != VOID)]
+                if vals.size:
+                    c = int(np.bincount(vals).argmax())
+            objects.append(AnnotObject(uid=0, class_index=c, mask=m))
+    else:
+        for k in np.unique(cls):
+            if k == 0 or k == VOID:
+                continue
+            objects.append(AnnotObject(uid=0, class_index=int(k), mask=cls == k))
+    return LoadedAnnotation([], objects, None)
+
+
+def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
+         shape: tuple[int, int]) -> LoadedAnnotation | None:
+    """Read the annotation of an image (sidecar, else VOC PNGs); None when there is none."""
+    paths = paths_for(out_dir, image_path)
+    if paths.sidecar.exists():
+        loaded = read_sidecar(paths.sidecar, shape)
+        try:
+            on_disk = _read_mask(paths.object_png, shape)
+        except AnnotationFileError:
+            on_disk = None
+        _, inst = compose(loaded.objects, shape)
+        loaded.needs_resave = on_disk is None or not np.array_equal(on_disk, inst)
+        return loaded
+    return import_voc(paths, shape)

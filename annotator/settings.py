@@ -1,0 +1,97 @@
+"""User settings: defaults shipped in `resources/default_settings.json`, overridden by QSettings."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from PyQt5.QtCore import QSettings
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEFAULTS_FILE = RESOURCES / "default_settings.json"
+ORGANIZATION = "ifcn"
+APPLICATION = "annotator"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the annotator remembers between runs (window geometry is stored separately)."""
+
+    opacity: float = 0.5          # mask overlay opacity, 0..1
+    threshold: float = 0.5        # probability threshold of the mask, 0..1
+    refine: bool = False          # GrabCut refinement of the prediction
+    device: str = "auto"          # auto / cuda / cpu
+    max_size: int = 512           # longest side of the copy the model runs on
+    autosave: bool = True         # save on image switch, close and after each finished object
+    show_clicks: bool = True      # draw click markers
+    brush_size: int = 12          # brush radius in screen pixels
+    marker_size: int = 6          # click marker radius in screen pixels
+    last_folder: str = ""
+
+    def updated(self, **changes: Any) -> "Settings":
+        """A copy with `changes` applied and values clamped to their valid range."""
+        return _clamped(replace(self, **changes))
+
+
+def _clamped(s: Settings) -> Settings:
+    return replace(s, opacity=min(1.0, max(0.0, float(s.opacity))),
+                   threshold=min(0.99, max(0.01, float(s.threshold))),
+                   device=s.device if s.device in ("auto", "cuda", "cpu", "mps") else "auto",
+                   max_size=min(4096, max(64, int(s.max_size))),
+                   brush_size=min(200, max(1, int(s.brush_size))),
+                   marker_size=min(30, max(2, int(s.marker_size))))
+
+
+def _coerce(value: Any, like: Any) -> Any:
+    if isinstance(like, bool):
+        if isinstance(value, str):
+            if value.lower() in ("true", "1", "yes"):
+                return True
+            if value.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(value)
+        return bool(value)
+    return type(like)(value)
+
+
+def default_settings(path: Path = DEFAULTS_FILE) -> Settings:
+    """Defaults from the shipped JSON file (built-in values for anything missing or invalid)."""
+    base = Settings()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return base
+    changes = {}
+    for f in fields(Settings):
+        if isinstance(data, dict) and f.name in data:
+            try:
+                changes[f.name] = _coerce(data[f.name], getattr(base, f.name))
+            except (TypeError, ValueError):
+                pass
+    return _clamped(replace(base, **changes))
+
+
+def open_qsettings() -> QSettings:
+    """The user's settings store."""
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def load_settings(store: QSettings, defaults: Settings | None = None) -> Settings:
+    """Settings from `store`, falling back to the defaults value by value."""
+    base = defaults or default_settings()
+    changes = {}
+    for f in fields(Settings):
+        if store.contains(f"settings/{f.name}"):
+            try:
+                changes[f.name] = _coerce(store.value(f"settings/{f.name}"), getattr(base, f.name))
+            except (TypeError, ValueError):
+                pass
+    return _clamped(replace(base, **changes))
+
+
+def save_settings(store: QSettings, settings: Settings) -> None:
+    """Persist `settings` in `store`."""
+    for k, v in asdict(settings).items():
+        store.setValue(f"settings/{k}", v)
+    store.sync()

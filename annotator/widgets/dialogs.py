@@ -1,0 +1,112 @@
+"""Every dialog the annotator opens goes through this module, so tests can replace them.
+
+Tests monkeypatch `message`, `ask`, `ask_text`, `ask_color` and the `choose_*` functions; callers must
+call them as `dialogs.message(...)` (module attribute), never import the function itself.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QColor
+from PyQt5.QtWidgets import (QColorDialog, QDialog, QDialogButtonBox, QFileDialog, QInputDialog, QLabel,
+                             QMessageBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+                             QAbstractItemView, QHeaderView)
+
+_ICONS = {"info": QMessageBox.Information, "warning": QMessageBox.Warning, "error": QMessageBox.Critical}
+
+
+def message(parent: QWidget | None, kind: str, title: str, text: str) -> None:
+    """Show a message box; `kind` is info, warning or error."""
+    box = QMessageBox(_ICONS.get(kind, QMessageBox.Information), title, text, QMessageBox.Ok, parent)
+    box.exec_()
+
+
+def ask(parent: QWidget | None, title: str, text: str, choices: Sequence[str], default: str) -> str:
+    """Ask a question with buttons named by `choices` (e.g. save / discard / cancel); returns the choice."""
+    roles = {"save": QMessageBox.Save, "discard": QMessageBox.Discard, "cancel": QMessageBox.Cancel,
+             "yes": QMessageBox.Yes, "no": QMessageBox.No, "retry": QMessageBox.Retry}
+    box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.NoButton, parent)
+    buttons = {}
+    for c in choices:
+        buttons[box.addButton(roles[c])] = c
+    box.setDefaultButton(next(b for b, c in buttons.items() if c == default))
+    box.exec_()
+    return buttons.get(box.clickedButton(), "cancel")
+
+
+def ask_text(parent: QWidget | None, title: str, label: str, value: str = "") -> str | None:
+    """Ask for a line of text; None when cancelled."""
+    text, ok = QInputDialog.getText(parent, title, label, text=value)
+    return text if ok else None
+
+
+def ask_color(parent: QWidget | None, color: Sequence[int]) -> tuple[int, int, int] | None:
+    """Ask for a colour; None when cancelled."""
+    c = QColorDialog.getColor(QColor(*color), parent, "Class colour")
+    return (c.red(), c.green(), c.blue()) if c.isValid() else None
+
+
+def choose_folder(parent: QWidget | None, title: str, start: str = "") -> str | None:
+    """Ask for a folder; None when cancelled."""
+    d = QFileDialog.getExistingDirectory(parent, title, start)
+    return d or None
+
+
+def choose_file(parent: QWidget | None, title: str, start: str = "", filters: str = "") -> str | None:
+    """Ask for an existing file; None when cancelled."""
+    f, _ = QFileDialog.getOpenFileName(parent, title, start, filters)
+    return f or None
+
+
+class KeyValueDialog(QDialog):
+    """A read-only two-column table (shortcuts, model info)."""
+
+    def __init__(self, parent: QWidget | None, title: str, rows: Sequence[tuple[str, str]],
+                 header: tuple[str, str], intro: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        lay = QVBoxLayout(self)
+        if intro:
+            lab = QLabel(intro)
+            lab.setWordWrap(True)
+            lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            lay.addWidget(lab)
+        self.table = QTableWidget(len(rows), 2)
+        self.table.setHorizontalHeaderLabels(list(header))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        for r, (k, v) in enumerate(rows):
+            self.table.setItem(r, 0, QTableWidgetItem(k))
+            self.table.setItem(r, 1, QTableWidgetItem(v))
+        lay.addWidget(self.table)
+        bb = QDialogButtonBox(QDialogButtonBox.Close)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+        self.resize(520, min(640, 90 + 26 * len(rows)))
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The rows shown."""
+        return [(self.table.item(r, 0).text(), self.table.item(r, 1).text())
+                for r in range(self.table.rowCount())]
+
+
+def shortcuts_dialog(parent: QWidget | None, shortcuts: Sequence[tuple[str, str]]) -> KeyValueDialog:
+    """The Help → Keyboard Shortcuts window (non-modal)."""
+    return KeyValueDialog(parent, "Keyboard Shortcuts", shortcuts, ("Keys", "Action"))
+
+
+def model_info_dialog(parent: QWidget | None, info: dict[str, Any]) -> KeyValueDialog:
+    """The Model → Model Info window (non-modal)."""
+    rows = [(str(k), _fmt(v)) for k, v in info.items()]
+    return KeyValueDialog(parent, "Model Info", rows, ("Property", "Value"))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+    return str(v)

@@ -1,0 +1,35 @@
+"""Settings: shipped defaults, persisted with QSettings, bad values fall back."""
+import json
+
+from PyQt5.QtCore import QSettings
+
+from annotator.settings import DEFAULTS_FILE, Settings, default_settings, load_settings, save_settings
+
+
+def test_shipped_defaults_file_is_read(tmp_path):
+    shipped = json.loads(DEFAULTS_FILE.read_text())
+    d = default_settings()
+    assert d.threshold == shipped["threshold"] == 0.5 and d.autosave is shipped["autosave"]
+    f = tmp_path / "d.json"
+    f.write_text(json.dumps({"opacity": 0.25, "max_size": "oops", "unknown": 1}))
+    d2 = default_settings(f)
+    assert d2.opacity == 0.25 and d2.max_size == Settings().max_size
+    f.write_text("{broken")
+    assert default_settings(f) == Settings()
+
+
+def test_settings_round_trip_through_qsettings(tmp_path):
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    s = Settings().updated(opacity=0.7, refine=True, autosave=False, device="cpu", last_folder="/x")
+    save_settings(store, s)
+    again = load_settings(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    assert again == s
+
+
+def test_out_of_range_values_are_clamped(tmp_path):
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    store.setValue("settings/threshold", 7)
+    store.setValue("settings/device", "tpu")
+    store.setValue("settings/autosave", "nonsense")
+    s = load_settings(store, Settings())
+    assert s.threshold == 0.99 and s.device == "auto" and s.autosave is True
