@@ -28,6 +28,8 @@ Events of ``ifcn noc``:
 - ``end``: ``status``, ``seconds``, ``objects``, ``noc@85``, ``noc@90``, ``failed@85``,
   ``failed@90``, ``miou_per_click``.
 - ``error``: ``message``.
+
+With ``--compare`` the stream holds one ``start`` … ``end`` sequence per compared run, in order.
 """
 from __future__ import annotations
 

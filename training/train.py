@@ -603,10 +603,6 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
 
 # ----------------------------------------------------------------------------- CLI
 
-def _optional_int(s: str) -> int | None:
-    return None if s.lower() in ("none", "0") else int(s)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ifcn train`."""
     d = TrainConfig(voc_root="", out="")
