@@ -28,6 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quit-after", type=int, help=argparse.SUPPRESS)  # milliseconds, for smoke tests
 
 
+def _preload_model_code() -> None:
+    """Import torch & co. before Qt opens the display.
+
+    Loading triton's LLVM after Qt's xcb plugin has pulled in Mesa's LLVM crashes the process
+    (segmentation fault), so the model code must be imported first.
+    """
+    try:
+        import models.predictor  # noqa: F401
+    except ImportError:
+        pass
+
+
 def _load_predictor(window: MainWindow, checkpoint: str | None) -> None:
     try:
         from models.predictor import Predictor
@@ -46,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder).expanduser() if args.folder else None
     if folder is not None and not folder.exists():
         raise IFCNError(f"{folder}: no such folder or image.")
+    _preload_model_code()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)

@@ -18,7 +18,7 @@ from annotator.inference import InferenceFailure, InferenceResult, InferenceServ
 from annotator.settings import Settings, default_settings, load_settings, open_qsettings, save_settings
 from annotator.state import AnnotationState, ClassTable, Stroke
 from annotator.widgets import dialogs
-from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER, Canvas, overlay_rgba
+from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER, Canvas, label_edges, overlay_rgba
 from annotator.widgets.class_table import ClassTableDock
 from annotator.widgets.file_list import FileList
 from annotator.widgets.object_list import ObjectList
@@ -167,9 +167,11 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             self.device_menu.addAction(act)
             self.device_actions[dev] = act
-        #: Left for the training tools (Retrain, Benchmark), which add their actions here.
+        #: Left for the training tools (Retrain, Benchmark): they call add_training_action().
         self.training_menu: QMenu = mb.addMenu("&Training")
         self.training_menu.setObjectName("TrainingMenu")
+        self._training_placeholder = self.training_menu.addAction("No training tools installed")
+        self._training_placeholder.setEnabled(False)
         m = mb.addMenu("&Help")
         m.addAction(a["shortcuts"])
         m.addAction(a["about"])
@@ -230,6 +232,18 @@ class MainWindow(QMainWindow):
             self._request_prediction()
         self.predictorChanged.emit(predictor)
         self.refresh()
+
+    def add_training_action(self, action: QAction) -> None:
+        """Put an action in the Training menu (replacing the placeholder)."""
+        if self._training_placeholder is not None:
+            self.training_menu.removeAction(self._training_placeholder)
+            self._training_placeholder = None
+        self.training_menu.addAction(action)
+
+    @property
+    def current_image_path(self) -> Path | None:
+        """Path of the image being annotated."""
+        return self.images[self.index] if self.state is not None else None
 
     def load_checkpoint(self, path: str | None, device: str | None = None) -> bool:
         """Load a predictor from `path` (None = default model); on failure keep the current one."""
@@ -697,9 +711,7 @@ class MainWindow(QMainWindow):
             m = o.mask[::s, ::s]
             labels[m] = i
             if o.uid == sel:
-                import cv2
-                er = cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-                outline = m & ~er
+                outline = label_edges(m.astype(np.uint8))
         cur = self.current_mask()
         cur_small = cur[::s, ::s] if cur is not None else None
         color = self.classes.get(st.current.class_index).color

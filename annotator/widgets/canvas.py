@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import cv2
 import numpy as np
 from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
@@ -28,20 +27,33 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
 
 
+def label_edges(labels: np.ndarray) -> np.ndarray:
+    """Pixels of labelled regions that touch another label (4-neighbourhood)."""
+    e = np.zeros(labels.shape, dtype=bool)
+    e[1:, :] |= labels[1:, :] != labels[:-1, :]
+    e[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    e[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    e[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    return e & (labels > 0)
+
+
 def overlay_rgba(label_map: np.ndarray, colors: np.ndarray, opacity: float,
                  current: np.ndarray | None = None, current_color: Sequence[int] = (255, 255, 0),
                  outline: np.ndarray | None = None) -> np.ndarray:
-    """RGBA uint8 overlay: `colors[label]` at `opacity` where label > 0, the current mask on top, outlined."""
+    """RGBA uint8 overlay: `colors[label]` at `opacity` with opaque borders, the current mask on top
+    (outlined in white), and `outline` (the selected object) in white."""
     h, w = label_map.shape
     out = np.zeros((h, w, 4), dtype=np.uint8)
     a = int(round(255 * min(1.0, max(0.0, opacity))))
     fg = label_map > 0
     out[..., :3] = colors[label_map]
     out[..., 3] = np.where(fg, a, 0)
+    edges = label_edges(label_map)
+    out[edges, 3] = max(a, 220)
     if current is not None and current.any():
         out[current, :3] = current_color
         out[current, 3] = min(255, a + 30)
-        edge = current & ~cv2.erode(current.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        edge = label_edges(current.astype(np.uint8))
         out[edge] = (255, 255, 255, 255)
     if outline is not None:
         out[outline] = (255, 255, 255, 230)

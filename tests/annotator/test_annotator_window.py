@@ -242,6 +242,10 @@ def test_set_predictor_swaps_model_and_repredicts(make_window, image_folder, qtb
     settle(w)
     assert seen == [new] and new.calls and w.current_mask().sum() > small
     assert w.training_menu.title().replace("&", "") == "Training"
+    from PyQt5.QtWidgets import QAction
+    retrain = QAction("Retrain on my annotations…", w)
+    w.add_training_action(retrain)
+    assert [a.text() for a in w.training_menu.actions()] == ["Retrain on my annotations…"]
     info = w.model_info()
     assert info["name"] == "bigger" and info["backbone"] == "fake"
 
