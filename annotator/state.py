@@ -212,6 +212,7 @@ class AnnotationState:
         self._undo: list[tuple] = []
         self._redo: list[tuple] = []
         self._probs: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._mask_cache: tuple | None = None
 
     # ---- snapshots -------------------------------------------------------------------------
     def _new_object(self) -> AnnotObject:
@@ -401,7 +402,22 @@ class AnnotationState:
         return self.prediction_for(c.clicks) is None
 
     def current_mask(self) -> np.ndarray | None:
-        """Boolean mask of the current object (prediction + strokes); None while its prediction is pending."""
+        """Boolean mask of the current object (prediction + strokes); None while its prediction is pending.
+
+        The returned array is shared (cached): treat it as read-only.
+        """
+        c = self.current
+        key = (c, self.threshold, self.refine)
+        src = (self.prediction_for(c.clicks) if c.clicks else None, c.base)
+        cached = self._mask_cache
+        if cached is not None and cached[0] == key and cached[1][0] is src[0] and cached[1][1] is src[1]:
+            return cached[2]
+        mask = self._compute_current_mask()
+        if mask is not None:
+            self._mask_cache = (key, src, mask)
+        return mask
+
+    def _compute_current_mask(self) -> np.ndarray | None:
         c = self.current
         if c.base is not None and c.clicks == c.base_clicks:
             base = c.base
@@ -412,7 +428,7 @@ class AnnotationState:
             base = prob >= self.threshold
         else:
             base = np.zeros(self.shape, dtype=bool)
-        return apply_strokes(base, c.strokes) if c.strokes else np.array(base, dtype=bool)
+        return apply_strokes(base, c.strokes) if c.strokes else base
 
     def label_maps(self) -> tuple[np.ndarray, np.ndarray]:
         """(class map, instance map) of all finished objects, for saving (hidden ones included)."""

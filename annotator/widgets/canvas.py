@@ -13,7 +13,7 @@ from PyQt5.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathI
 from models.clicks import Click
 
 #: Longest side of the overlay bitmap; larger images get a subsampled overlay scaled up on screen.
-OVERLAY_MAX_SIDE = 3000
+OVERLAY_MAX_SIDE = 2048
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 0.005, 64.0
 
@@ -42,14 +42,13 @@ def overlay_rgba(label_map: np.ndarray, colors: np.ndarray, opacity: float,
                  outline: np.ndarray | None = None) -> np.ndarray:
     """RGBA uint8 overlay: `colors[label]` at `opacity` with opaque borders, the current mask on top
     (outlined in white), and `outline` (the selected object) in white."""
-    h, w = label_map.shape
-    out = np.zeros((h, w, 4), dtype=np.uint8)
     a = int(round(255 * min(1.0, max(0.0, opacity))))
-    fg = label_map > 0
-    out[..., :3] = colors[label_map]
-    out[..., 3] = np.where(fg, a, 0)
-    edges = label_edges(label_map)
-    out[edges, 3] = max(a, 220)
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    lut[:, :3] = colors
+    lut[1:, 3] = a
+    out = lut[label_map]
+    if label_map.any():
+        out[..., 3][label_edges(label_map)] = max(a, 220)
     if current is not None and current.any():
         out[current, :3] = current_color
         out[current, 3] = min(255, a + 30)
