@@ -48,6 +48,8 @@ SPECS: tuple[ActionSpec, ...] = (
                "click.svg", True),
     ActionSpec("tool_brush", "&Brush", ("B",), "Paint the current object's mask by hand", "brush.svg", True),
     ActionSpec("tool_eraser", "&Eraser", ("E",), "Erase from the current object's mask", "eraser.svg", True),
+    ActionSpec("brush_smaller", "Brush S&maller", ("[",), "Make the brush smaller"),
+    ActionSpec("brush_larger", "Brush &Larger", ("]",), "Make the brush larger"),
     ActionSpec("refine", "&GrabCut Refinement", ("G",), "Refine the prediction with GrabCut", "refine.svg",
                True),
     ActionSpec("show_clicks", "Show C&licks", ("H",), "Show or hide the click markers", checkable=True),

@@ -10,7 +10,6 @@ from PyQt5.QtCore import QSettings, QTimer
 from PyQt5.QtWidgets import QApplication
 
 from annotator.settings import APPLICATION, ORGANIZATION, default_settings, load_settings, open_qsettings
-from annotator.widgets import dialogs
 from annotator.window import APP_NAME, MainWindow
 from models.errors import IFCNError
 
@@ -41,11 +40,6 @@ def _preload_model_code() -> None:
 
 
 def _load_predictor(window: MainWindow, checkpoint: str | None) -> None:
-    try:
-        from models.predictor import Predictor
-    except ImportError as e:
-        dialogs.message(window, "error", "No model", f"The model package is unavailable ({e}).")
-        return
     if checkpoint is not None:
         window.load_checkpoint(checkpoint)
         if window.predictor is not None:

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
             "tool_click": lambda on: on and self.set_tool(MODE_CLICK),
             "tool_brush": lambda on: on and self.set_tool(MODE_BRUSH),
             "tool_eraser": lambda on: on and self.set_tool(MODE_ERASER),
+            "brush_smaller": lambda: self.set_brush_size(self.settings.brush_size * 0.8),
+            "brush_larger": lambda: self.set_brush_size(self.settings.brush_size * 1.25 + 1),
             "refine": self._on_refine, "show_clicks": self._on_show_clicks,
             "fit": self.canvas.fit, "actual_size": self.canvas.actual_size,
             "zoom_in": lambda: self.canvas.zoom(1.25), "zoom_out": lambda: self.canvas.zoom(0.8),
@@ -143,8 +145,8 @@ class MainWindow(QMainWindow):
         for n in ("undo", "redo", None, "finish", "clear", None, "edit_object", "delete_object"):
             m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&View")
-        for n in ("tool_click", "tool_brush", "tool_eraser", None, "refine", "show_clicks", None, "fit",
-                  "actual_size", "zoom_in", "zoom_out"):
+        for n in ("tool_click", "tool_brush", "tool_eraser", "brush_smaller", "brush_larger", None, "refine",
+                  "show_clicks", None, "fit", "actual_size", "zoom_in", "zoom_out"):
             m.addSeparator() if n is None else m.addAction(a[n])
         m.addSeparator()
         for dock in (self.file_list, self.object_list, self.class_dock):
@@ -592,6 +594,12 @@ class MainWindow(QMainWindow):
         act = self.actions_by_name[names[mode]]
         if not act.isChecked():
             act.setChecked(True)
+
+    def set_brush_size(self, size: float) -> None:
+        """Brush radius in screen pixels."""
+        self._update_settings(brush_size=int(round(size)))
+        self.canvas.brush_size = self.settings.brush_size
+        self.statusBar().showMessage(f"Brush radius {self.settings.brush_size} px", 2000)
 
     # ---- inference ---------------------------------------------------------------------------
     def _request_prediction(self) -> None:

@@ -76,7 +76,8 @@ def fake_dialogs(monkeypatch) -> Dialogs:
     """Replace every dialog of the annotator with a recorder (nothing blocks)."""
     from annotator.widgets import dialogs
     rec = Dialogs()
-    monkeypatch.setattr(dialogs, "message", lambda parent, kind, title, text: rec.messages.append((kind, title, text)))
+    monkeypatch.setattr(dialogs, "message",
+                        lambda parent, kind, title, text: rec.messages.append((kind, title, text)))
 
     def ask(parent, title, text, choices, default):
         rec.questions.append(text)
@@ -96,6 +97,12 @@ def write_image(path, h: int = 90, w: int = 120, seed: int = 0) -> np.ndarray:
     a[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = (210, 90, 50)
     Image.fromarray(a).save(path)
     return a
+
+
+@pytest.fixture(name="write_image")
+def write_image_fixture():
+    """The write_image helper (fixtures, because test modules cannot import conftest)."""
+    return write_image
 
 
 @pytest.fixture

@@ -174,8 +174,7 @@ def test_gui_stays_responsive_while_slow_predictor_runs(make_window, image_folde
     assert w.current_mask()[45, 60]
 
 
-def test_unreadable_image_shows_message_and_moves_on(make_window, tmp_path, qtbot, fake_dialogs):
-    from conftest import write_image
+def test_unreadable_image_shows_message_and_moves_on(make_window, tmp_path, qtbot, fake_dialogs, write_image):
     d = tmp_path / "mixed"
     d.mkdir()
     (d / "a_truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
@@ -197,10 +196,11 @@ def test_read_only_output_keeps_work_and_retry_works(make_window, image_folder, 
     w.set_output_dir(blocked)
     click(qtbot, w, 60, 45)
     settle(w)
-    assert not w.finish_object() or True  # autosave after finishing fails quietly after the first message
-    assert len(w.state.objects) == 1
-    n = len(fake_dialogs.messages)
-    assert n == 1 and "Could not save" in fake_dialogs.messages[0][1] and "kept in memory" in fake_dialogs.messages[0][2]
+    assert w.finish_object()  # finished in memory; its autosave fails
+    assert len(w.state.objects) == 1 and w.dirty
+    assert len(fake_dialogs.messages) == 1
+    kind, title, text = fake_dialogs.messages[0]
+    assert kind == "error" and "Could not save" in title and "kept in memory" in text
     fake_dialogs.answer = "cancel"
     assert not w.next_image(), "a failed autosave never drops the work"
     assert w.index == 0 and len(w.state.objects) == 1 and w.dirty
@@ -256,6 +256,10 @@ def test_brush_and_eraser_by_mouse_drag(make_window, image_folder, qtbot):
     settle(w)
     key(qtbot, w, Qt.Key_B)
     assert w.canvas.mode == "brush"
+    size = w.canvas.brush_size
+    key(qtbot, w, Qt.Key_BracketRight)
+    assert w.canvas.brush_size > size
+    key(qtbot, w, Qt.Key_BracketLeft)
     vp = w.canvas.viewport()
     drag(qtbot, w, [(10, 80), (20, 80), (30, 80)])
     m = w.current_mask()
