@@ -307,9 +307,12 @@ def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
         loaded = read_sidecar(paths.sidecar, shape)
         try:
             on_disk = _read_mask(paths.object_png, shape)
+            cls_on_disk = _read_mask(paths.class_png, shape)
         except AnnotationFileError:
-            on_disk = None
-        _, inst = compose(loaded.objects, shape)
-        loaded.needs_resave = on_disk is None or not np.array_equal(on_disk, inst)
+            on_disk = cls_on_disk = None
+        cls, inst = compose(loaded.objects, shape)
+        # Both PNGs: a relabel changes only the class PNG, so a crash can leave just that one stale.
+        loaded.needs_resave = (on_disk is None or not np.array_equal(on_disk, inst)
+                               or cls_on_disk is None or not np.array_equal(cls_on_disk, cls))
         return loaded
     return import_voc(paths, shape)
