@@ -37,10 +37,10 @@ def figures() -> Counter:
 
 @pytest.fixture(scope="session")
 def synthetic_devkit(tmp_path_factory) -> Path:
-    """A 16-image 64x80 synthetic VOC devkit (8 train / 8 val), written once by the project's generator."""
+    """A 12-image 96x128 synthetic VOC devkit (6 train / 6 val), written once by the project's generator."""
     from training.synthetic import write_synthetic_devkit
 
-    return write_synthetic_devkit(tmp_path_factory.mktemp("rel-synth"), n_images=16, seed=1, size=(64, 80))
+    return write_synthetic_devkit(tmp_path_factory.mktemp("rel-synth"), n_images=12, seed=1, size=(96, 128))
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
