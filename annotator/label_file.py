@@ -191,7 +191,7 @@ def _parse_clicks(raw: Any, path: Path, shape: tuple[int, int]) -> tuple[Click, 
     return tuple(out)
 
 
-def _parse_strokes(raw: Any, path: Path) -> tuple[Stroke, ...]:
+def _parse_strokes(raw: Any, path: Path, shape: tuple[int, int]) -> tuple[Stroke, ...]:
     if not isinstance(raw, list):
         raise _bad(path, "'strokes' must be a list")
     out = []
@@ -202,8 +202,9 @@ def _parse_strokes(raw: Any, path: Path) -> tuple[Stroke, ...]:
             erase = s.get("erase", False)
         except (TypeError, KeyError, ValueError, AttributeError):
             raise _bad(path, f"malformed brush stroke {str(s)[:80]!r}") from None
-        if not isinstance(erase, bool) or not np.isfinite(radius) or radius <= 0 or \
-                not all(np.isfinite(v) for p in pts for v in p):
+        far = 4 * max(shape)  # a brush drag may leave the image a little, never by this much
+        if not isinstance(erase, bool) or not np.isfinite(radius) or not 0 < radius <= far or \
+                not all(np.isfinite(v) and abs(v) <= far for p in pts for v in p):
             raise _bad(path, f"malformed brush stroke {str(s)[:80]!r}")
         out.append(Stroke(pts, radius, erase))
     return tuple(out)
@@ -221,6 +222,8 @@ def read_sidecar(path: Path, shape: tuple[int, int]) -> LoadedAnnotation:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _bad(path, f"not valid JSON ({e})") from None
+    except RecursionError:
+        raise _bad(path, "not a sidecar (JSON nested too deeply)") from None
     except OSError as e:
         raise _bad(path, f"cannot be read ({e.strerror or e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -234,7 +237,8 @@ def read_sidecar(path: Path, shape: tuple[int, int]) -> LoadedAnnotation:
     try:
         classes = [ClassDef(_parse_class_index(c["index"], path), str(c["name"]),
                             tuple(int(v) for v in c["color"][:3])) for c in doc.get("classes", [])]
-        if any(not c.name.strip() or len(c.color) != 3 for c in classes):
+        if any(not c.name.strip() or len(c.color) != 3 or not all(0 <= v <= 255 for v in c.color)
+               for c in classes):
             raise ValueError
         objects = []
         for o in doc.get("objects", []):
@@ -244,16 +248,16 @@ def read_sidecar(path: Path, shape: tuple[int, int]) -> LoadedAnnotation:
                 raise _bad(path, str(e)) from None
             objects.append(AnnotObject(uid=0, class_index=_parse_class_index(o["class"], path),
                                        clicks=_parse_clicks(o.get("clicks", []), path, shape),
-                                       strokes=_parse_strokes(o.get("strokes", []), path), mask=mask))
+                                       strokes=_parse_strokes(o.get("strokes", []), path, shape), mask=mask))
         current = None
         cur = doc.get("current")
         if cur is not None:
             current = AnnotObject(uid=0, class_index=_parse_class_index(cur["class"], path),
                                   clicks=_parse_clicks(cur.get("clicks", []), path, shape),
-                                  strokes=_parse_strokes(cur.get("strokes", []), path))
+                                  strokes=_parse_strokes(cur.get("strokes", []), path, shape))
     except AnnotationFileError:
         raise
-    except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError):
         raise _bad(path, "the sidecar does not follow the schema") from None
     if len(objects) > 254:
         raise _bad(path, "more than 254 objects")
