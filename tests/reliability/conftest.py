@@ -172,3 +172,19 @@ def window(qtbot, tmp_path, dialogs_rec):
     for w in made:
         w._closing = True
         w.service.shutdown()
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory) -> Path:
+    """A valid ifcn checkpoint (EfficientNet-Lite0 FCN-8s, random weights, half precision)."""
+    import torch
+
+    from models.backbones import spec_for
+    from models.checkpoint import save_checkpoint
+    from models.fcn import build_ifcn
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "small.pt"
+    save_checkpoint(path, build_ifcn(spec_for("efficientnet_lite0"), weights=None), meta={"note": "test"},
+                    half=True)
+    return path
