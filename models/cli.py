@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pairs": ("training.pairs", "generate simulated click pairs for a VOC split"),
     "train": ("training.train", "train an iFCN"),
     "noc": ("training.noc", "NoC benchmark (clicks to reach 85%% / 90%% IoU)"),
+    "devkit": ("training.annotations", "turn the annotator's saved annotations into a VOC devkit"),
     "export": ("training.export", "make a shippable model file from a training checkpoint"),
     "info": ("models.info", "versions, device and the models found"),
 }
