@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -13,6 +14,8 @@ from typing import Any, Iterable, Sequence
 import cv2
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from models import grabcut
 from models.checkpoint import load_checkpoint
@@ -23,7 +26,7 @@ from models.fcn import IFCN
 from models.inputs import normalize_rgb, scale_maps
 from models.spec import ModelSpec
 
-__all__ = ["Click", "Predictor", "GRABCUT"]
+__all__ = ["Click", "Predictor", "GRABCUT", "fold_batchnorm"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,36 @@ def default_checkpoint() -> Path:
     """Where the shipped default model lives."""
     from resources import DEFAULT_CHECKPOINT
     return DEFAULT_CHECKPOINT
+
+
+def _fold_pair(parent: nn.Module, conv_name: str, bn_name: str) -> None:
+    conv, bn = parent._modules.get(conv_name), parent._modules.get(bn_name)
+    if isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d and bn.track_running_stats \
+            and conv.out_channels == bn.num_features:
+        parent._modules[conv_name] = fuse_conv_bn_eval(conv, bn)
+        parent._modules[bn_name] = nn.Identity()
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of `model` with each BatchNorm that directly follows a convolution folded into it.
+
+    Folded: consecutive Conv2d → BatchNorm2d children of an `nn.Sequential` (where order is data flow), and
+    the convN → bnN pairs of torchvision ResNet blocks and of the ResNet trunk. `model` itself is not changed.
+    """
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    from models.backbones import ResNetFeatures
+
+    net = copy.deepcopy(model).eval()
+    for module in list(net.modules()):
+        if isinstance(module, nn.Sequential):
+            names = list(module._modules)
+            for a, b in zip(names, names[1:]):
+                _fold_pair(module, a, b)
+        elif isinstance(module, (BasicBlock, Bottleneck, ResNetFeatures)):
+            for i in (1, 2, 3):
+                _fold_pair(module, f"conv{i}", f"bn{i}")
+    return net
 
 
 class Predictor:
@@ -53,6 +86,7 @@ class Predictor:
         self._image: np.ndarray | None = None
         self._work: np.ndarray | None = None
         self._rgb_tensor: torch.Tensor | None = None
+        self._net: nn.Module | None = None
         self.to(device)
 
     # -- construction -------------------------------------------------------------------------
@@ -77,8 +111,10 @@ class Predictor:
         dev = resolve_device(device)
         if self.model is not None:
             self.model.to(dev).eval()
+            # inference runs a copy with BatchNorm folded into the convolutions (same outputs, fewer passes)
+            self._net = fold_batchnorm(self.model)
             if dev.type == "cpu":
-                self.model.to(memory_format=torch.channels_last)
+                self._net.to(memory_format=torch.channels_last)
         self.device = dev if self.model is not None else torch.device("cpu")
         if self._work is not None:
             self._prepare_rgb()
@@ -165,7 +201,7 @@ class Predictor:
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            prob = torch.sigmoid(self.model(x))[0, 0].float().cpu().numpy()
+            prob = torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
         if refine:
             prob = grabcut.refine(self._work, prob, wc)
         return prob
