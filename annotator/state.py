@@ -270,6 +270,8 @@ class AnnotationState:
     def add_click(self, click: Click) -> None:
         """Append a click to the current object (ValueError if it lies outside the image)."""
         h, w = self.shape
+        if not (np.isfinite(click.x) and np.isfinite(click.y)):  # inf would overflow in pixel()
+            raise ValueError(f"Click at ({click.x:g}, {click.y:g}) is not a finite position in the image.")
         px, py = click.pixel()
         if not (0 <= px < w and 0 <= py < h):
             raise ValueError(f"Click at ({click.x:g}, {click.y:g}) lies outside the {w}x{h} image.")
