@@ -9,6 +9,7 @@ from PyQt5.QtCore import QSettings, QTimer
 from PyQt5.QtWidgets import QApplication
 
 from annotator.settings import APPLICATION, ORGANIZATION, default_settings, load_settings, open_qsettings
+from annotator.training_dialog import install_training_tools
 from annotator.window import APP_NAME, MainWindow
 from models.errors import IFCNError
 
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if changes:
         settings = settings.updated(**changes)
     window = MainWindow(settings=settings, store=store)
+    install_training_tools(window)
     window.show()
     _load_predictor(window, args.checkpoint)
     if folder is None and settings.last_folder and Path(settings.last_folder).is_dir():
