@@ -1,0 +1,108 @@
+"""Training → Benchmark (NoC)…: real `ifcn devkit` + `ifcn noc` children driven from the dialog."""
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator import label_file
+from annotator.state import AnnotationState, AnnotObject
+from models.backbones import spec_for
+from models.checkpoint import save_checkpoint
+from models.fcn import build_ifcn
+
+H, W = 64, 80
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def setup(make_window, FakePredictor, tmp_path, monkeypatch):
+    """A window on four annotated images (one disc each) whose current model has a real checkpoint."""
+    from annotator.training_dialog import install_training_tools
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        img = rng.normal(110, 20, (H, W, 3))
+        m = np.zeros((H, W), np.uint8)
+        cv2.circle(m, (int(rng.integers(30, 50)), int(rng.integers(26, 38))), int(rng.integers(14, 20)), 1, -1)
+        img[m > 0] = (40, 90, 210)
+        path = folder / f"p{i}.png"
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(path)
+        st = AnnotationState((H, W))
+        st.load_objects([AnnotObject(uid=0, class_index=1, mask=m > 0)])
+        label_file.save(folder, path, st)
+    ckpt = tmp_path / "model.pt"
+    save_checkpoint(ckpt, build_ifcn(spec_for("efficientnet_lite0"), weights=None))
+    fake = FakePredictor()
+    fake.checkpoint_path = ckpt
+    w = make_window(folder, predictor=fake)
+    dlg = install_training_tools(w).show_noc()
+    dlg.clicks.setValue(3)
+    dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
+    yield w, dlg
+    dlg.child.kill()
+    dlg.child.wait(5)
+
+
+def test_two_models_curves_table_and_files(setup, qtbot, tmp_path):
+    w, dlg = setup
+    assert dlg.src_all.isChecked()  # no retraining run yet: every annotated image
+    assert "4 images, 4 finished objects" in dlg.all_label.text()
+    dlg.model_b.setCurrentIndex(dlg.model_b.findData("grabcut"))
+    results = tmp_path / "results"
+    dlg.out_edit.setText(str(results))
+    runs = dlg.plan()
+    assert [(r.label, r.checkpoint, r.refine) for r in runs] == [
+        ("current (model.pt)", str(w.predictor.checkpoint_path), False), ("GrabCut baseline", "grabcut", False)]
+    seen_partial = []
+    dlg.child.progress.connect(
+        lambda ev: ev["event"] == "object" and seen_partial.append(len(dlg.curves)))
+    with qtbot.waitSignal(dlg.benchmarkFinished, timeout=TIMEOUT_MS) as done:
+        assert dlg.start()
+        assert not dlg.start_button.isEnabled()
+    assert done.args == ["completed"], dlg.error_box.toPlainText()
+    assert len(seen_partial) == 8 and seen_partial[0] == 1  # the curve appeared with the first object
+    assert dlg.table.rowCount() == 2
+    for row, run in enumerate(dlg.runs):
+        assert dlg.table.item(row, 1).text() == "4"
+        noc85 = float(dlg.table.item(row, 2).text())
+        assert 1 <= noc85 <= 3 and noc85 == run.end["noc@85"]
+        xs, ys = dlg.curves[row].getData()
+        assert list(xs) == [1, 2, 3] and np.allclose(ys, run.end["miou_per_click"], atol=1e-4)
+        for name in ("summary.json", "per_object.csv", "miou_vs_clicks.png"):
+            assert (run.out / name).is_file(), name  # the child's own files
+    rows = json.loads((results / "summary.json").read_text())
+    assert [r["label"] for r in rows] == ["current (model.pt)", "GrabCut baseline"]
+    table = list(csv.DictReader((results / "summary.csv").open()))
+    assert len(table) == 2 and table[1]["checkpoint"] == "grabcut" and "miou_3" in table[0]
+    png = cv2.imread(str(results / "miou_vs_clicks.png"))
+    assert png is not None and png.shape[0] > 100
+    assert str(results) in dlg.status_label.text()
+
+
+def test_refusals(setup, fake_dialogs, tmp_path):
+    w, dlg = setup
+    dlg.src_heldout.setChecked(True)
+    dlg.run_edit.setText(str(tmp_path / "no_run"))
+    assert not dlg.start() and "not a retraining run folder" in fake_dialogs.messages[-1][2]
+    dlg.src_all.setChecked(True)
+    dlg.model_a.setCurrentIndex(dlg.model_a.findData("checkpoint"))
+    dlg.path_a.setText(str(tmp_path / "missing.pt"))
+    assert not dlg.start() and "no such checkpoint file" in fake_dialogs.messages[-1][2]
+    dlg.model_a.setCurrentIndex(dlg.model_a.findData("grabcut"))
+    dlg.refine.setCurrentIndex(1)  # with GrabCut only: the classical baseline has no refined variant
+    assert not dlg.start() and "Nothing to run" in fake_dialogs.messages[-1][2]
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x.txt").write_text("x")
+    dlg.refine.setCurrentIndex(0)
+    dlg.out_edit.setText(str(full))
+    assert not dlg.start() and "not empty" in fake_dialogs.messages[-1][2]
+    assert not dlg.child.running
