@@ -146,12 +146,22 @@ class Canvas(QGraphicsView):
 
     def set_clicks(self, clicks: Sequence[Click]) -> None:
         """Draw markers (green positive, red negative) at constant screen size."""
-        self._clicks = tuple(clicks)
-        for m in self._markers:
-            self.scene().removeItem(m)
-        self._markers = []
+        clicks = tuple(clicks)
         r = float(self.marker_size)
-        for c in self._clicks:
+        # Keep the markers of the unchanged leading clicks: an added or undone click touches one marker
+        # (rebuilding all of them made each click O(n^2) in the scene index; thousands froze the GUI).
+        keep = 0
+        if getattr(self, "_markers_r", r) == r:
+            for old, new in zip(self._clicks, clicks):
+                if old != new:
+                    break
+                keep += 1
+        keep = min(keep, len(self._markers))
+        for m in self._markers[keep:]:
+            self.scene().removeItem(m)
+        self._markers = self._markers[:keep]
+        self._clicks, self._markers_r = clicks, r
+        for c in self._clicks[keep:]:
             item = QGraphicsEllipseItem(-r, -r, 2 * r, 2 * r)
             item.setFlag(QGraphicsItem.ItemIgnoresTransformations, True)
             item.setPos(QPointF(c.x + 0.5, c.y + 0.5))
