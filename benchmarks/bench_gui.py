@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from benchmarks.common import (Section, Stats, Target, default_model, has_trained_default, photo, reps,
+from benchmarks.common import (Section, Stats, Target, busy_note, cause, default_model, has_trained_default, photo, reps,
                                with_varied_heads)
 
 W, H = 500, 375
@@ -154,7 +154,10 @@ def run() -> Section:
                      "ms).")
     sec.targets.append(Target("click → overlay painted in the GUI (p50); longest event-loop stall while inference runs (p95)",
                               "≤ 80 ms; stall ≤ 16 ms", f"{L.median:.1f} ms; stall while inference runs p95 "
-                              f"{I.p95:.1f} ms (max {max(inf_stalls):.1f})", L.median <= 80 and I.p95 <= 16))
+                              f"{I.p95:.1f} ms (max {max(inf_stalls):.1f})", L.median <= 80 and I.p95 <= 16,
+                              "" if L.median <= 80 and I.p95 <= 16 else cause(
+                                  f"inference {K.median:.0f} ms of it, GUI work after the result {G.median:.0f} ms",
+                                  busy_note())))
     sec.seconds = time.perf_counter() - t_start
     return sec
 

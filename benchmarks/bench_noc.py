@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.bench_pairs import voc_train_sized_devkit
-from benchmarks.common import Section, Target, reps, torchvision_model
+from benchmarks.common import Section, Target, busy_note, cause, reps, torchvision_model
 from models.predictor import Predictor
 from training.noc import evaluate
 from training.voc import VOCDevkit
@@ -52,8 +52,11 @@ def run() -> Section:
     sec.notes.append("An untrained network rarely reaches the IoU targets, so nearly every object takes all 20 "
                      "clicks: the most expensive case per object; the rate per click is what matters. Images come "
                      "from the pair-generation devkit.")
-    sec.targets.append(Target("NoC evaluation throughput, ResNet-18 FCN-8s", "≥ 10 clicks/s", f"{rate:.1f} clicks/s",
-                              rate >= 10))
+    per_click = pred.seconds / max(1, res.predictions) * 1000
+    sec.targets.append(Target("NoC evaluation throughput, ResNet-18 FCN-8s", "≥ 10 clicks/s",
+                              f"{rate:.1f} clicks/s", rate >= 10, "" if rate >= 10 else cause(
+                                  f"{pred.seconds / res.seconds * 100:.0f} % of the time is the predictor "
+                                  f"({per_click:.0f} ms per click): bound by the ResNet-18 latency", busy_note())))
     sec.seconds = time.perf_counter() - t0
     return sec
 

@@ -122,7 +122,7 @@ def capped_size(sec: Section) -> None:
     ])
 
 
-COMPILE_TIMEOUT_S = 240
+COMPILE_TIMEOUT_S = int(os.environ.get("BENCH_COMPILE_TIMEOUT", "180"))
 
 
 def _compile_probe() -> dict:

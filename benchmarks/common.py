@@ -128,6 +128,24 @@ def load_average() -> str:
         return "?"
 
 
+def busy_note() -> str:
+    """A gap cause to add when other jobs load the machine (1-min load average above the core count)."""
+    try:
+        la = os.getloadavg()[0]
+    except OSError:
+        return ""
+    n = os.cpu_count() or 1
+    if la <= n:
+        return ""
+    return (f"machine busy while measuring (load average {la:.1f} on {n} cores): other jobs took CPU time, "
+            "so absolute times are inflated")
+
+
+def cause(*parts: str) -> str:
+    """Join the non-empty parts of a gap cause."""
+    return "; ".join(p for p in parts if p)
+
+
 def machine_info() -> dict[str, str]:
     """Facts about the machine and the software versions, for the results header."""
     import cv2
