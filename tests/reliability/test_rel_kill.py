@@ -16,5 +16,6 @@ def test_kill_9_never_loses_a_confirmed_annotation(tmp_path, figures):
     assert summary.kills == KILLS
     assert summary.saves_confirmed >= KILLS, "the driver should confirm saves between kills"
     assert summary.objects_confirmed > 0 and summary.files_parsed > 0
+    assert summary.kills_mid_save >= 1, "some kills landed in the middle of a save"
     assert summary.problems == []
     assert summary.lost == 0
