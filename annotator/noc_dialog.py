@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtGui import QFont
 from PyQt5.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDialog, QFormLayout, QGroupBox,
                              QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                              QPushButton, QRadioButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
@@ -178,8 +179,9 @@ class NocDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
         for c in range(1, len(TABLE_COLUMNS)):
             self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
-        self.table.setMaximumHeight(140)
-        rl.addWidget(self.table, 1)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self._fit_table()
+        rl.addWidget(self.table)
         self.error_box = QPlainTextEdit()
         self.error_box.setReadOnly(True)
         self.error_box.setStyleSheet("QPlainTextEdit { color: #a00000; background: #fff3f3; }")
@@ -190,6 +192,8 @@ class NocDialog(QDialog):
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(2000)
         self.log_view.setMaximumHeight(110)
+        self.log_view.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.log_view.setFont(QFont("monospace", 8))
         rl.addWidget(self.log_view)
 
         split = QSplitter(Qt.Horizontal)
@@ -373,6 +377,9 @@ class NocDialog(QDialog):
         for i, r in enumerate(runs):
             self.table.insertRow(i)
             self._set_row(i, r)
+        self._fit_table()
+        self.plot.getAxis("bottom").setTickSpacing(major=1 if self.max_clicks <= 20 else 5, minor=1)
+        self.plot.setXRange(1, max(2, self.max_clicks), padding=0.03)
         if devkit_argv is not None:
             self.phase = "devkit"
             self.status_label.setText("Collecting the annotated images…")
@@ -449,6 +456,11 @@ class NocDialog(QDialog):
         elif kind == "end":
             run.end = ev
 
+    def _fit_table(self) -> None:
+        rows = max(2, self.table.rowCount())
+        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height()
+                                  + rows * self.table.verticalHeader().defaultSectionSize() + 4)
+
     def _draw(self, run: NocRun) -> None:
         i = self.runs.index(run)
         y = run.curve(self.max_clicks)
@@ -470,6 +482,7 @@ class NocDialog(QDialog):
                  fmt(curve[4] if len(curve) >= 5 else None)]
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
+            item.setToolTip(text)
             if c:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.table.setItem(row, c, item)

@@ -100,6 +100,7 @@ def make_plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
         ax.setPen("k")
         ax.setTextPen("k")
         ax.setLabel(text, color="k")
+        ax.enableAutoSIPrefix(False)
     w.showGrid(x=True, y=True, alpha=0.25)
     w.setMinimumSize(220, 170)
     return w
@@ -309,6 +310,7 @@ class TrainingDialog(QDialog):
         self.loss_plot = make_plot("Training loss", "step", "loss")
         self.val_plot = make_plot("Held-out IoU", "step", "IoU")
         self.val_plot.setYRange(0, 1)
+        self.val_plot.setXLink(self.loss_plot)
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=2))
         self.val_curve = self.val_plot.plot([], [], pen=pg.mkPen((44, 160, 44), width=2), symbol="o",
                                             symbolSize=6, symbolBrush=(44, 160, 44))
@@ -330,6 +332,7 @@ class TrainingDialog(QDialog):
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(3000)
         self.log_view.setFont(QFont("monospace", 8))
+        self.log_view.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.log_view.setPlaceholderText("Log of the training process")
         rl.addWidget(self.log_view, 2)
         self.summary_label = QLabel()
@@ -619,6 +622,9 @@ class TrainingDialog(QDialog):
             if self.baseline is not None:
                 self.before_line.setValue(float(self.baseline))
                 self.before_line.setVisible(True)
+                self.val_x.insert(0, 0)  # the curve starts at the starting model's IoU
+                self.val_y.insert(0, float(self.baseline))
+                self.val_curve.setData(self.val_x, self.val_y)
                 self._log(f"starting model: held-out IoU {self.baseline:.3f}")
         elif kind == "start" and ev.get("command") == "train":
             self.total_steps = int(ev.get("total_steps") or 0)
@@ -645,7 +651,7 @@ class TrainingDialog(QDialog):
                 self.val_x.append(int(ev.get("step", self.step)))
                 self.val_y.append(float(ev["val_iou"]))
                 self.val_curve.setData(self.val_x, self.val_y)
-        elif kind == "checkpoint":
+        elif kind == "checkpoint" and ev.get("kind") == "best":
             self._log(f"saved {ev.get('kind')} checkpoint at step {ev.get('step')}: {ev.get('path')}")
         elif kind == "end" and self.phase == "train":
             self.end_event = ev
@@ -693,7 +699,7 @@ class TrainingDialog(QDialog):
         self.status = status
         self._set_phase("idle")
         self.summary_label.setText(text)
-        self.status_label.setText(text)
+        self.status_label.setText(f"Run folder: {self.run_dir}" if self.run_dir is not None else "")
         if status == "completed":
             self.bar.setValue(self.bar.maximum())
             self.bar.setFormat("done: %v / %m steps")

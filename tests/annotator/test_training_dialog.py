@@ -123,21 +123,21 @@ def test_stop_leaves_resumable_checkpoint_and_refuses_a_second_run(setup, qtbot,
 
 def test_failing_child_shows_its_error(setup, qtbot, tmp_path):
     w, dlg = setup
-    garbage = tmp_path / "garbage_weights.pth"
-    garbage.write_bytes(b"not weights")
+    not_a_devkit = tmp_path / "not_a_devkit"
+    not_a_devkit.mkdir()
     dlg.use_fresh.setChecked(True)
-    dlg.backbone.setCurrentText("resnet18")
-    dlg.extra_args = ["--weights", str(garbage)]  # torch.load fails on it: a traceback, exit code 1
+    dlg.voc_check.setChecked(True)
+    dlg.voc_edit.setText(str(not_a_devkit))  # exists, so the dialog lets it through; `ifcn devkit` exits 2
     with qtbot.waitSignal(dlg.runFinished, timeout=TIMEOUT_MS) as done:
         assert dlg.start()
-    assert done.args == ["failed"]
-    assert dlg.error_box.isVisible() and "Training failed" in dlg.error_box.toPlainText()
+    assert done.args == ["failed"] and dlg.child.exit_code == 2
     text = dlg.error_box.toPlainText()
-    assert "UnpicklingError" in text.splitlines()[0]  # the reason, from the child's error event
+    assert dlg.error_box.isVisible() and text.startswith("Preparing the data failed: ")
+    assert "not a VOC devkit" in text.splitlines()[0]  # the reason, from the child's error event
     tail = text.split("Last lines of its output:")[1]  # ... then the last lines of its stderr
-    assert "backbones.py" in tail and "_pickle.UnpicklingError" in tail
-    assert dlg.child.exit_code == 1 and not dlg.use_button.isEnabled()
-    assert w.isVisible() and dlg.start_button.isEnabled()
+    assert f"error: {not_a_devkit}: not a VOC devkit" in tail
+    assert not dlg.use_button.isEnabled() and dlg.start_button.isEnabled() and w.isVisible()
+    assert not (dlg.run_dir / "last.pt").exists()  # training never started
 
 
 def test_refusals(setup, fake_dialogs, monkeypatch):
