@@ -117,6 +117,16 @@ def _hub_file(weights_enum) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights_enum.url)
 
 
+def _load_state(net: nn.Module, path: Path) -> None:
+    """Load a plain state dict file into `net` (weights_only); IFCNError naming the file if it cannot."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except Exception as e:  # unpickling refusals, truncation, wrong keys: all the user's file
+        first = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        raise IFCNError(f"{path}: not usable as backbone weights ({first}).") from None
+
+
 def load_torchvision_weights(net: nn.Module, weights_enum, weights: str | None,
                              allow_download: bool) -> str:
     """Load ImageNet weights into a 3-channel torchvision net; returns a sentence saying from where."""
@@ -126,12 +136,11 @@ def load_torchvision_weights(net: nn.Module, weights_enum, weights: str | None,
         path = Path(weights)
         if not path.is_file():
             raise IFCNError(f"Backbone weights file {path} does not exist.")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        _load_state(net, path)
         return f"ImageNet weights from local file {path}"
     cached = _hub_file(weights_enum)
     if cached.is_file():
-        net.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
+        _load_state(net, cached)
         return f"ImageNet weights from the torch hub cache ({cached})"
     if not allow_download:
         raise IFCNError(

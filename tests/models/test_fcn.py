@@ -63,3 +63,11 @@ def test_missing_imagenet_weights_never_download(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(IFCNError, match="allow a download"):
         build_backbone("resnet18", weights="imagenet")
+
+
+def test_corrupt_local_weights_file_names_the_file(tmp_path):
+    from models.errors import IFCNError
+    bad = tmp_path / "r18.pth"
+    bad.write_bytes(b"garbage, not a state dict")
+    with pytest.raises(IFCNError, match="r18.pth.*not usable"):
+        build_backbone("resnet18", weights=str(bad))
