@@ -76,7 +76,7 @@ def test_thousands_of_clicks_on_one_object(tmp_path, window, figures):
         if i in (99, n - 101, n - 1):
             t.append(time.perf_counter())
     first, last = t[1] - t[0], t[3] - t[2]
-    assert last < 8 * first + 0.5, f"a click got slower with the click count ({first:.2f} s -> {last:.2f} s)"
+    assert last < 15 * first + 2.0, f"a click got slower with the click count ({first:.2f} s -> {last:.2f} s)"
     assert w.wait_for_inference(30)
     assert len(w.state.current.clicks) == n
     assert len(pred.calls) < n / 2, "stale requests are superseded, not queued"

@@ -21,48 +21,59 @@ def _args(devkit, run, *extra):
             "--progress-json", "--val-split", "none", "--epochs", "100", "--seed", "0", *extra]
 
 
-def _train(devkit, run, *extra, faults=()):
+def _start(devkit, run, *extra, faults=()):
     cmd = [sys.executable, str(HERE / "faulty_train.py"), *faults, "--", *_args(devkit, run, *extra)]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    p = subprocess.run(cmd, cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=300)
-    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
-    return p, events
+    return subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(p):
+    out, err = p.communicate(timeout=300)
+    return p.returncode, [json.loads(line) for line in out.splitlines() if line.startswith("{")], err
+
+
+def _resume_in_process(devkit, run, max_steps, capsys):
+    """`ifcn train --resume` through the CLI entry point, in this process (no third interpreter start-up)."""
+    capsys.readouterr()
+    rc = cli_main(["train", *_args(devkit, run, "--max-steps", str(max_steps), "--resume")])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return rc, [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
 
 
 @pytest.mark.slow
 def test_training_killed_mid_write_and_mid_epoch_resumes(synthetic_devkit, tmp_path, figures, capsys):
-    run = tmp_path / "run"
-    p, ev = _train(synthetic_devkit, run, "--max-steps", "40", faults=["--die-in-write", "2"])
-    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
-    s = next(e for e in ev if e["event"] == "start")["steps_per_epoch"]
-    assert s >= 3, "the fixture needs a few steps per epoch"
-    # last.pt is written after each epoch: at step s, then it died while writing step 2s's
-    assert [e["step"] for e in ev if e["event"] == "checkpoint"] == [s]
-    assert max(e["step"] for e in ev if e["event"] == "step") == 2 * s
-    temps = [f for f in os.listdir(run) if f.startswith(".last.pt.") and f.endswith(".tmp")]
+    # Both runs start together (interpreter start-up dominates). The fixture gives 4 steps per epoch;
+    # last.pt is written after each epoch (steps 4, 8, ...).
+    mid_write, mid_epoch = tmp_path / "mid_write", tmp_path / "mid_epoch"
+    pa = _start(synthetic_devkit, mid_write, "--max-steps", "40", faults=["--die-in-write", "2"])
+    pb = _start(synthetic_devkit, mid_epoch, "--max-steps", "40", faults=["--die-at-step", "6"])
+    (rc_a, ev_a, err_a), (rc_b, ev_b, err_b) = _finish(pa), _finish(pb)
+    assert rc_a == -signal.SIGKILL, err_a[-2000:]
+    assert rc_b == -signal.SIGKILL, err_b[-2000:]
+    s = next(e for e in ev_a if e["event"] == "start")["steps_per_epoch"]
+    assert s == 4, "the fixture changed: adapt the kill points"
+
+    # killed while writing step 8's last.pt: the half-written temp file never replaced step 4's
+    assert [e["step"] for e in ev_a if e["event"] == "checkpoint"] == [4]
+    assert max(e["step"] for e in ev_a if e["event"] == "step") == 8
+    temps = [f for f in os.listdir(mid_write) if f.startswith(".last.pt.") and f.endswith(".tmp")]
     assert len(temps) == 1, "the half-written temp file is left behind, never renamed"
-    assert (run / temps[0]).stat().st_size < (run / "last.pt").stat().st_size
-    ck = load_checkpoint(run / "last.pt")
-    assert ck.extra["step"] == s and ck.extra["epoch"] == 1 and ck.extra["batch_in_epoch"] == 0
+    assert (mid_write / temps[0]).stat().st_size < (mid_write / "last.pt").stat().st_size
+    ck = load_checkpoint(mid_write / "last.pt")
+    assert ck.extra["step"] == 4 and ck.extra["epoch"] == 1 and ck.extra["batch_in_epoch"] == 0
 
-    # resumed from step s, killed before step s + 2 (mid-epoch): last.pt is untouched
-    before = (run / "last.pt").read_bytes()
-    p, ev = _train(synthetic_devkit, run, "--max-steps", "40", "--resume", faults=["--die-at-step", str(s + 2)])
-    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
-    start = next(e for e in ev if e["event"] == "start")
-    assert start["step"] == s and start["resumed"] is True
-    assert [e["step"] for e in ev if e["event"] == "step"] == [s + 1]
-    assert (run / "last.pt").read_bytes() == before
-    assert load_checkpoint(run / "last.pt").extra["step"] == s
+    # killed before step 6, mid-epoch: last.pt is step 4's
+    assert [e["step"] for e in ev_b if e["event"] == "step"] == [1, 2, 3, 4, 5]
+    assert load_checkpoint(mid_epoch / "last.pt").extra["step"] == 4
 
-    # resumed again (the same CLI entry point, in this process: no third interpreter start-up)
-    capsys.readouterr()
-    assert cli_main(["train", *_args(synthetic_devkit, run, "--max-steps", str(s + 2), "--resume")]) == 0
-    out = capsys.readouterr()
-    ev = [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
-    assert "Traceback" not in out.err
-    assert [e["step"] for e in ev if e["event"] == "step"] == [s + 1, s + 2]
-    assert ev[-1]["event"] == "end" and ev[-1]["status"] == "completed"
-    done = load_checkpoint(run / "last.pt")
-    assert done.extra["step"] == s + 2 and (run / "best.pt").is_file()
+    # --resume continues both from step 4
+    for run in (mid_write, mid_epoch):
+        rc, ev = _resume_in_process(synthetic_devkit, run, 6, capsys)
+        assert rc == 0
+        start = next(e for e in ev if e["event"] == "start")
+        assert start["step"] == 4 and start["resumed"] is True
+        assert [e["step"] for e in ev if e["event"] == "step"] == [5, 6]
+        assert ev[-1]["event"] == "end" and ev[-1]["status"] == "completed"
+        assert load_checkpoint(run / "last.pt").extra["step"] == 6 and (run / "best.pt").is_file()
     figures["train_kills"] += 2
