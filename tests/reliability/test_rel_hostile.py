@@ -159,3 +159,37 @@ def test_hostile_checkpoints_library_cli_and_annotator(tmp_path, small_checkpoin
     assert "do not match" in str(pytest.raises(CheckpointError, load_checkpoint, files["other_arch.pt"]).value)
     assert "refused" in str(pytest.raises(CheckpointError, load_checkpoint, files["payload.pt"]).value)
     figures["hostile_files"] += len(files)
+
+
+def test_broken_images_and_masks_through_the_noc_cli(tmp_path, capsys, figures):
+    """`ifcn noc --images --masks`: every broken image or mask is skipped with a line naming it."""
+    rgb = np.random.default_rng(1).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    good_mask = np.zeros((40, 56), np.uint8)
+    good_mask[8:30, 10:45] = 1
+    images = {f"img_{k.replace('.', '_')}.{k.rsplit('.', 1)[1]}": v for k, v in broken_images(rgb).items()}
+    masks = {f"img_{k.replace('.', '_')}.png": encode(good_mask, "PNG") for k in broken_images(rgb)}
+    for k, v in hostile_masks((40, 56)).items():
+        images[f"msk_{k.replace('.', '_')}.png"] = encode(rgb, "PNG")
+        masks[f"msk_{k.replace('.', '_')}.png"] = v
+    images["zz_good.png"], masks["zz_good.png"] = encode(rgb, "PNG"), encode(good_mask, "PNG")
+    bad_files = [tmp_path / "images" / k for k in images if k.startswith("img_")] + \
+                [tmp_path / "masks" / k for k in masks if k.startswith("msk_")]
+    write(tmp_path / "images", images)
+    write(tmp_path / "masks", masks)
+    capsys.readouterr()
+    with deadline(120):
+        rc = cli_main(["noc", "--images", str(tmp_path / "images"), "--masks", str(tmp_path / "masks"),
+                       "--checkpoint", "grabcut", "--out", str(tmp_path / "out"), "--max-clicks", "2"])
+    out = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in out.err + out.out
+    # (a warning can share its line with the progress bar's carriage-return updates)
+    skipped = ["warning: skipped" + part.split("\n")[0] for part in out.err.split("warning: skipped")[1:]]
+    missing = [p.name for p in bad_files if sum(str(p) in line for line in skipped) != 1]
+    assert missing == [], (missing, skipped)
+    assert len(skipped) == len(bad_files)
+    import json
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert len(summary["skipped"]) == len(bad_files)
+    assert "zz_good" not in json.dumps(summary["skipped"])
+    figures["hostile_files"] += len(bad_files)
