@@ -34,8 +34,15 @@ def _finish(p):
 
 def _resume_in_process(devkit, run, max_steps, capsys):
     """`ifcn train --resume` through the CLI entry point, in this process (no third interpreter start-up)."""
+    import torch
+
     capsys.readouterr()
-    rc = cli_main(["train", *_args(devkit, run, "--max-steps", str(max_steps), "--resume")])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # like the children (OMP_NUM_THREADS=1): far faster on a loaded 2-core box
+    try:
+        rc = cli_main(["train", *_args(devkit, run, "--max-steps", str(max_steps), "--resume")])
+    finally:
+        torch.set_num_threads(threads)
     out = capsys.readouterr()
     assert "Traceback" not in out.err
     return rc, [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
