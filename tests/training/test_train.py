@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -132,3 +133,15 @@ def test_stop_event_saves_resumable_state(synthetic_devkit, tmp_path):
     res = train(_config(synthetic_devkit, tmp_path / "s", max_steps=50, val_split=None), stop_event=ev)
     assert res.status == "stopped" and res.steps == 1
     assert load_checkpoint(tmp_path / "s" / "last.pt").extra["step"] == 1
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="CPU without native bf16")
+def test_cpu_bf16_autocast_trains_and_saves_fp32(synthetic_devkit, tmp_path):
+    buf = io.StringIO()
+    res = train(_config(synthetic_devkit, tmp_path / "amp", amp=True, val_split=None),
+                progress=ProgressWriter(True, buf))
+    assert res.status == "completed" and all(math.isfinite(v) for v in res.losses)
+    loaded = load_checkpoint(tmp_path / "amp" / "last.pt")
+    assert loaded.meta["training"]["amp"] is True
+    state = loaded.model.state_dict()
+    assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
