@@ -54,7 +54,8 @@ class PhotoSource:
 
 
 #: Real photos available offline, with their licences. Synthetic images, near-duplicates (stereo pairs,
-#: second views) and pictures of unclear licence are left out on purpose.
+#: second views), pictures of unclear licence and copyleft sets (e.g. Debian's palapeli-data, GPL-2+)
+#: are left out on purpose, so the shipped weights derive only from permissively licensed photos.
 PHOTO_SOURCES: tuple[PhotoSource, ...] = (
     PhotoSource("skimage", "scikit-image (PyPI)", "python:skimage/data",
                 ("chelsea.png", "coffee.png", "camera.png", "retina.jpg", "brick.png", "grass.png",
@@ -73,18 +74,10 @@ PHOTO_SOURCES: tuple[PhotoSource, ...] = (
                  "orange.jpg", "left.jpg", "left01.jpg", "rubberwhale1.png", "smarties.png", "squirrel_cls.jpg",
                  "starry_night.jpg", "stuff.jpg", "sudoku.png"),
                 "Apache-2.0 AND BSD-3-Clause (OpenCV samples/data; Debian's copyright file, Lena removed)"),
-    PhotoSource("palapeli", "palapeli-data (Debian)", "/usr/share/palapeli/collection",
-                ("castle-maintenon.jpg", "cincinnati-bridge.jpg", "citrus-fruits.jpg", "european-honey-bee.jpg",
-                 "panther-chameleon-female.jpg"),
-                "GPL-2+ (KDE Palapeli puzzle collection; Debian's copyright file)"),
-    PhotoSource("palapeli", "palapeli-data (Debian)", "/usr/share/palapeli/backgrounds",
-                ("Eliminator-Funk-2.jpg", "Rear-Admiral-Diplomat-1.jpg", "Time-For-Lunch-2.jpg",
-                 "gon-defends-the-critters-1.jpg", "mahogany-handjob-1.jpg"),
-                "GPL-2+ (KDE Palapeli background textures; Debian's copyright file)"),
 )
 
 INSTALL_HINT = ("install the photo sources: `pip install scikit-image scikit-learn` and "
-                "`apt-get install opencv-doc palapeli-data`")
+                "`apt-get install opencv-doc`")
 
 
 def collect_photos(dest: str | os.PathLike) -> list[Path]:
@@ -386,8 +379,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--photos", nargs="+", required=True, metavar="DIR", help="folders of real photos")
     parser.add_argument("--out", required=True, help="folder to write the devkit into (OUT/VOCdevkit/VOC2012)")
     parser.add_argument("--collect", action="store_true",
-                        help="first copy the known offline photos (scikit-image, scikit-learn, opencv-doc, "
-                             "palapeli-data) into the first --photos folder")
+                        help="first copy the known offline photos (scikit-image, scikit-learn, opencv-doc) "
+                             "into the first --photos folder")
     parser.add_argument("--train", type=int, default=2000, help="number of train composites (default 2000)")
     parser.add_argument("--val", type=int, default=200, help="number of val composites (default 200)")
     parser.add_argument("--size", type=int, default=320, help="side of the square composites in pixels")
