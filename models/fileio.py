@@ -1,8 +1,10 @@
 """The project's on-disk primitives: atomic writes, safe image reads, VOC palette PNGs."""
 from __future__ import annotations
 
+import glob
 import io
 import os
+import time
 import tempfile
 import warnings
 from pathlib import Path
@@ -56,6 +58,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.close(dfd)
     except OSError:
         pass
+    _remove_stale_temps(path)
+
+
+#: A temp file of ours older than this was left by a writer that died (kill -9, power loss).
+STALE_TEMP_SECONDS = 120.0
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp files that earlier, interrupted writes of `path` left behind."""
+    now = time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -68,3 +68,18 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
     assert (tmp_path / "sub" / "a.bin").read_bytes() == b"456"
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["a.bin"]
     assert encode_index_png(np.zeros((2, 2), np.uint8))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stale_temp_files_of_interrupted_writes_are_cleaned(tmp_path):
+    import os
+    import time
+    stale = tmp_path / ".a.bin.x1y2.tmp"
+    fresh = tmp_path / ".a.bin.z3.tmp"   # maybe another writer, right now: left alone
+    other = tmp_path / ".b.bin.q.tmp"    # another file's temp: not ours to judge
+    for p in (stale, fresh, other):
+        p.write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    atomic_write_bytes(tmp_path / "a.bin", b"whole")
+    assert not stale.exists() and fresh.exists() and other.exists()
