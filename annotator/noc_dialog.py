@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QFont
 from PyQt5.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDialog, QFormLayout, QGroupBox,
-                             QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
+                             QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
                              QPushButton, QRadioButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                              QVBoxLayout, QWidget)
 
@@ -31,6 +30,7 @@ from annotator.child_process import ChildProcess, ifcn_command
 from annotator.training_dialog import (RUNS_DIRNAME, count_annotations, current_checkpoint, device_combo,
                                        make_plot)
 from annotator.widgets import dialogs
+from annotator.widgets.process_panes import error_box, log_view
 from models.fileio import atomic_write_text
 
 CURRENT, CHECKPOINT, GRABCUT, NONE = "current", "checkpoint", "grabcut", "none"
@@ -182,18 +182,10 @@ class NocDialog(QDialog):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self._fit_table()
         rl.addWidget(self.table)
-        self.error_box = QPlainTextEdit()
-        self.error_box.setReadOnly(True)
-        self.error_box.setStyleSheet("QPlainTextEdit { color: #a00000; background: #fff3f3; }")
-        self.error_box.setMaximumHeight(100)
-        self.error_box.setVisible(False)
+        self.error_box = error_box(100)
         rl.addWidget(self.error_box)
-        self.log_view = QPlainTextEdit()
-        self.log_view.setReadOnly(True)
-        self.log_view.setMaximumBlockCount(2000)
+        self.log_view = log_view(2000)
         self.log_view.setMaximumHeight(110)
-        self.log_view.setLineWrapMode(QPlainTextEdit.NoWrap)
-        self.log_view.setFont(QFont("monospace", 8))
         rl.addWidget(self.log_view)
 
         split = QSplitter(Qt.Horizontal)

@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
-from PyQt5.QtGui import QFont
 from PyQt5.QtWidgets import (QAction, QApplication, QButtonGroup, QCheckBox, QComboBox, QDialog,
                              QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                             QPlainTextEdit, QProgressBar, QPushButton, QRadioButton, QSpinBox, QSplitter,
+                             QProgressBar, QPushButton, QRadioButton, QSpinBox, QSplitter,
                              QVBoxLayout, QWidget)
 
 from annotator import label_file
 from annotator.child_process import ChildProcess, ifcn_command
 from annotator.widgets import dialogs
+from annotator.widgets.process_panes import error_box, log_view
 from models.errors import ImageReadError
 from models.fileio import read_index_png
 
@@ -322,18 +322,9 @@ class TrainingDialog(QDialog):
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.val_plot)
         rl.addLayout(plots, 3)
-        self.error_box = QPlainTextEdit()
-        self.error_box.setReadOnly(True)
-        self.error_box.setStyleSheet("QPlainTextEdit { color: #a00000; background: #fff3f3; }")
-        self.error_box.setMaximumHeight(110)
-        self.error_box.setVisible(False)
+        self.error_box = error_box(110)
         rl.addWidget(self.error_box)
-        self.log_view = QPlainTextEdit()
-        self.log_view.setReadOnly(True)
-        self.log_view.setMaximumBlockCount(3000)
-        self.log_view.setFont(QFont("monospace", 8))
-        self.log_view.setLineWrapMode(QPlainTextEdit.NoWrap)
-        self.log_view.setPlaceholderText("Log of the training process")
+        self.log_view = log_view(3000, "Log of the training process")
         rl.addWidget(self.log_view, 2)
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
