@@ -1,0 +1,55 @@
+"""The shipped default model (resources/weights/default.pt): safe to load, self-describing, useful."""
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import load_checkpoint
+from models.fileio import read_image
+from models.metrics import interior_point, iou
+from models.predictor import Click, Predictor, default_checkpoint
+from resources import SAMPLES
+
+
+def test_shipped_file_loads_with_weights_only_and_is_small():
+    path = default_checkpoint()
+    assert path.is_file(), "the default model must ship in resources/weights/"
+    assert path.stat().st_size <= 20 * 1024 * 1024
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert payload["format"] == "ifcn-checkpoint"
+
+
+def test_rebuilds_architecture_from_the_file_alone():
+    loaded = load_checkpoint(default_checkpoint())
+    assert loaded.spec.backbone.startswith("efficientnet_lite")
+    assert loaded.spec.stride == 8
+    assert loaded.meta.get("val_iou", 0) > 0.5
+
+
+def test_predictor_load_none_is_the_default_network():
+    p = Predictor.load(None, device="cpu")
+    assert not p.is_classical
+    assert p.checkpoint_path == default_checkpoint()
+
+
+def composite(seed: int = 0):
+    """A textured ellipse cut from one real photo, pasted on another; returns image and mask."""
+    rng = np.random.default_rng(seed)
+    bg = read_image(SAMPLES / "coffee.jpg")[:300, :400]
+    tex = read_image(SAMPLES / "chelsea.jpg")[:300, :400]
+    h, w = bg.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    cy, cx = h * rng.uniform(0.4, 0.6), w * rng.uniform(0.4, 0.6)
+    mask = ((yy - cy) / (h * 0.22)) ** 2 + ((xx - cx) / (w * 0.2)) ** 2 < 1
+    img = bg.copy()
+    img[mask] = tex[mask]
+    return img, mask
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_click_segments_a_simple_composite(seed):
+    img, mask = composite(seed)
+    p = Predictor.load(None, device="cpu")
+    p.set_image(img)
+    x, y = interior_point(mask)
+    prob = p.predict([Click(x, y, True)])
+    assert iou(prob >= 0.5, mask) > 0.7
