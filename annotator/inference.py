@@ -84,19 +84,34 @@ class _Worker(QThread):
                         svc.failed.emit(InferenceFailure(rid, token, "No model is loaded."
                                                          if predictor is None else "stale image"))
                     elif rid == svc._latest:
-                        t0 = time.perf_counter()
-                        try:
-                            prob = predictor.predict(list(clicks), refine=refine)
-                            prob = np.asarray(prob, dtype=np.float32)
-                        except Exception as e:
-                            svc.failed.emit(InferenceFailure(rid, token, _describe(e)))
-                        else:
-                            ms = (time.perf_counter() - t0) * 1000.0
-                            svc.finished.emit(InferenceResult(rid, token, tuple(clicks), refine, prob, ms))
+                        _predict(svc, predictor, rid, token, tuple(clicks), refine)
             finally:
                 with svc._cond:
                     svc._busy = False
                     svc._cond.notify_all()
+
+
+def _predict(svc: "InferenceService", predictor: Any, rid: int, token: int, clicks: tuple[Click, ...],
+             refine: bool) -> None:
+    """Run one request; with refinement, first send the network's own map as a preview.
+
+    The preview shows the mask as soon as the network is done; GrabCut then runs unless a newer
+    request has arrived meanwhile (the predictor reuses the network output it just computed).
+    """
+    stages = (False, True) if refine and getattr(predictor, "two_stage_refine", False) else (refine,)
+    t0 = time.perf_counter()
+    for stage in stages:
+        if stage and len(stages) == 2:
+            with svc._cond:
+                if svc._job is not None or rid != svc._latest or svc._stop:
+                    return  # superseded: skip the refinement of a stale request
+        try:
+            prob = np.asarray(predictor.predict(list(clicks), refine=stage), dtype=np.float32)
+        except Exception as e:
+            svc.failed.emit(InferenceFailure(rid, token, _describe(e)))
+            return
+        ms = (time.perf_counter() - t0) * 1000.0
+        svc.finished.emit(InferenceResult(rid, token, clicks, stage, prob, ms))
 
 
 def _describe(e: BaseException) -> str:

@@ -403,6 +403,13 @@ class AnnotationState:
             return False
         return self.prediction_for(c.clicks) is None
 
+    def _shown_prob(self, clicks: Sequence[Click]) -> np.ndarray | None:
+        """The map to draw: the refined one, or the network's own while its refinement is pending."""
+        prob = self.prediction_for(clicks)
+        if prob is None and self.refine:
+            prob = self.prediction_for(clicks, refine=False)
+        return prob
+
     def current_mask(self) -> np.ndarray | None:
         """Boolean mask of the current object (prediction + strokes); None while its prediction is pending.
 
@@ -410,7 +417,7 @@ class AnnotationState:
         """
         c = self.current
         key = (c, self.threshold, self.refine)
-        src = (self.prediction_for(c.clicks) if c.clicks else None, c.base)
+        src = (self._shown_prob(c.clicks) if c.clicks else None, c.base)
         cached = self._mask_cache
         if cached is not None and cached[0] == key and cached[1][0] is src[0] and cached[1][1] is src[1]:
             return cached[2]
@@ -424,7 +431,7 @@ class AnnotationState:
         if c.base is not None and c.clicks == c.base_clicks:
             base = c.base
         elif c.clicks:
-            prob = self.prediction_for(c.clicks)
+            prob = self._shown_prob(c.clicks)
             if prob is None:
                 return None
             base = prob >= self.threshold

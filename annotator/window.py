@@ -619,8 +619,8 @@ class MainWindow(QMainWindow):
         except ValueError as e:
             self._on_failure(InferenceFailure(res.request_id, res.image_token, str(e)))
             return
-        if res.request_id == self._pending_id:
-            self._pending_id = 0
+        if res.request_id == self._pending_id and res.refine == self.state.refine:
+            self._pending_id = 0  # a preview (network only, refinement still running) keeps it pending
             self.last_inference_ms = res.ms
         if self._finish_after and not self.state.needs_prediction():
             self._finish_after = False

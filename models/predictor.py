@@ -86,6 +86,7 @@ class Predictor:
         self._image: np.ndarray | None = None
         self._work: np.ndarray | None = None
         self._rgb_tensor: torch.Tensor | None = None
+        self._last_net: tuple[tuple[Click, ...], np.ndarray] | None = None
         self._net: nn.Module | None = None
         self.to(device)
 
@@ -169,7 +170,13 @@ class Predictor:
             self._work = np.ascontiguousarray(rgb)
         self._prepare_rgb()
 
+    @property
+    def two_stage_refine(self) -> bool:
+        """True when a refined prediction can follow a quick network-only one at little extra cost."""
+        return self.model is not None
+
     def _prepare_rgb(self) -> None:
+        self._last_net = None
         if self.model is None:
             self._rgb_tensor = None
             return
@@ -196,12 +203,17 @@ class Predictor:
         wc = self._work_clicks(clicks)
         if self.model is None:
             return grabcut.grabcut_from_clicks(self._work, wc)
-        maps = scale_maps(distance_maps(wc, wh, ww, self.spec.clamp), self.spec)
-        x = torch.cat([self._rgb_tensor, torch.from_numpy(maps).to(self.device)])[None]
-        if self.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            prob = torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
+        key = tuple(wc)
+        if self._last_net is not None and self._last_net[0] == key:
+            prob = self._last_net[1].copy()  # same clicks again (e.g. now with refinement): reuse
+        else:
+            maps = scale_maps(distance_maps(wc, wh, ww, self.spec.clamp), self.spec)
+            x = torch.cat([self._rgb_tensor, torch.from_numpy(maps).to(self.device)])[None]
+            if self.device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                prob = torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
+            self._last_net = (key, prob.copy())
         if refine:
             prob = grabcut.refine(self._work, prob, wc)
         return prob

@@ -47,3 +47,40 @@ def test_predictor_error_is_reported_not_raised(qtbot, FakePredictor):
         qtbot.waitUntil(lambda: bool(ok), timeout=3000)  # the thread survived
     finally:
         svc.shutdown()
+
+
+def test_refinement_follows_a_network_only_preview(qtbot, FakePredictor):
+    """With refinement on, the mask shows as soon as the network is done; GrabCut's follows."""
+    pred = FakePredictor()
+    pred.two_stage_refine = True
+    refines = []
+    plain_predict = pred.predict
+    pred.predict = lambda clicks, refine=False: (refines.append(refine), plain_predict(clicks, refine))[1]
+    svc = InferenceService()
+    try:
+        results = []
+        svc.finished.connect(results.append)
+        svc.set_predictor(pred)
+        svc.set_image(np.zeros((20, 30, 3), np.uint8))
+        rid = svc.request([Click(5, 5)], refine=True)
+        qtbot.waitUntil(lambda: len(results) == 2, timeout=3000)
+        assert [r.refine for r in results] == [False, True] and refines == [False, True]
+        assert all(r.request_id == rid for r in results)
+    finally:
+        svc.shutdown()
+
+
+def test_state_shows_preview_but_stays_pending_until_refined():
+    from annotator.state import AnnotationState
+    state = AnnotationState((20, 30))
+    state.refine = True
+    state.add_click(Click(5, 5))
+    assert state.current_mask() is None
+    preview = np.zeros((20, 30), np.float32)
+    preview[:, :10] = 1.0
+    state.set_prediction(state.current.clicks, False, preview)
+    assert state.current_mask()[:, :10].all() and state.needs_prediction()  # shown, still pending
+    refined = np.zeros((20, 30), np.float32)
+    refined[:, :5] = 1.0
+    state.set_prediction(state.current.clicks, True, refined)
+    assert state.current_mask().sum() == 20 * 5 and not state.needs_prediction()

@@ -93,3 +93,27 @@ def test_refine_keeps_definite_pixels(checkpoint):
     prob = p.predict(clicks, refine=True)
     assert np.all(prob[57:64, 77:84] == 1.0)
     assert np.all(prob[7:14, 7:14] == 0.0)
+
+
+def test_refined_after_preview_reuses_the_network_output(checkpoint):
+    """predict(refine=False) then predict(refine=True): one network run, same result as refining directly."""
+    img, _ = scene()
+    clicks = [Click(80, 60, True), Click(10, 10, False)]
+    direct = Predictor.load(checkpoint, device="cpu")
+    direct.set_image(img)
+    want = direct.predict(clicks, refine=True)
+    p = Predictor.load(checkpoint, device="cpu")
+    p.set_image(img)
+    assert p.two_stage_refine
+    runs = []
+    net = p._net
+    p._net = lambda x: (runs.append(1), net(x))[1]
+    preview = p.predict(clicks)
+    refined = p.predict(clicks, refine=True)
+    assert len(runs) == 1
+    np.testing.assert_array_equal(refined, want)
+    preview[:] = 0  # callers may scribble on results: the cache is not theirs
+    np.testing.assert_array_equal(p.predict(clicks, refine=True), want)
+    p.set_image(img[:, ::-1].copy())
+    p.predict(clicks)
+    assert len(runs) == 2  # a new image invalidates the cache
