@@ -10,6 +10,8 @@ from models.clicks import Click, distance_map
 
 RADIUS = 5
 ITERATIONS = 5
+#: Crop margins (fraction of the object's box) tried in turn by `refine`; None = the whole image.
+CROP_MARGINS = (0.25, 1.0, None)
 
 
 def _seed_disks(gc: np.ndarray, clicks: Sequence[Click], radius: int) -> None:
@@ -57,17 +59,27 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
 
     Disks of `radius` around positive / negative clicks are definite foreground / background (also
     outside the crop), the rest probable foreground or background by `prob >= threshold`. Elsewhere
-    outside the crop `prob` is kept.
+    outside the crop `prob` is kept. When GrabCut grows the object up to a cut edge of the crop, the
+    crop is widened (last: the whole image) so the mask never ends in a straight line.
     """
     fg = prob >= threshold
-    y0, y1, x0, x1 = _crop_box(fg, clicks)
-    crop_clicks = [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
-    gc = np.where(fg[y0:y1, x0:x1], cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    _seed_disks(gc, crop_clicks, radius)
+    h, w = fg.shape
     out = np.asarray(prob, dtype=np.float32).copy()
-    seg = _run(rgb[y0:y1, x0:x1], gc, iterations)
-    if seg is not None:
-        out[y0:y1, x0:x1] = seg.astype(np.float32)
+    for margin in CROP_MARGINS:
+        y0, y1, x0, x1 = (0, h, 0, w) if margin is None else _crop_box(fg, clicks, margin_frac=margin)
+        crop_clicks = [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
+        gc = np.where(fg[y0:y1, x0:x1], cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+        _seed_disks(gc, crop_clicks, radius)
+        seg = _run(rgb[y0:y1, x0:x1], gc, iterations)
+        if seg is None:
+            break
+        # GrabCut grew the object up to a cut edge of the crop: retry on a wider crop, else the
+        # mask would end in a straight line there
+        cut = (y0 > 0 and seg[0].any()) or (y1 < h and seg[-1].any()) or \
+              (x0 > 0 and seg[:, 0].any()) or (x1 < w and seg[:, -1].any())
+        if not cut or margin == CROP_MARGINS[-1]:
+            out[y0:y1, x0:x1] = seg.astype(np.float32)
+            break
     for c in clicks:  # definite pixels stay definite, also where a click lies outside the crop
         cv2.circle(out, c.pixel(), radius, 1.0 if c.positive else 0.0, thickness=-1)
     return out

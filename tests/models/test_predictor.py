@@ -117,3 +117,17 @@ def test_refined_after_preview_reuses_the_network_output(checkpoint):
     p.set_image(img[:, ::-1].copy())
     p.predict(clicks)
     assert len(runs) == 2  # a new image invalidates the cache
+
+
+def test_refine_widens_the_crop_instead_of_cutting_the_object():
+    """The network saw only the top of a uniform object: GrabCut's growth must not stop at the crop edge."""
+    from models.grabcut import refine
+    rng = np.random.default_rng(1)
+    h, w = 160, 160
+    img = (rng.random((h, w, 3)) * 40 + 20).astype(np.uint8)
+    img[20:140, 40:120] = (210, 190, 60)
+    prob = np.zeros((h, w), np.float32)
+    prob[20:50, 40:120] = 1.0  # only the top quarter predicted
+    out = refine(img, prob, [Click(80, 35, True)])
+    assert out[120:138, 45:115].mean() > 0.95  # reached the bottom part, well outside the first crop
+    assert out[150:, :].max() == 0.0
