@@ -20,7 +20,7 @@ class Settings:
 
     opacity: float = 0.5          # mask overlay opacity, 0..1
     threshold: float = 0.5        # probability threshold of the mask, 0..1
-    refine: bool = True           # GrabCut refinement of the prediction (NoC@85 6.3 -> 2.6 on composites)
+    refine: bool = True           # GrabCut refinement of the prediction (NoC@85 6.3 -> 2.7 on composites)
     device: str = "auto"          # auto / cuda / cpu
     max_size: int = 512           # longest side of the copy the model runs on
     autosave: bool = True         # save on image switch, close and after each finished object

@@ -10,8 +10,8 @@ from models.clicks import Click, distance_map
 
 RADIUS = 5
 ITERATIONS = 5
-#: Crop margins (fraction of the object's box) tried in turn by `refine`; None = the whole image.
-CROP_MARGINS = (0.25, 1.0, None)
+#: Crop margins (fraction of the object's box) tried in turn by `refine`.
+CROP_MARGINS = (0.25, 1.0)
 
 
 def _seed_disks(gc: np.ndarray, clicks: Sequence[Click], radius: int) -> None:
@@ -53,6 +53,15 @@ def _run(rgb: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray | None:
     return np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
 
 
+def _clicked_parts(seg: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+    """The connected parts of `seg` that hold a positive click (stray specks elsewhere left out)."""
+    n, labels = cv2.connectedComponents(seg.astype(np.uint8), connectivity=8)
+    h, w = seg.shape
+    keep = {int(labels[y, x]) for x, y in (c.pixel() for c in clicks if c.positive)
+            if 0 <= x < w and 0 <= y < h and labels[y, x] > 0}
+    return np.isin(labels, list(keep)) if keep else np.zeros_like(seg, dtype=bool)
+
+
 def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: int = RADIUS,
            iterations: int = ITERATIONS, threshold: float = 0.5) -> np.ndarray:
     """Reference GrabCut refinement on a crop around the predicted object; float32 HxW.
@@ -60,13 +69,13 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
     Disks of `radius` around positive / negative clicks are definite foreground / background (also
     outside the crop), the rest probable foreground or background by `prob >= threshold`. Elsewhere
     outside the crop `prob` is kept. When GrabCut grows the object up to a cut edge of the crop, the
-    crop is widened (last: the whole image) so the mask never ends in a straight line.
+    crop is widened once (margin of the object's size) so the mask does not end in a straight line.
     """
     fg = prob >= threshold
     h, w = fg.shape
     out = np.asarray(prob, dtype=np.float32).copy()
     for margin in CROP_MARGINS:
-        y0, y1, x0, x1 = (0, h, 0, w) if margin is None else _crop_box(fg, clicks, margin_frac=margin)
+        y0, y1, x0, x1 = _crop_box(fg, clicks, margin_frac=margin)
         crop_clicks = [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
         gc = np.where(fg[y0:y1, x0:x1], cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
         _seed_disks(gc, crop_clicks, radius)
@@ -75,8 +84,9 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
             break
         # GrabCut grew the object up to a cut edge of the crop: retry on a wider crop, else the
         # mask would end in a straight line there
-        cut = (y0 > 0 and seg[0].any()) or (y1 < h and seg[-1].any()) or \
-              (x0 > 0 and seg[:, 0].any()) or (x1 < w and seg[:, -1].any())
+        obj = _clicked_parts(seg, crop_clicks)
+        cut = (y0 > 0 and obj[0].any()) or (y1 < h and obj[-1].any()) or \
+              (x0 > 0 and obj[:, 0].any()) or (x1 < w and obj[:, -1].any())
         if not cut or margin == CROP_MARGINS[-1]:
             out[y0:y1, x0:x1] = seg.astype(np.float32)
             break

@@ -127,7 +127,7 @@ def test_refine_widens_the_crop_instead_of_cutting_the_object():
     img = (rng.random((h, w, 3)) * 40 + 20).astype(np.uint8)
     img[20:140, 40:120] = (210, 190, 60)
     prob = np.zeros((h, w), np.float32)
-    prob[20:50, 40:120] = 1.0  # only the top quarter predicted
+    prob[20:80, 40:120] = 1.0  # only the top half predicted: the first crop ends near row 96
     out = refine(img, prob, [Click(80, 35, True)])
     assert out[120:138, 45:115].mean() > 0.95  # reached the bottom part, well outside the first crop
     assert out[150:, :].max() == 0.0
