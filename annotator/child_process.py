@@ -9,7 +9,6 @@ Kill = SIGKILL.
 from __future__ import annotations
 
 import collections
-import json
 import os
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import Any, Sequence
 from PyQt5.QtCore import QObject, QProcess, QProcessEnvironment, pyqtSignal
 from PyQt5.QtWidgets import QApplication
 
+from models.progress_line import parse_line
+
 #: Folder holding the `models` package, put on the child's PYTHONPATH so `-m models.cli` always resolves.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STDERR_TAIL = 200
@@ -27,18 +28,6 @@ STDERR_TAIL = 200
 def ifcn_command(subcommand: str, *args: str) -> list[str]:
     """The argv of `ifcn <subcommand> args...` run with this interpreter."""
     return [sys.executable, "-m", "models.cli", subcommand, *map(str, args)]
-
-
-def parse_event(line: str) -> dict[str, Any] | None:
-    """One progress line as a dict with an "event" key; None for anything else."""
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) and "event" in obj else None
 
 
 class ChildProcess(QObject):
@@ -151,7 +140,7 @@ class ChildProcess(QObject):
             self._stdout_line(raw.decode("utf-8", "replace"))
 
     def _stdout_line(self, line: str) -> None:
-        ev = parse_event(line)
+        ev = parse_line(line)
         if ev is not None:
             self.events.append(ev)
             self.progress.emit(ev)

@@ -39,6 +39,8 @@ import sys
 import time
 from typing import IO, Any
 
+from models.progress_line import parse_line  # noqa: F401  (the stream's reader, re-exported)
+
 
 def _plain(value: Any) -> Any:
     """Convert numpy/torch scalars and containers to JSON-safe Python values (NaN/inf -> None)."""
@@ -68,16 +70,6 @@ def format_event(event: str, **fields: Any) -> str:
     return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
 
-def parse_line(line: str) -> dict[str, Any] | None:
-    """Parse one stream line; None for blank or non-JSON lines (e.g. stray library output)."""
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) and "event" in obj else None
 
 
 class ProgressWriter:
