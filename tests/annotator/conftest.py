@@ -118,25 +118,9 @@ def image_folder(tmp_path):
 @pytest.fixture
 def make_window(qtbot, tmp_path, fake_dialogs):
     """Build a shown MainWindow with a fake predictor and isolated settings."""
-    from PyQt5.QtCore import QSettings
-    from annotator.settings import Settings
-    from annotator.window import MainWindow
+    from tests.window_factory import window_factory
 
-    made = []
-
-    def make(folder=None, predictor=None, **settings):
-        store = QSettings(str(tmp_path / f"settings{len(made)}.ini"), QSettings.IniFormat)
-        w = MainWindow(predictor=predictor if predictor is not None else FakePredictor(),
-                       settings=Settings().updated(**settings), store=store)
-        qtbot.addWidget(w)
-        w.resize(900, 650)
-        w.show()
-        qtbot.waitExposed(w)
-        if folder is not None:
-            w.open_folder(folder)
-        made.append(w)
-        return w
-
+    make, made = window_factory(qtbot, tmp_path, FakePredictor, (900, 650), wait_exposed=True)
     yield make
     for w in made:
         w.service.shutdown()

@@ -148,26 +148,10 @@ def dialogs_rec(monkeypatch) -> DialogRecorder:
 @pytest.fixture
 def window(qtbot, tmp_path, dialogs_rec):
     """A factory of shown MainWindows (fast disc predictor unless given, isolated settings, autosave on)."""
-    from PyQt5.QtCore import QSettings
-
-    from annotator.settings import Settings
-    from annotator.window import MainWindow
     from tests.reliability.driver import DiscPredictor
+    from tests.window_factory import window_factory
 
-    made = []
-
-    def make(folder=None, predictor=None, **settings):
-        store = QSettings(str(tmp_path / f"settings{len(made)}.ini"), QSettings.IniFormat)
-        w = MainWindow(predictor=predictor if predictor is not None else DiscPredictor(),
-                       settings=Settings().updated(**settings), store=store)
-        qtbot.addWidget(w)
-        w.resize(700, 500)
-        w.show()
-        if folder is not None:
-            w.open_folder(folder)
-        made.append(w)
-        return w
-
+    make, made = window_factory(qtbot, tmp_path, DiscPredictor, (700, 500))
     yield make
     for w in made:
         w._closing = True

@@ -1,0 +1,35 @@
+"""Building shown MainWindows for widget tests (shared by the annotator and reliability suites)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+
+def window_factory(qtbot, tmp_path: Path, default_predictor: Callable[[], Any], size: tuple[int, int],
+                   wait_exposed: bool = False):
+    """A `make(folder=None, predictor=None, **settings)` factory and the list of windows it made.
+
+    Each window has its own QSettings file under `tmp_path`, so tests never share settings.
+    """
+    from PyQt5.QtCore import QSettings
+
+    from annotator.settings import Settings
+    from annotator.window import MainWindow
+
+    made: list = []
+
+    def make(folder=None, predictor=None, **settings):
+        store = QSettings(str(tmp_path / f"settings{len(made)}.ini"), QSettings.IniFormat)
+        w = MainWindow(predictor=predictor if predictor is not None else default_predictor(),
+                       settings=Settings().updated(**settings), store=store)
+        qtbot.addWidget(w)
+        w.resize(*size)
+        w.show()
+        if wait_exposed:
+            qtbot.waitExposed(w)
+        if folder is not None:
+            w.open_folder(folder)
+        made.append(w)
+        return w
+
+    return make, made
