@@ -34,6 +34,7 @@ from models.errors import CheckpointError, DatasetError, IFCNError
 from models.fcn import build_ifcn
 from models.metrics import iou
 from models.spec import ModelSpec
+from training.iterative import IterativeConfig, simulate
 from training.progress import ProgressWriter
 
 EXIT_STOPPED = 130
@@ -76,6 +77,9 @@ class TrainConfig:
     progress_json: bool = False
     progress_every: int = 1
     show_bar: bool = True
+    iterative: int = 0  # up to N simulated corrective clicks per batch (RITM-style); 0 = the paper's
+    iterative_prob: float = 0.8
+    iterative_single: float = 0.3
 
     @property
     def data_mode(self) -> str:
@@ -193,7 +197,12 @@ class ResumableSampler(DistributedSampler):
 
 
 def _worker_init(worker_id: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
+    # The main process decides when to stop: a Ctrl+C or a SIGTERM sent to the whole process group
+    # (a terminal, `kill -- -PGID`, a service manager) must not kill a data worker under it, or the
+    # main process dies of the worker's death instead of saving last.pt. Workers still end with the
+    # main process (PyTorch's parent watchdog), and SIGKILL still kills them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
@@ -375,6 +384,10 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
     main = dist_env.main
     if cfg.batch_size < 1:
         raise IFCNError("--batch-size must be at least 1.")
+    try:
+        iterative = IterativeConfig(cfg.iterative, cfg.iterative_prob, cfg.iterative_single)
+    except ValueError as e:
+        raise IFCNError(f"--iterative options: {e}") from None
     if cfg.resume and not last_path.is_file():
         raise CheckpointError(f"{last_path}: nothing to resume (no last.pt); drop --resume to start a new run.")
     if not cfg.resume and last_path.is_file():
@@ -475,7 +488,8 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
         "max_steps": cfg.max_steps if cfg.max_steps is not None else -1,
         "weights": str(cfg.weights or "none"), "init_checkpoint": str(cfg.init_checkpoint or ""),
         "train_samples": len(train_ds), "val_samples": len(val_ds) if val_ds is not None else 0,
-        "amp": bool(use_amp), "device": str(device),
+        "amp": bool(use_amp), "device": str(device), "iterative": cfg.iterative,
+        "iterative_prob": cfg.iterative_prob, "iterative_single": cfg.iterative_single,
     }
 
     saved_at = {"last": -1, "best": -1}
@@ -554,6 +568,10 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
         epoch_losses: list[float] = []
         stopped = False
         for batch in loader:
+            if iterative.enabled:  # the model's own errors get corrective clicks (seeded by step)
+                simulate(model, batch, spec, iterative,
+                         np.random.default_rng([cfg.seed, dist_env.rank, step]), device, autocast,
+                         channels_last)
             loss_v = train_step(net, optimizer, batch, device, scaler, autocast, channels_last)
             step += 1
             batch_in_epoch += 1
@@ -658,6 +676,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--progress-json", action="store_true", help="JSON progress lines on stdout (see training.progress)")
     a("--progress-every", type=int, default=1, help="emit a step event every N steps (default 1)")
     a("--no-bar", action="store_true", help="no tqdm progress bar")
+    a("--iterative", type=int, default=d.iterative, metavar="N",
+      help="before each step add up to N corrective clicks placed by the NoC oracle in the model's own "
+           "errors (RITM-style iterative training; default 0 = the paper's independent sampling)")
+    a("--iterative-prob", type=float, default=d.iterative_prob,
+      help=f"fraction of batches that get corrective clicks (default {d.iterative_prob})")
+    a("--iterative-single", type=float, default=d.iterative_single,
+      help="fraction of those first reduced to one positive click, like the benchmark's first click "
+           f"(default {d.iterative_single})")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -672,7 +698,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         weight_decay=args.weight_decay, crop_size=args.crop_size, augment=not args.no_augment,
         workers=args.workers, device=args.device, resume=args.resume, seed=args.seed, amp=args.amp,
         val_split=val_split, val_pairs=args.val_pairs, val_limit=args.val_limit, val_every=args.val_every,
-        progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar)
+        progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
+        iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single)
 
 
 def run(args: argparse.Namespace) -> int:

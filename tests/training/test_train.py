@@ -145,3 +145,20 @@ def test_cpu_bf16_autocast_trains_and_saves_fp32(synthetic_devkit, tmp_path):
     assert loaded.meta["training"]["amp"] is True
     state = loaded.model.state_dict()
     assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+
+
+def test_data_workers_leave_stop_signals_to_the_main_process():
+    """A SIGINT/SIGTERM sent to the whole process group must not kill a DataLoader worker (the main
+    process would then die of the worker's death instead of saving last.pt)."""
+    import signal
+
+    from training.train import _worker_init
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _worker_init(0)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

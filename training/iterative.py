@@ -1,0 +1,116 @@
+"""Iterative click simulation for training (RITM-style, Sofiiuk et al. 2022, §3.2).
+
+The paper's sampler (training.sampling) draws every click of a pair at once, independently of the
+network, so a network trained on it never sees the clicks that fix *its own* mistakes: in the NoC
+benchmark its later corrective clicks move the boundary too little. Here, before an optimiser step,
+the network (in eval mode, no gradients) predicts the batch, the NoC oracle
+(`models.metrics.next_click`, the same function the benchmark uses) places one corrective click per
+sample in the largest error, that click is added to the input with the core click encoding, and so
+on for a few rounds; the step then trains on the corrected click sets.
+
+Optionally a batch first drops back to a single positive click per sample, as the benchmark's first
+click, so that short click sequences (1 positive + corrections) are trained too.
+
+Clicks are read back from the input itself: a pixel whose distance map is 0 is a click (the encoding
+never writes 0 anywhere else), so no click list has to travel with the batch.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from models.clicks import Click, distance_map
+from models.metrics import next_click
+from models.spec import ModelSpec
+
+POS, NEG = 3, 4  # channels of U_pos and U_neg in the 5-channel input
+
+
+@dataclass(frozen=True)
+class IterativeConfig:
+    """How many corrective clicks to simulate and how often."""
+
+    max_clicks: int = 0            # up to this many rounds per batch (0 = off, the paper's training)
+    prob: float = 0.8              # fraction of batches that get corrective clicks
+    single_first_prob: float = 0.3  # fraction of those reduced to one positive click first
+
+    def __post_init__(self) -> None:
+        if self.max_clicks < 0:
+            raise ValueError(f"max_clicks must be >= 0, got {self.max_clicks}")
+        for name in ("prob", "single_first_prob"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {v}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_clicks > 0 and self.prob > 0.0
+
+
+def clicks_in_input(x: np.ndarray) -> list[Click]:
+    """The clicks encoded in one (5, H, W) input: the pixels where U_pos or U_neg is 0."""
+    out: list[Click] = []
+    for channel, positive in ((POS, True), (NEG, False)):
+        ys, xs = np.nonzero(x[channel] <= 0.0)
+        out.extend(Click(float(cx), float(cy), positive) for cx, cy in zip(xs, ys))
+    return out
+
+
+def add_click(x: np.ndarray, click: Click, spec: ModelSpec) -> None:
+    """Add `click` to the (5, H, W) input in place (its map becomes the minimum with the new distances)."""
+    h, w = x.shape[1:]
+    d = distance_map([(click.x, click.y)], h, w, spec.clamp) * np.float32(1.0 / spec.clamp)
+    channel = POS if click.positive else NEG
+    np.minimum(x[channel], d, out=x[channel])
+
+
+def keep_one_positive(x: np.ndarray, spec: ModelSpec, rng: np.random.Generator) -> None:
+    """Reduce the clicks of one (5, H, W) input to a single positive click (chosen at random), in place."""
+    ys, xs = np.nonzero(x[POS] <= 0.0)
+    if len(xs) == 0:
+        return
+    i = int(rng.integers(len(xs)))
+    h, w = x.shape[1:]
+    x[POS] = distance_map([(int(xs[i]), int(ys[i]))], h, w, spec.clamp) * np.float32(1.0 / spec.clamp)
+    x[NEG] = 1.0  # no negative click: the clamp everywhere, scaled
+
+
+@torch.no_grad()
+def simulate(model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: ModelSpec,
+             cfg: IterativeConfig, rng: np.random.Generator, device: torch.device,
+             autocast: Callable[[], Any] = nullcontext, channels_last: bool = False) -> int:
+    """Add corrective clicks to `batch["input"]` in place; returns the number of rounds run.
+
+    Each round: predict with `model` in eval mode, then one oracle click per sample in its largest
+    error (void pixels and clicked pixels excluded). Samples with no error left get no click.
+    """
+    if not cfg.enabled or rng.random() >= cfg.prob:
+        return 0
+    rounds = int(rng.integers(1, cfg.max_clicks + 1))
+    x = batch["input"].numpy()  # shares memory with the tensor
+    gt = batch["target"].numpy()[:, 0] > 0.5
+    ign = batch["ignore"].numpy()[:, 0] > 0.5
+    if rng.random() < cfg.single_first_prob:
+        for i in range(x.shape[0]):
+            keep_one_positive(x[i], spec, rng)
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(rounds):
+            inp = batch["input"].to(device)
+            if channels_last:
+                inp = inp.contiguous(memory_format=torch.channels_last)
+            with autocast():
+                logits = model(inp)
+            pred = (logits.float() > 0).cpu().numpy()[:, 0]
+            for i in range(x.shape[0]):
+                click = next_click(pred[i], gt[i], ign[i], clicks_in_input(x[i]))
+                if click is not None:
+                    add_click(x[i], click, spec)
+    finally:
+        model.train(was_training)
+    return rounds
