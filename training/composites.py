@@ -221,6 +221,30 @@ def _shading(rng: np.random.Generator, size: int, strength: float) -> np.ndarray
     return g[..., None]
 
 
+def _part_labels(rng: np.random.Generator, m: np.ndarray, parts: int) -> np.ndarray:
+    """Split object `m` into `parts` regions (int32 label 0..parts-1 per pixel, 0 outside): nearest of
+    seeds inside the object, with random per-seed weights so parts are uneven (head / body / limbs)."""
+    ys, xs = np.nonzero(m)
+    pick = rng.choice(len(xs), size=min(parts, len(xs)), replace=False)
+    yy, xx = np.mgrid[0:m.shape[0], 0:m.shape[1]].astype(np.float32)
+    weights = rng.uniform(0.6, 1.6, len(pick)).astype(np.float32)
+    d = np.stack([np.hypot(xx - xs[i], yy - ys[i]) * w for i, w in zip(pick, weights)])
+    return np.where(m, np.argmin(d, axis=0), 0).astype(np.int32)
+
+
+def _multi_texture(rng: np.random.Generator, photos: list[np.ndarray], choices: list[int], m: np.ndarray,
+                   size: int, tex: np.ndarray) -> np.ndarray:
+    """`tex` with 2-3 parts of the object re-textured from other photos (a shirt, a face, a wheel), so
+    that an object is its shape and the clicks, not one uniform texture."""
+    labels = _part_labels(rng, m, int(rng.integers(2, 4)))
+    for part in range(1, int(labels.max()) + 1):
+        other = _crop(rng, photos[int(rng.choice(choices))], size, 0.15)
+        other = _jitter(rng, other) * _shading(rng, size, rng.uniform(0.2, 0.8))
+        a = cv2.GaussianBlur((labels == part).astype(np.float32), (0, 0), rng.uniform(0.5, 1.5))[..., None]
+        tex = tex * (1 - a) + other * a
+    return tex
+
+
 def _void_band(objects: np.ndarray) -> np.ndarray:
     """Pixels within ~2 px of any border between different labels (VOC's ~5 px void band)."""
     edges = cv2.morphologyEx(objects, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
@@ -238,9 +262,13 @@ def _place(rng: np.random.Generator, size: int, centres: list[tuple[float, float
     return float(rng.uniform(0.2, 0.8) * size), float(rng.uniform(0.2, 0.8) * size)
 
 
-def composite_image(rng: np.random.Generator, photos: list[np.ndarray], size: int,
-                    min_area: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One composite: rgb uint8 (size, size, 3), instance mask and class mask (uint8, 255 = void)."""
+def composite_image(rng: np.random.Generator, photos: list[np.ndarray], size: int, min_area: int,
+                    multi_texture: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One composite: rgb uint8 (size, size, 3), instance mask and class mask (uint8, 255 = void).
+
+    `multi_texture`: the probability that an object is made of 2-3 differently textured parts
+    (0 draws nothing extra from `rng`, so older recipes give the same images).
+    """
     bg_index = int(rng.integers(len(photos)))
     canvas = _jitter(rng, _crop(rng, photos[bg_index], size, 0.3), 0.6) * _shading(rng, size, 0.4)
     for _ in range(20):  # shapes first; drop those mostly hidden by later ones, retry if none is left
@@ -269,6 +297,8 @@ def composite_image(rng: np.random.Generator, photos: list[np.ndarray], size: in
         choices = [i for i in range(len(photos)) if i != bg_index] or [bg_index]
         tex = _crop(rng, photos[int(rng.choice(choices))], size, 0.15)
         tex = _jitter(rng, tex) * _shading(rng, size, rng.uniform(0.2, 0.8))
+        if multi_texture > 0 and rng.random() < multi_texture:
+            tex = _multi_texture(rng, photos, choices, m, size, tex)
         alpha = m.astype(np.float32)
         if rng.random() < 0.35:  # soft drop shadow on what lies below
             dx, dy = rng.integers(-size // 40 - 1, size // 40 + 2, 2)
@@ -316,10 +346,10 @@ def _init_worker(splits: dict[str, list[Path]], max_side: int) -> None:
         _POOL[name] = _load_photos(paths, max_side)
 
 
-def _make_one(task: tuple[str, int, int, int, int, str]) -> str:
-    split, index, seed, size, min_area, base = task
+def _make_one(task: tuple[str, int, int, int, int, str, float]) -> str:
+    split, index, seed, size, min_area, base, multi_texture = task
     rng = np.random.default_rng([seed, 0 if split == "train" else 1, index])
-    rgb, objects, classes = composite_image(rng, _POOL[split], size, min_area)
+    rgb, objects, classes = composite_image(rng, _POOL[split], size, min_area, multi_texture)
     image_id = f"comp_{split}_{index:06d}"
     ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
@@ -343,19 +373,22 @@ def _gather(photo_dirs: list[str | os.PathLike]) -> list[Path]:
 
 
 def write_composite_devkit(photo_dirs: list[str | os.PathLike], out: str | os.PathLike, n_train: int = 2000,
-                           n_val: int = 200, size: int = 320, seed: int = 0, workers: int = 1) -> Path:
+                           n_val: int = 200, size: int = 320, seed: int = 0, workers: int = 1,
+                           multi_texture: float = 0.0) -> Path:
     """Write a composite VOC devkit under `out` from the photos in `photo_dirs`; returns `out/VOCdevkit`."""
     if n_train < 1 or n_val < 1:
         raise DatasetError(f"need at least one train and one val image, got --train {n_train} --val {n_val}.")
     if size < 64:
         raise DatasetError(f"--size {size} is too small: use at least 64 pixels.")
+    if not 0.0 <= multi_texture <= 1.0:
+        raise DatasetError(f"--multi-texture {multi_texture} must lie between 0 and 1.")
     train, val = split_photos(_gather(photo_dirs), seed)
     min_area = max(64, int(400 * (size / 320) ** 2))  # VOC pairs drop objects under 400 px at ~500x375
     devkit = Path(out) / "VOCdevkit"
     base = devkit / "VOC2012"
     for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", "ImageSets/Segmentation"):
         (base / sub).mkdir(parents=True, exist_ok=True)
-    tasks = [(s, i, seed, size, min_area, str(base)) for s, n in (("train", n_train), ("val", n_val)) for i in range(n)]
+    tasks = [(s, i, seed, size, min_area, str(base), float(multi_texture)) for s, n in (("train", n_train), ("val", n_val)) for i in range(n)]
     splits = {"train": train, "val": val}
     if workers <= 1:
         _init_worker(splits, 2 * size)
@@ -368,7 +401,7 @@ def write_composite_devkit(photo_dirs: list[str | os.PathLike], out: str | os.Pa
     for name, lst in sets.items():
         atomic_write_text(base / "ImageSets" / "Segmentation" / f"{name}.txt", "".join(f"{s}\n" for s in lst))
     manifest = {"generator": "training.composites", "seed": seed, "size": size, "min_area": min_area,
-                "train_images": n_train, "val_images": n_val,
+                "multi_texture": float(multi_texture), "train_images": n_train, "val_images": n_val,
                 "train_photos": [str(p) for p in train], "val_photos": [str(p) for p in val]}
     atomic_write_text(base / "composites.json", json.dumps(manifest, indent=1) + "\n")
     return devkit
@@ -386,6 +419,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=320, help="side of the square composites in pixels")
     parser.add_argument("--seed", type=int, default=0, help="random seed (also fixes the photo split)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--multi-texture", type=float, default=0.0, metavar="P",
+                        help="probability that an object is made of 2-3 differently textured parts "
+                             "(default 0: one texture per object)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -393,7 +429,8 @@ def run(args: argparse.Namespace) -> int:
     if args.collect:
         got = collect_photos(args.photos[0])
         print(f"collected {len(got)} photos into {args.photos[0]} (sources in SOURCES.tsv)")
-    devkit = write_composite_devkit(args.photos, args.out, args.train, args.val, args.size, args.seed, args.workers)
+    devkit = write_composite_devkit(args.photos, args.out, args.train, args.val, args.size, args.seed, args.workers,
+                                    args.multi_texture)
     manifest = json.loads((devkit / "VOC2012" / "composites.json").read_text())
     print(f"wrote {args.train} train + {args.val} val composites to {devkit / 'VOC2012'} "
           f"({len(manifest['train_photos'])} train photos, {len(manifest['val_photos'])} val photos)")

@@ -153,3 +153,21 @@ def test_cli_reports_a_missing_photo_folder(tmp_path: Path) -> None:
     args = parser.parse_args(["--photos", str(tmp_path / "none"), "--out", str(tmp_path / "out")])
     with pytest.raises(DatasetError, match="no such photo folder"):
         composites.run(args)
+
+
+def test_multi_texture_objects_have_parts_of_other_photos() -> None:
+    """With --multi-texture 1 an object shows several photos' colours; with 0 the draws are unchanged."""
+    photos = [np.full((64, 64, 3), v, np.uint8) for v in (20, 90, 160, 230)]
+    multi = 0
+    for i in range(20):
+        rgb, obj, _ = composite_image(np.random.default_rng(i), photos, 128, 64, multi_texture=1.0)
+        for k in set(np.unique(obj)) - {0, 255}:
+            inner = cv2.erode((obj == k).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            if inner.sum() < 200:
+                continue
+            values = rgb[inner].mean(axis=1)
+            multi += np.ptp(np.percentile(values, [5, 95])) > 60  # two textures far apart in brightness
+    assert multi >= 5
+    a = composite_image(np.random.default_rng(7), photos, 128, 64)
+    b = composite_image(np.random.default_rng(7), photos, 128, 64, multi_texture=0.0)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
