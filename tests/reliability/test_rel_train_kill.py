@@ -84,3 +84,33 @@ def test_training_killed_mid_write_and_mid_epoch_resumes(synthetic_devkit, tmp_p
         assert ev[-1]["event"] == "end" and ev[-1]["status"] == "completed"
         assert load_checkpoint(run / "last.pt").extra["step"] == 6 and (run / "best.pt").is_file()
     figures["train_kills"] += 2
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_stops_gracefully(synthetic_devkit, tmp_path):
+    """A SIGTERM to the process group (terminal, `kill -- -PGID`) reaches the data workers too: they
+    must not die of it, and the run saves last.pt and exits "stopped" (130), ready for --resume."""
+    run = tmp_path / "group"
+    cmd = [sys.executable, "-m", "models.cli", "train", *_args(synthetic_devkit, run, "--max-steps", "400")]
+    cmd[cmd.index("--workers") + 1] = "1"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    p = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    events = []
+    try:
+        for line in p.stdout:  # wait until a few steps ran (the worker is up)
+            if line.startswith("{"):
+                events.append(json.loads(line))
+                if events[-1]["event"] == "step" and events[-1]["step"] >= 3:
+                    break
+        os.killpg(p.pid, signal.SIGTERM)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    events += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert p.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "stopped"
+    last_step = max(e["step"] for e in events if e["event"] == "step")
+    assert load_checkpoint(run / "last.pt").extra["step"] == last_step
