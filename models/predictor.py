@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -26,13 +28,32 @@ from models.fcn import IFCN
 from models.inputs import normalize_rgb, scale_maps
 from models.spec import ModelSpec
 
-__all__ = ["Click", "Predictor", "GRABCUT", "fold_batchnorm"]
+__all__ = ["Click", "Predictor", "GRABCUT", "ZoomIn", "fold_batchnorm"]
 
 log = logging.getLogger(__name__)
 
 #: `Predictor.load(GRABCUT)` gives the classical GrabCut-from-clicks predictor.
 GRABCUT = "grabcut"
 DEFAULT_MAX_SIZE = 512
+_HISTORY = 16  # network predictions remembered per image (click sequences, undo/redo, refinement)
+
+
+@dataclass(frozen=True)
+class ZoomIn:
+    """Zoom-in (Sofiiuk et al., RITM 2022, §3.3): from click `skip_clicks + 1` on, the network runs on a
+    crop around the object — the previous prediction and the positive clicks, its box grown by
+    `expansion` and at least `min_crop` px — upscaled so that its longer side is `target` px (never
+    downscaled below the working image). Small objects get the network's full resolution; the
+    prediction outside the crop is background."""
+
+    target: int = 320
+    expansion: float = 1.4
+    min_crop: int = 40
+    skip_clicks: int = 1
+
+    def __post_init__(self) -> None:
+        if self.target < 16 or self.min_crop < 8 or self.expansion < 1.0 or self.skip_clicks < 0:
+            raise ValueError(f"invalid zoom-in settings: {self}")
 
 
 def default_checkpoint() -> Path:
@@ -76,8 +97,9 @@ class Predictor:
 
     def __init__(self, model: IFCN | None, device: str | torch.device = "cpu",
                  max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = ZoomIn()) -> None:
         self.model = model
+        self.zoom_in = zoom_in
         self.spec: ModelSpec | None = model.spec if model is not None else None
         self.max_size = int(max_size)
         self.checkpoint_path = checkpoint_path
@@ -86,14 +108,14 @@ class Predictor:
         self._image: np.ndarray | None = None
         self._work: np.ndarray | None = None
         self._rgb_tensor: torch.Tensor | None = None
-        self._last_net: tuple[tuple[Click, ...], np.ndarray] | None = None
+        self._history: OrderedDict[tuple[Click, ...], np.ndarray] = OrderedDict()
         self._net: nn.Module | None = None
         self.to(device)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, device: str = "auto",
-             max_size: int = DEFAULT_MAX_SIZE) -> "Predictor":
+             max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = ZoomIn()) -> "Predictor":
         """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical)."""
         if checkpoint is None:
             path = default_checkpoint()
@@ -105,7 +127,7 @@ class Predictor:
             return cls(None, device="cpu", max_size=max_size)
         loaded = load_checkpoint(checkpoint, map_location="cpu")
         return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
-                   meta=loaded.meta)
+                   meta=loaded.meta, zoom_in=zoom_in)
 
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
@@ -139,6 +161,7 @@ class Predictor:
         """Backbone, stride, checkpoint, device and stored metrics, for menus and `ifcn info`."""
         d: dict[str, Any] = {"name": self.name, "classical": self.is_classical,
                              "device": str(self.device), "max_size": self.max_size,
+                             "zoom_in": self.zoom_in is not None and not self.is_classical,
                              "checkpoint": str(self.checkpoint_path) if self.checkpoint_path else None}
         if self.spec is not None:
             d.update(backbone=self.spec.backbone, stride=self.spec.stride, upsample=self.spec.upsample)
@@ -176,7 +199,7 @@ class Predictor:
         return self.model is not None
 
     def _prepare_rgb(self) -> None:
-        self._last_net = None
+        self._history.clear()
         if self.model is None:
             self._rgb_tensor = None
             return
@@ -203,20 +226,89 @@ class Predictor:
         wc = self._work_clicks(clicks)
         if self.model is None:
             return grabcut.grabcut_from_clicks(self._work, wc)
-        key = tuple(wc)
-        if self._last_net is not None and self._last_net[0] == key:
-            prob = self._last_net[1].copy()  # same clicks again (e.g. now with refinement): reuse
-        else:
-            maps = scale_maps(distance_maps(wc, wh, ww, self.spec.clamp), self.spec)
-            x = torch.cat([self._rgb_tensor, torch.from_numpy(maps).to(self.device)])[None]
-            if self.device.type == "cpu":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode():
-                prob = torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
-            self._last_net = (key, prob.copy())
+        prob = self._network_prob(wc).copy()  # the caller may scribble on it: the cache is not theirs
         if refine:
             prob = grabcut.refine(self._work, prob, wc)
         return prob
+
+    def _forward(self, rgb: torch.Tensor, clicks: Sequence[Click], h: int, w: int) -> np.ndarray:
+        """The network's probability (float32 h x w) for a normalised (3, h, w) image and its clicks."""
+        maps = scale_maps(distance_maps(clicks, h, w, self.spec.clamp), self.spec)
+        x = torch.cat([rgb, torch.from_numpy(maps).to(self.device)])[None]
+        if self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
+
+    def _network_prob(self, wc: list[Click]) -> np.ndarray:
+        """The network's probability at working resolution for working-image clicks (cached).
+
+        With zoom-in, the crop for a click sequence comes from the prediction of the sequence without
+        its last click, so the result depends on the click order only (not on what was asked before):
+        missing predictions of earlier prefixes are computed first, oldest first."""
+        if tuple(wc) in self._history:
+            self._history.move_to_end(tuple(wc))
+            return self._history[tuple(wc)]
+        start = len(wc)
+        if self.zoom_in is not None:
+            while start > 1 and tuple(wc[:start - 1]) not in self._history:
+                start -= 1
+        for k in range(start, len(wc) + 1):
+            prefix = wc[:k]
+            if any(c.positive for c in prefix):
+                prob = self._predict_prefix(prefix)
+            else:
+                prob = np.zeros(self._work.shape[:2], np.float32)
+            self._history[tuple(prefix)] = prob
+            while len(self._history) > _HISTORY:
+                self._history.popitem(last=False)
+        return prob
+
+    def _predict_prefix(self, wc: list[Click]) -> np.ndarray:
+        """One network run for `wc`: on the whole working image, or zoomed in on the object."""
+        wh, ww = self._work.shape[:2]
+        roi = self._zoom_roi(wc)
+        if roi is None:
+            return self._forward(self._rgb_tensor, wc, wh, ww)
+        x0, y0, x1, y1 = roi
+        cw, ch = x1 - x0, y1 - y0
+        s = max(1.0, self.zoom_in.target / max(cw, ch))
+        sw, sh = max(1, round(cw * s)), max(1, round(ch * s))
+        crop = cv2.resize(self._work[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
+        sx, sy = sw / cw, sh / ch
+        inside = [Click((c.x - x0 + 0.5) * sx - 0.5, (c.y - y0 + 0.5) * sy - 0.5, c.positive) for c in wc
+                  if x0 <= c.x < x1 and y0 <= c.y < y1]
+        rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
+        part = self._forward(rgb, inside, sh, sw)
+        prob = np.zeros((wh, ww), np.float32)
+        prob[y0:y1, x0:x1] = cv2.resize(part, (cw, ch), interpolation=cv2.INTER_AREA)
+        return prob
+
+    def _zoom_roi(self, wc: list[Click]) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) of the zoom-in crop in the working image, or None to run on all of it."""
+        z = self.zoom_in
+        if z is None or len(wc) <= z.skip_clicks:
+            return None
+        prev = self._history.get(tuple(wc[:-1]))
+        if prev is None:
+            return None
+        ys, xs = np.nonzero(prev > 0.5)
+        if len(xs) == 0:  # nothing selected yet (e.g. a negative first click): look at everything
+            return None
+        wh, ww = self._work.shape[:2]
+        px = np.array([c.x for c in wc if c.positive])
+        py = np.array([c.y for c in wc if c.positive])
+        x_lo, x_hi = min(xs.min(), px.min()), max(xs.max(), px.max()) + 1
+        y_lo, y_hi = min(ys.min(), py.min()), max(ys.max(), py.max()) + 1
+        cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
+        bw, bh = max(z.min_crop, (x_hi - x_lo) * z.expansion), max(z.min_crop, (y_hi - y_lo) * z.expansion)
+        x0, x1 = max(0, int(round(cx - bw / 2))), min(ww, int(round(cx + bw / 2)))
+        y0, y1 = max(0, int(round(cy - bh / 2))), min(wh, int(round(cy + bh / 2)))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        if (x1 - x0) * (y1 - y0) >= 0.8 * ww * wh and max(x1 - x0, y1 - y0) >= z.target:
+            return None  # nearly the whole image, and it would not be enlarged: no gain
+        return x0, y0, x1, y1
 
     def predict(self, clicks: Iterable[Click], refine: bool = False) -> np.ndarray:
         """Foreground probability (float32 HxW in [0, 1]) of the current image for these clicks."""

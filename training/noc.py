@@ -297,15 +297,22 @@ def format_table(results: Iterable[NocResult]) -> str:
 
 # ----------------------------------------------------------------------------- CLI
 
-def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512):
-    """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model)."""
-    from models.predictor import GRABCUT, Predictor
+def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512,
+                   zoom_target: int | None = 320):
+    """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
+
+    `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in."""
+    from models.predictor import GRABCUT, Predictor, ZoomIn
 
     if checkpoint is not None and checkpoint.lower() == GRABCUT:
         return Predictor.load(GRABCUT, device=device, max_size=max_size)
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise IFCNError(f"{checkpoint}: checkpoint file not found (give a .pt file or 'grabcut').")
-    return Predictor.load(checkpoint, device=device, max_size=max_size)
+    try:
+        zoom = ZoomIn(target=int(zoom_target)) if zoom_target else None
+    except ValueError as e:
+        raise IFCNError(f"--zoom-in {zoom_target}: {e}") from None
+    return Predictor.load(checkpoint, device=device, max_size=max_size, zoom_in=zoom)
 
 
 def open_dataset(args: argparse.Namespace):
@@ -342,6 +349,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="never stop early: every object gets max-clicks clicks (true mIoU curve)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N objects")
     parser.add_argument("--max-size", type=int, default=512, help="predictor's longest image side")
+    parser.add_argument("--zoom-in", type=int, default=320, metavar="PX",
+                        help="from the second click on, run the network on a crop around the object "
+                             "enlarged to PX (RITM's zoom-in, as the annotator does); 0 = whole image "
+                             "(default 320)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--progress-json", action="store_true",
                         help="JSON progress lines on stdout (the table then goes to stderr)")
@@ -360,11 +371,13 @@ def run(args: argparse.Namespace) -> int:
             runs.append(("grabcut", False))
         results: list[NocResult] = []
         for checkpoint, refine in runs:
-            predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size)
+            predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
+                                       zoom_target=args.zoom_in)
             res = evaluate(predictor, dataset, split=args.split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
             res.info.update({"checkpoint": checkpoint or "default", "split": args.split,
+                             "zoom_in": int(args.zoom_in or 0) if checkpoint != "grabcut" else 0,
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})
             results.append(res)

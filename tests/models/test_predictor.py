@@ -40,7 +40,7 @@ def test_downscaled_matches_direct_inference_on_small_image(checkpoint):
     from models.checkpoint import load_checkpoint
     from models.inputs import make_input
     img, _ = scene(64, 80)
-    p = Predictor.load(checkpoint, device="cpu", max_size=512)
+    p = Predictor.load(checkpoint, device="cpu", max_size=512, zoom_in=None)
     p.set_image(img)
     clicks = [Click(40, 32, True), Click(5, 5, False)]
     prob = p.predict(clicks)
@@ -109,14 +109,15 @@ def test_refined_after_preview_reuses_the_network_output(checkpoint):
     net = p._net
     p._net = lambda x: (runs.append(1), net(x))[1]
     preview = p.predict(clicks)
+    first = len(runs)
     refined = p.predict(clicks, refine=True)
-    assert len(runs) == 1
+    assert len(runs) == first  # no second network run for the refinement
     np.testing.assert_array_equal(refined, want)
     preview[:] = 0  # callers may scribble on results: the cache is not theirs
     np.testing.assert_array_equal(p.predict(clicks, refine=True), want)
     p.set_image(img[:, ::-1].copy())
     p.predict(clicks)
-    assert len(runs) == 2  # a new image invalidates the cache
+    assert len(runs) == 2 * first  # a new image invalidates the cache
 
 
 def test_refine_widens_the_crop_instead_of_cutting_the_object():
@@ -131,3 +132,96 @@ def test_refine_widens_the_crop_instead_of_cutting_the_object():
     out = refine(img, prob, [Click(80, 35, True)])
     assert out[120:138, 45:115].mean() > 0.95  # reached the bottom part, well outside the first crop
     assert out[150:, :].max() == 0.0
+
+
+# ----------------------------------------------------------------------------- zoom-in
+
+def _spy(p):
+    """Record the (h, w) of every network input of predictor `p`; the network itself still runs."""
+    shapes = []
+    net = p._net
+    p._net = lambda x: (shapes.append(tuple(x.shape[-2:])), net(x))[1]
+    return shapes
+
+
+def _fixed_prob(p, mask):
+    """Make `p`'s network predict `mask` (logit +8 / -8) at whatever size it is asked for."""
+    import cv2
+    import torch
+
+    def net(x):
+        h, w = x.shape[-2:]
+        m = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        return torch.from_numpy(np.where(m > 0, 8.0, -8.0).astype(np.float32))[None, None]
+    shapes = []
+    p._net = lambda x: (shapes.append(tuple(x.shape[-2:])), net(x))[1]
+    return shapes
+
+
+def test_zoom_in_runs_the_second_click_on_an_enlarged_crop_around_the_object(checkpoint):
+    from models.predictor import ZoomIn
+
+    img = np.zeros((200, 300, 3), np.uint8)
+    obj = np.zeros((200, 300), bool)
+    obj[80:110, 140:180] = True  # a 40 x 30 object
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn(target=320, expansion=1.4))
+    p.set_image(img)
+    shapes = _fixed_prob(p, obj)
+    p.predict([Click(150, 90, True)])
+    assert shapes == [(200, 300)]  # the first click looks at the whole image
+    # the crop is the object's box (incl. the clicks) grown 1.4x: 56 x 42 px, upscaled to 320 px wide
+    x0, y0, x1, y1 = p._zoom_roi([Click(150, 90, True), Click(170, 100, True)])
+    assert (x1 - x0, y1 - y0) == (56, 42) and x0 <= 140 and x1 >= 180 and y0 <= 80 and y1 >= 110
+    prob = p.predict([Click(150, 90, True), Click(170, 100, True)])
+    assert shapes[1] == (240, 320)
+    assert prob.shape == (200, 300)
+    assert prob[:, :x0].max() == 0 and prob[:y0].max() == 0  # outside the crop: background
+
+
+def test_zoom_in_result_depends_on_the_clicks_only_not_on_what_came_before(checkpoint):
+    img, _ = scene(120, 160)
+    clicks = [Click(80, 60, True), Click(100, 62, True), Click(10, 10, False)]
+    a = Predictor.load(checkpoint, device="cpu")
+    a.set_image(img)
+    for k in range(1, 4):
+        last = a.predict(clicks[:k])
+    b = Predictor.load(checkpoint, device="cpu")  # asked for all three clicks at once
+    b.set_image(img)
+    np.testing.assert_array_equal(b.predict(clicks), last)
+    runs = _spy(b)
+    b.predict(clicks[:2])  # undo: the prefix is remembered, no network run
+    np.testing.assert_array_equal(b.predict(clicks), last)  # redo
+    assert runs == []
+
+
+def test_zoom_in_keeps_the_whole_image_for_big_objects_and_after_an_empty_mask(checkpoint):
+    img = np.zeros((400, 480, 3), np.uint8)
+    p = Predictor.load(checkpoint, device="cpu")
+    p.set_image(img)
+    big = np.ones((400, 480), bool)
+    shapes = _fixed_prob(p, big)
+    p.predict([Click(60, 50, True), Click(10, 10, True)])
+    assert shapes == [(400, 480), (400, 480)]  # nearly all of the image, not enlarged: nothing to gain
+    p.set_image(img)
+    shapes = _fixed_prob(p, np.zeros((400, 480), bool))
+    p.predict([Click(60, 50, True), Click(70, 50, True)])
+    assert shapes == [(400, 480), (400, 480)]  # nothing selected yet: no box to zoom on
+
+
+def test_without_zoom_in_every_click_sees_the_whole_image(checkpoint):
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=None)
+    img, _ = scene(120, 160)
+    p.set_image(img)
+    shapes = _spy(p)
+    p.predict([Click(80, 60, True), Click(90, 60, True)])
+    assert shapes == [(120, 160)]
+    assert p.info()["zoom_in"] is False
+
+
+def test_zoom_in_settings_are_checked():
+    from models.predictor import ZoomIn
+
+    with pytest.raises(ValueError):
+        ZoomIn(target=4)
+    with pytest.raises(ValueError):
+        ZoomIn(expansion=0.5)
