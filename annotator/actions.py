@@ -61,6 +61,9 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("load_checkpoint", "&Load Checkpoint…", (), "Use another model checkpoint"),
     ActionSpec("max_size", "&Maximum Inference Size…", (),
                "Longest side of the image copy the model runs on"),
+    ActionSpec("focus_zoom", "&Zoom In on the Object", (),
+               "From the second click on, run the model on an enlarged crop around the object "
+               "(finer masks, small objects found)", checkable=True),
     ActionSpec("model_info", "Model &Info", (), "Show the current model"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "List the keyboard shortcuts"),
     ActionSpec("about", "&About", (), "About this program"),

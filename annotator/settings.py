@@ -23,6 +23,7 @@ class Settings:
     refine: bool = True           # GrabCut refinement of the prediction (NoC@85 6.3 -> 2.7 on composites)
     device: str = "auto"          # auto / cuda / cpu
     max_size: int = 512           # longest side of the copy the model runs on
+    zoom_in: bool = True          # from the 2nd click on, the model looks at a crop around the object
     autosave: bool = True         # save on image switch, close and after each finished object
     show_clicks: bool = True      # draw click markers
     brush_size: int = 12          # brush radius in screen pixels

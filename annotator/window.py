@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
             "fit": self.canvas.fit, "actual_size": self.canvas.actual_size,
             "zoom_in": lambda: self.canvas.zoom(1.25), "zoom_out": lambda: self.canvas.zoom(0.8),
             "load_checkpoint": self._ask_checkpoint, "max_size": self._ask_max_size,
+            "focus_zoom": self._on_focus_zoom,
             "model_info": self.show_model_info, "shortcuts": self.show_shortcuts, "about": self.show_about,
         })
         tools = QActionGroup(self)
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         a["tool_click"].setChecked(True)
         a["autosave"].setChecked(self.settings.autosave)
         a["refine"].setChecked(self.settings.refine)
+        a["focus_zoom"].setChecked(self.settings.zoom_in)
         a["show_clicks"].setChecked(self.settings.show_clicks)
         for i in range(9):
             act = QAction(f"Class {i + 1}", self)
@@ -155,6 +157,7 @@ class MainWindow(QMainWindow):
         self.model_menu.addAction(a["load_checkpoint"])
         self.model_menu.addAction(a["model_info"])
         self.model_menu.addAction(a["max_size"])
+        self.model_menu.addAction(a["focus_zoom"])
         self.device_menu = self.model_menu.addMenu("&Device")
         self.device_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
@@ -250,8 +253,9 @@ class MainWindow(QMainWindow):
     def load_checkpoint(self, path: str | None, device: str | None = None) -> bool:
         """Load a predictor from `path` (None = default model); on failure keep the current one."""
         try:
-            from models.predictor import Predictor
-            p = Predictor.load(path, device=device or self.settings.device, max_size=self.settings.max_size)
+            from models.predictor import Predictor, ZoomIn
+            p = Predictor.load(path, device=device or self.settings.device, max_size=self.settings.max_size,
+                               zoom_in=ZoomIn() if self.settings.zoom_in else None)
         except IFCNError as e:
             dialogs.message(self, "error", "Could not load the model",
                             f"{e}\n\nThe current model stays in use.")
@@ -786,6 +790,18 @@ class MainWindow(QMainWindow):
         f = dialogs.choose_file(self, "Load checkpoint", "", "Checkpoints (*.pt *.pth *.ckpt);;All files (*)")
         if f:
             self.load_checkpoint(f)
+
+    def _on_focus_zoom(self, on: bool) -> None:
+        """Model → Zoom In on the Object: reload the model with or without zoom-in (kept on failure)."""
+        old = self.settings
+        self._update_settings(zoom_in=bool(on))
+        ckpt = getattr(self.predictor, "checkpoint_path", None)
+        if self.predictor is not None and not self.load_checkpoint(str(ckpt) if ckpt else None):
+            self._update_settings(zoom_in=old.zoom_in)
+            act = self.actions_by_name["focus_zoom"]
+            act.blockSignals(True)  # show the old state without reloading again
+            act.setChecked(old.zoom_in)
+            act.blockSignals(False)
 
     def _ask_max_size(self) -> None:
         text = dialogs.ask_text(self, "Maximum inference size",

@@ -369,3 +369,25 @@ def test_large_image_opens_and_stays_responsive(make_window, tmp_path, qtbot):
     settle(w)
     assert w.current_mask()[5000, 5000] and w.canvas.overlay_visible()
     w.state.mark_saved()  # skip the (slow) autosave of two 100-megapixel PNGs on close
+
+
+def test_zoom_in_on_the_object_toggles_and_persists(make_window, image_folder, tmp_path, fake_dialogs):
+    """Model → Zoom In on the Object reloads the model with/without zoom-in; a failed reload reverts it."""
+    from models.checkpoint import save_checkpoint
+    from models.fcn import build_ifcn
+    from models.spec import ModelSpec
+
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, build_ifcn(ModelSpec(backbone="efficientnet_lite0"), weights=None))
+    w = make_window(image_folder)
+    assert w.load_checkpoint(str(ckpt))
+    act = w.actions_by_name["focus_zoom"]
+    assert act.isChecked() and w.predictor.zoom_in is not None  # on by default
+    act.trigger()
+    assert not act.isChecked() and w.predictor.zoom_in is None and w.settings.zoom_in is False
+    assert w.predictor.checkpoint_path == ckpt  # the same model, reloaded
+    ckpt.unlink()  # the next reload fails: the setting and the check mark stay as they were
+    before = w.predictor
+    act.trigger()
+    assert w.predictor is before and not act.isChecked() and w.settings.zoom_in is False
+    assert fake_dialogs.messages[-1][0] == "error"
