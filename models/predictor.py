@@ -231,6 +231,14 @@ class Predictor:
             prob = grabcut.refine(self._work, prob, wc)
         return prob
 
+    def forget(self, clicks: Iterable[Click] | None = None) -> None:
+        """Drop the remembered network prediction of exactly these clicks (of all clicks with None), so
+        that the next predict() of them runs the network again (benchmarks time fresh clicks with it)."""
+        if clicks is None:
+            self._history.clear()
+        elif self._work is not None:
+            self._history.pop(tuple(self._work_clicks(list(clicks))), None)
+
     def _forward(self, rgb: torch.Tensor, clicks: Sequence[Click], h: int, w: int) -> np.ndarray:
         """The network's probability (float32 h x w) for a normalised (3, h, w) image and its clicks."""
         maps = scale_maps(distance_maps(clicks, h, w, self.spec.clamp), self.spec)

@@ -225,3 +225,20 @@ def test_zoom_in_settings_are_checked():
         ZoomIn(target=4)
     with pytest.raises(ValueError):
         ZoomIn(expansion=0.5)
+
+
+def test_forget_makes_the_next_prediction_run_the_network_again(checkpoint):
+    img, _ = scene()
+    p = Predictor.load(checkpoint, device="cpu")
+    p.set_image(img)
+    clicks = [Click(80, 60, True), Click(90, 62, True)]
+    first = p.predict(clicks)
+    runs = _spy(p)
+    p.predict(clicks)
+    assert runs == []  # remembered
+    p.forget(clicks)
+    np.testing.assert_array_equal(p.predict(clicks), first)
+    assert len(runs) == 1  # only the forgotten click list ran again; its prefix was still remembered
+    p.forget()
+    p.predict(clicks)
+    assert len(runs) == 3
