@@ -92,6 +92,13 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return net
 
 
+def _reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bottom: bool,
+                      share: float = 0.05) -> bool:
+    """True when more than `share` of a crop side that cuts through the image is covered by `mask`."""
+    sides = [(left, mask[:, 0]), (top, mask[0]), (right, mask[:, -1]), (bottom, mask[-1])]
+    return any(cut and float(edge.mean()) > share for cut, edge in sides)
+
+
 class Predictor:
     """Click → probability map for one image at a time, with an iFCN or the GrabCut fallback."""
 
@@ -288,6 +295,10 @@ class Predictor:
                   if x0 <= c.x < x1 and y0 <= c.y < y1]
         rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
         part = self._forward(rgb, inside, sh, sw)
+        if _reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
+            # the object goes on past the crop (e.g. a click on a big region): a crop would cut the mask
+            # with a straight line, so look at the whole image instead
+            return self._forward(self._rgb_tensor, wc, wh, ww)
         prob = np.zeros((wh, ww), np.float32)
         prob[y0:y1, x0:x1] = cv2.resize(part, (cw, ch), interpolation=cv2.INTER_AREA)
         return prob

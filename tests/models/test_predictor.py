@@ -242,3 +242,19 @@ def test_forget_makes_the_next_prediction_run_the_network_again(checkpoint):
     p.forget()
     p.predict(clicks)
     assert len(runs) == 3
+
+
+def test_zoom_in_looks_at_the_whole_image_when_the_object_goes_past_the_crop(checkpoint):
+    """A click on a big region after a small object: the crop would cut the mask with a straight line."""
+    img = np.zeros((200, 300, 3), np.uint8)
+    small = np.zeros((200, 300), bool)
+    small[80:110, 140:180] = True
+    p = Predictor.load(checkpoint, device="cpu")
+    p.set_image(img)
+    shapes = _fixed_prob(p, small)
+    p.predict([Click(150, 90, True)])
+    everything = np.ones((200, 300), bool)  # now the network answers "all of it" at any size
+    later = _fixed_prob(p, everything)
+    prob = p.predict([Click(150, 90, True), Click(170, 100, True)])
+    assert shapes == [(200, 300)] and later == [(240, 320), (200, 300)]  # crop first, then everything
+    assert (prob > 0.5).all()  # no straight cut at the crop's edges
