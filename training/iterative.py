@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from models.clicks import Click, distance_map
+from models.inputs import scale_maps
 from models.metrics import next_click
 from models.spec import ModelSpec
 
@@ -63,7 +64,7 @@ def clicks_in_input(x: np.ndarray) -> list[Click]:
 def add_click(x: np.ndarray, click: Click, spec: ModelSpec) -> None:
     """Add `click` to the (5, H, W) input in place (its map becomes the minimum with the new distances)."""
     h, w = x.shape[1:]
-    d = distance_map([(click.x, click.y)], h, w, spec.clamp) * np.float32(1.0 / spec.clamp)
+    d = scale_maps(distance_map([(click.x, click.y)], h, w, spec.clamp), spec)
     channel = POS if click.positive else NEG
     np.minimum(x[channel], d, out=x[channel])
 
@@ -75,8 +76,8 @@ def keep_one_positive(x: np.ndarray, spec: ModelSpec, rng: np.random.Generator) 
         return
     i = int(rng.integers(len(xs)))
     h, w = x.shape[1:]
-    x[POS] = distance_map([(int(xs[i]), int(ys[i]))], h, w, spec.clamp) * np.float32(1.0 / spec.clamp)
-    x[NEG] = 1.0  # no negative click: the clamp everywhere, scaled
+    x[POS] = scale_maps(distance_map([(int(xs[i]), int(ys[i]))], h, w, spec.clamp), spec)
+    x[NEG] = scale_maps(distance_map([], h, w, spec.clamp), spec)  # no negative click
 
 
 @torch.no_grad()
