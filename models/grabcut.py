@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from models.clicks import Click, distance_map
+from models.metrics import object_box
 
 RADIUS = 5
 ITERATIONS = 5
@@ -25,14 +26,10 @@ def _crop_box(fg: np.ndarray, clicks: Sequence[Click], margin_frac: float = 0.25
               min_margin: int = 16) -> tuple[int, int, int, int]:
     """(y0, y1, x0, x1) around the foreground and positive clicks plus a margin."""
     h, w = fg.shape
-    ys, xs = np.nonzero(fg)
-    px = [c.pixel() for c in clicks if c.positive]
-    if px:
-        xs = np.concatenate([xs, [p[0] for p in px]])
-        ys = np.concatenate([ys, [p[1] for p in px]])
-    if len(xs) == 0:
+    box = object_box(fg, clicks)
+    if box is None:
         return 0, h, 0, w
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    x0, y0, x1, y1 = box
     my = max(min_margin, int((y1 - y0) * margin_frac))
     mx = max(min_margin, int((x1 - x0) * margin_frac))
     return max(0, y0 - my), min(h, y1 + my), max(0, x0 - mx), min(w, x1 + mx)

@@ -28,6 +28,18 @@ def _padded_distance(mask: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
 
 
+def object_box(mask: np.ndarray, clicks: Iterable[Click] = ()) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1), ends exclusive, of the pixels of `mask` and of the positive clicks; None if neither."""
+    ys, xs = np.nonzero(mask)
+    px = [c.pixel() for c in clicks if c.positive]
+    if px:
+        xs = np.concatenate([xs, [p[0] for p in px]])
+        ys = np.concatenate([ys, [p[1] for p in px]])
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
 def interior_point(mask: np.ndarray) -> tuple[int, int]:
     """(x, y) of the object pixel farthest from the object boundary (the NoC protocol's first click)."""
     mask = np.asarray(mask, dtype=bool)

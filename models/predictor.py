@@ -26,6 +26,7 @@ from models.device import resolve_device
 from models.errors import IFCNError
 from models.fcn import IFCN
 from models.inputs import normalize_rgb, scale_maps
+from models.metrics import object_box
 from models.spec import ModelSpec
 
 __all__ = ["Click", "Predictor", "GRABCUT", "ZoomIn", "fold_batchnorm"]
@@ -90,6 +91,11 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             for i in (1, 2, 3):
                 _fold_pair(module, f"conv{i}", f"bn{i}")
     return net
+
+
+def _map_click(c: Click, sx: float, sy: float, x0: float = 0.0, y0: float = 0.0) -> Click:
+    """`c` on the region from (x0, y0) of the image resized by (sx, sy): pixel centres map to pixel centres."""
+    return Click((c.x - x0 + 0.5) * sx - 0.5, (c.y - y0 + 0.5) * sy - 0.5, c.positive)
 
 
 def _reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bottom: bool,
@@ -218,9 +224,8 @@ class Predictor:
         sx, sy = ww / w, wh / h
         if sx == 1.0 and sy == 1.0:
             return list(clicks)
-        # map pixel centres: (x + 0.5) * s - 0.5, then clip into the working image
-        return [Click(min(ww - 1.0, max(0.0, (c.x + 0.5) * sx - 0.5)),
-                      min(wh - 1.0, max(0.0, (c.y + 0.5) * sy - 0.5)), c.positive) for c in clicks]
+        mapped = [_map_click(c, sx, sy) for c in clicks]  # then clipped into the working image
+        return [Click(min(ww - 1.0, max(0.0, m.x)), min(wh - 1.0, max(0.0, m.y)), m.positive) for m in mapped]
 
     def predict_work(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray:
         """Probability at the working (downscaled) resolution for clicks in original coordinates."""
@@ -290,9 +295,7 @@ class Predictor:
         s = max(1.0, self.zoom_in.target / max(cw, ch))
         sw, sh = max(1, round(cw * s)), max(1, round(ch * s))
         crop = cv2.resize(self._work[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
-        sx, sy = sw / cw, sh / ch
-        inside = [Click((c.x - x0 + 0.5) * sx - 0.5, (c.y - y0 + 0.5) * sy - 0.5, c.positive) for c in wc
-                  if x0 <= c.x < x1 and y0 <= c.y < y1]
+        inside = [_map_click(c, sw / cw, sh / ch, x0, y0) for c in wc if x0 <= c.x < x1 and y0 <= c.y < y1]
         rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
         part = self._forward(rgb, inside, sh, sw)
         if _reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
@@ -311,14 +314,11 @@ class Predictor:
         prev = self._history.get(tuple(wc[:-1]))
         if prev is None:
             return None
-        ys, xs = np.nonzero(prev > 0.5)
-        if len(xs) == 0:  # nothing selected yet (e.g. a negative first click): look at everything
+        selected = prev > 0.5
+        if not selected.any():  # nothing selected yet (e.g. a negative first click): look at everything
             return None
         wh, ww = self._work.shape[:2]
-        px = np.array([c.x for c in wc if c.positive])
-        py = np.array([c.y for c in wc if c.positive])
-        x_lo, x_hi = min(xs.min(), px.min()), max(xs.max(), px.max()) + 1
-        y_lo, y_hi = min(ys.min(), py.min()), max(ys.max(), py.max()) + 1
+        x_lo, y_lo, x_hi, y_hi = object_box(selected, wc)
         cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
         bw, bh = max(z.min_crop, (x_hi - x_lo) * z.expansion), max(z.min_crop, (y_hi - y_lo) * z.expansion)
         x0, x1 = max(0, int(round(cx - bw / 2))), min(ww, int(round(cx + bw / 2)))
