@@ -791,16 +791,23 @@ class MainWindow(QMainWindow):
         if f:
             self.load_checkpoint(f)
 
-    def _on_focus_zoom(self, on: bool) -> None:
-        """Model → Zoom In on the Object: reload the model with or without zoom-in (kept on failure)."""
+    def _reload_with(self, **changes: Any) -> bool:
+        """Apply the settings `changes` and reload the current model with them; on failure the old
+        settings and model stay."""
         old = self.settings
-        self._update_settings(zoom_in=bool(on))
+        self._update_settings(**changes)
         ckpt = getattr(self.predictor, "checkpoint_path", None)
         if self.predictor is not None and not self.load_checkpoint(str(ckpt) if ckpt else None):
-            self._update_settings(zoom_in=old.zoom_in)
+            self._update_settings(**{k: getattr(old, k) for k in changes})
+            return False
+        return True
+
+    def _on_focus_zoom(self, on: bool) -> None:
+        """Model → Zoom In on the Object: reload the model with or without zoom-in (kept on failure)."""
+        if not self._reload_with(zoom_in=bool(on)):
             act = self.actions_by_name["focus_zoom"]
             act.blockSignals(True)  # show the old state without reloading again
-            act.setChecked(old.zoom_in)
+            act.setChecked(self.settings.zoom_in)
             act.blockSignals(False)
 
     def _ask_max_size(self) -> None:
@@ -814,11 +821,7 @@ class MainWindow(QMainWindow):
         except ValueError:
             dialogs.message(self, "warning", "Not a number", f"{text!r} is not a whole number.")
             return
-        old = self.settings
-        self._update_settings(max_size=value)
-        ckpt = getattr(self.predictor, "checkpoint_path", None)
-        if self.predictor is not None and not self.load_checkpoint(str(ckpt) if ckpt else None):
-            self._update_settings(max_size=old.max_size)
+        self._reload_with(max_size=value)
 
     def show_shortcuts(self) -> QWidget:
         """Open Help → Keyboard Shortcuts (non-modal)."""
