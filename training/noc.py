@@ -377,7 +377,7 @@ def run(args: argparse.Namespace) -> int:
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
             res.info.update({"checkpoint": checkpoint or "default", "split": args.split,
-                             "zoom_in": int(args.zoom_in or 0) if checkpoint != "grabcut" else 0,
+                             "zoom_in": predictor.zoom_in.target if predictor.info()["zoom_in"] else 0,
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})
             results.append(res)
