@@ -105,9 +105,7 @@ def test_refined_after_preview_reuses_the_network_output(checkpoint):
     p = Predictor.load(checkpoint, device="cpu")
     p.set_image(img)
     assert p.two_stage_refine
-    runs = []
-    net = p._net
-    p._net = lambda x: (runs.append(1), net(x))[1]
+    runs = _spy(p)
     preview = p.predict(clicks)
     first = len(runs)
     refined = p.predict(clicks, refine=True)
