@@ -221,6 +221,12 @@ def _shading(rng: np.random.Generator, size: int, strength: float) -> np.ndarray
     return g[..., None]
 
 
+def _texture(rng: np.random.Generator, photos: list[np.ndarray], choices: list[int], size: int) -> np.ndarray:
+    """An object texture: a crop of one of the photos `choices`, colour-jittered and shaded."""
+    tex = _crop(rng, photos[int(rng.choice(choices))], size, 0.15)
+    return _jitter(rng, tex) * _shading(rng, size, rng.uniform(0.2, 0.8))
+
+
 def _part_labels(rng: np.random.Generator, m: np.ndarray, parts: int) -> np.ndarray:
     """Split object `m` into `parts` regions (int32 label 0..parts-1 per pixel, 0 outside): nearest of
     seeds inside the object, with random per-seed weights so parts are uneven (head / body / limbs)."""
@@ -238,8 +244,7 @@ def _multi_texture(rng: np.random.Generator, photos: list[np.ndarray], choices: 
     that an object is its shape and the clicks, not one uniform texture."""
     labels = _part_labels(rng, m, int(rng.integers(2, 4)))
     for part in range(1, int(labels.max()) + 1):
-        other = _crop(rng, photos[int(rng.choice(choices))], size, 0.15)
-        other = _jitter(rng, other) * _shading(rng, size, rng.uniform(0.2, 0.8))
+        other = _texture(rng, photos, choices, size)
         a = cv2.GaussianBlur((labels == part).astype(np.float32), (0, 0), rng.uniform(0.5, 1.5))[..., None]
         tex = tex * (1 - a) + other * a
     return tex
@@ -295,8 +300,7 @@ def composite_image(rng: np.random.Generator, photos: list[np.ndarray], size: in
     objects = np.zeros((size, size), np.uint8)
     for k, m in enumerate(kept, start=1):
         choices = [i for i in range(len(photos)) if i != bg_index] or [bg_index]
-        tex = _crop(rng, photos[int(rng.choice(choices))], size, 0.15)
-        tex = _jitter(rng, tex) * _shading(rng, size, rng.uniform(0.2, 0.8))
+        tex = _texture(rng, photos, choices, size)
         if multi_texture > 0 and rng.random() < multi_texture:
             tex = _multi_texture(rng, photos, choices, m, size, tex)
         alpha = m.astype(np.float32)
