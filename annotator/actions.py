@@ -64,6 +64,9 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("focus_zoom", "&Zoom In on the Object", (),
                "From the second click on, run the model on an enlarged crop around the object "
                "(finer masks, small objects found)", checkable=True),
+    ActionSpec("enforce_clicks", "&Enforce Clicks (f-BRS)", (),
+               "When the model ignores a click, adjust it until every clicked pixel gets the label "
+               "you gave it (f-BRS)", checkable=True),
     ActionSpec("model_info", "Model &Info", (), "Show the current model"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "List the keyboard shortcuts"),
     ActionSpec("about", "&About", (), "About this program"),

@@ -24,6 +24,7 @@ class Settings:
     device: str = "auto"          # auto / cuda / cpu
     max_size: int = 512           # longest side of the copy the model runs on
     zoom_in: bool = True          # from the 2nd click on, the model looks at a crop around the object
+    brs: bool = True              # f-BRS: a click the model ignores is enforced (NoC@85 3.7 -> 2.9)
     autosave: bool = True         # save on image switch, close and after each finished object
     show_clicks: bool = True      # draw click markers
     brush_size: int = 12          # brush radius in screen pixels

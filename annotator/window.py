@@ -121,7 +121,8 @@ class MainWindow(QMainWindow):
             "fit": self.canvas.fit, "actual_size": self.canvas.actual_size,
             "zoom_in": lambda: self.canvas.zoom(1.25), "zoom_out": lambda: self.canvas.zoom(0.8),
             "load_checkpoint": self._ask_checkpoint, "max_size": self._ask_max_size,
-            "focus_zoom": self._on_focus_zoom,
+            "focus_zoom": lambda on: self._toggle_reload("focus_zoom", "zoom_in", on),
+            "enforce_clicks": lambda on: self._toggle_reload("enforce_clicks", "brs", on),
             "model_info": self.show_model_info, "shortcuts": self.show_shortcuts, "about": self.show_about,
         })
         tools = QActionGroup(self)
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         a["autosave"].setChecked(self.settings.autosave)
         a["refine"].setChecked(self.settings.refine)
         a["focus_zoom"].setChecked(self.settings.zoom_in)
+        a["enforce_clicks"].setChecked(self.settings.brs)
         a["show_clicks"].setChecked(self.settings.show_clicks)
         for i in range(9):
             act = QAction(f"Class {i + 1}", self)
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
         self.model_menu.addAction(a["model_info"])
         self.model_menu.addAction(a["max_size"])
         self.model_menu.addAction(a["focus_zoom"])
+        self.model_menu.addAction(a["enforce_clicks"])
         self.device_menu = self.model_menu.addMenu("&Device")
         self.device_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
@@ -253,9 +256,10 @@ class MainWindow(QMainWindow):
     def load_checkpoint(self, path: str | None, device: str | None = None) -> bool:
         """Load a predictor from `path` (None = default model); on failure keep the current one."""
         try:
-            from models.predictor import Predictor, ZoomIn
+            from models.predictor import BRS, Predictor, ZoomIn
             p = Predictor.load(path, device=device or self.settings.device, max_size=self.settings.max_size,
-                               zoom_in=ZoomIn() if self.settings.zoom_in else None)
+                               zoom_in=ZoomIn() if self.settings.zoom_in else None,
+                               brs=BRS() if self.settings.brs else None)
         except IFCNError as e:
             dialogs.message(self, "error", "Could not load the model",
                             f"{e}\n\nThe current model stays in use.")
@@ -802,12 +806,13 @@ class MainWindow(QMainWindow):
             return False
         return True
 
-    def _on_focus_zoom(self, on: bool) -> None:
-        """Model → Zoom In on the Object: reload the model with or without zoom-in (kept on failure)."""
-        if not self._reload_with(zoom_in=bool(on)):
-            act = self.actions_by_name["focus_zoom"]
+    def _toggle_reload(self, action: str, setting: str, on: bool) -> None:
+        """Model → Zoom In on the Object / Enforce Clicks: reload the model with the `setting` turned
+        on or off (the old model and setting are kept on failure)."""
+        if not self._reload_with(**{setting: bool(on)}):
+            act = self.actions_by_name[action]
             act.blockSignals(True)  # show the old state without reloading again
-            act.setChecked(self.settings.zoom_in)
+            act.setChecked(getattr(self.settings, setting))
             act.blockSignals(False)
 
     def _ask_max_size(self) -> None:

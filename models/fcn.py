@@ -71,11 +71,21 @@ class IFCN(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x), x.shape[-2:])
+
+    def features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The backbone's feature maps by stride (8, 16, 32) for a (N, 5, h, w) input."""
         h, w = x.shape[-2:]
         ph, pw = max(0, MIN_SIZE - h), max(0, MIN_SIZE - w)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        f = self.backbone(x)
+        return self.backbone(x)
+
+    def head(self, f: dict[int, torch.Tensor], size: tuple[int, int] | torch.Size) -> torch.Tensor:
+        """FCN fusion of `features(x)` into one logit per pixel of the (h, w) = `size` input.
+
+        Everything here is linear in the features (1x1 scores, upsampling, sums)."""
+        h, w = int(size[0]), int(size[1])
         s = self.score32(f[32])
         if self.spec.stride <= 16:
             s16 = self.score16(f[16])
@@ -84,8 +94,13 @@ class IFCN(nn.Module):
             s8 = self.score8(f[8])
             s = _match(self.up16to8(s), s8) + s8
         s = self.up_final(s)
-        s = F.interpolate(s, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        s = F.interpolate(s, size=(max(h, MIN_SIZE), max(w, MIN_SIZE)), mode="bilinear", align_corners=False)
         return s[..., :h, :w]
+
+    @property
+    def head_strides(self) -> tuple[int, ...]:
+        """The feature strides the head reads."""
+        return tuple(s for s in (8, 16, 32) if s >= self.spec.stride)
 
 
 def build_ifcn(spec: ModelSpec, weights: str | None = None, allow_download: bool = False) -> IFCN:

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from models import grabcut
+from models.brs import BRS, refine_logits
 from models.checkpoint import load_checkpoint
 from models.clicks import Click, distance_maps, validate_clicks
 from models.device import resolve_device
@@ -29,7 +30,7 @@ from models.inputs import normalize_rgb, scale_maps
 from models.metrics import object_box
 from models.spec import ModelSpec
 
-__all__ = ["Click", "Predictor", "GRABCUT", "ZoomIn", "fold_batchnorm"]
+__all__ = ["BRS", "Click", "Predictor", "GRABCUT", "ZoomIn", "fold_batchnorm"]
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,12 @@ class Predictor:
 
     def __init__(self, model: IFCN | None, device: str | torch.device = "cpu",
                  max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
-                 meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = ZoomIn()) -> None:
+                 meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = ZoomIn(),
+                 brs: BRS | None = BRS()) -> None:
         self.model = model
         self.zoom_in = zoom_in
+        self.brs = brs
+        self.brs_evals = 0  # head evaluations f-BRS ran in the last network run (1: clicks respected)
         self.spec: ModelSpec | None = model.spec if model is not None else None
         self.max_size = int(max_size)
         self.checkpoint_path = checkpoint_path
@@ -128,7 +132,8 @@ class Predictor:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, device: str = "auto",
-             max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = ZoomIn()) -> "Predictor":
+             max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = ZoomIn(),
+             brs: BRS | None = BRS()) -> "Predictor":
         """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical)."""
         if checkpoint is None:
             path = default_checkpoint()
@@ -140,7 +145,7 @@ class Predictor:
             return cls(None, device="cpu", max_size=max_size)
         loaded = load_checkpoint(checkpoint, map_location="cpu")
         return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
-                   meta=loaded.meta, zoom_in=zoom_in)
+                   meta=loaded.meta, zoom_in=zoom_in, brs=brs)
 
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
@@ -148,7 +153,7 @@ class Predictor:
         if self.model is not None:
             self.model.to(dev).eval()
             # inference runs a copy with BatchNorm folded into the convolutions (same outputs, fewer passes)
-            self._net = fold_batchnorm(self.model)
+            self._net = fold_batchnorm(self.model).requires_grad_(False)
             if dev.type == "cpu":
                 self._net.to(memory_format=torch.channels_last)
         self.device = dev if self.model is not None else torch.device("cpu")
@@ -175,6 +180,7 @@ class Predictor:
         d: dict[str, Any] = {"name": self.name, "classical": self.is_classical,
                              "device": str(self.device), "max_size": self.max_size,
                              "zoom_in": self.zoom_in is not None and not self.is_classical,
+                             "brs": self.brs is not None and not self.is_classical,
                              "checkpoint": str(self.checkpoint_path) if self.checkpoint_path else None}
         if self.spec is not None:
             d.update(backbone=self.spec.backbone, stride=self.spec.stride, upsample=self.spec.upsample)
@@ -257,8 +263,13 @@ class Predictor:
         x = torch.cat([rgb, torch.from_numpy(maps).to(self.device)])[None]
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            return torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
+        if self.brs is None:
+            with torch.inference_mode():
+                return torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
+        with torch.no_grad():  # not inference_mode: f-BRS differentiates the head through these features
+            feats = self._net.features(x)
+        logits, self.brs_evals = refine_logits(self._net, feats, clicks, (h, w), self.brs)
+        return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
 
     def _network_prob(self, wc: list[Click]) -> np.ndarray:
         """The network's probability at working resolution for working-image clicks (cached).

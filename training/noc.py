@@ -298,11 +298,12 @@ def format_table(results: Iterable[NocResult]) -> str:
 # ----------------------------------------------------------------------------- CLI
 
 def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512,
-                   zoom_target: int | None = 320):
+                   zoom_target: int | None = 320, brs: bool = True):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
 
-    `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in."""
-    from models.predictor import GRABCUT, Predictor, ZoomIn
+    `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in;
+    `brs`: f-BRS click enforcement (see `models.brs`)."""
+    from models.predictor import BRS, GRABCUT, Predictor, ZoomIn
 
     if checkpoint is not None and checkpoint.lower() == GRABCUT:
         return Predictor.load(GRABCUT, device=device, max_size=max_size)
@@ -312,7 +313,8 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
         zoom = ZoomIn(target=int(zoom_target)) if zoom_target else None
     except ValueError as e:
         raise IFCNError(f"--zoom-in {zoom_target}: {e}") from None
-    return Predictor.load(checkpoint, device=device, max_size=max_size, zoom_in=zoom)
+    return Predictor.load(checkpoint, device=device, max_size=max_size, zoom_in=zoom,
+                          brs=BRS() if brs else None)
 
 
 def open_dataset(args: argparse.Namespace):
@@ -353,6 +355,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="from the second click on, run the network on a crop around the object "
                              "enlarged to PX (RITM's zoom-in, as the annotator does); 0 = whole image "
                              "(default 320)")
+    parser.add_argument("--brs", action=argparse.BooleanOptionalAction, default=True,
+                        help="f-BRS (Sofiiuk et al. 2020): when the network ignores a click, adjust its "
+                             "features until the clicked pixels get their labels, as the annotator does "
+                             "(default on; --no-brs: the network's plain output)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--progress-json", action="store_true",
                         help="JSON progress lines on stdout (the table then goes to stderr)")
@@ -372,12 +378,13 @@ def run(args: argparse.Namespace) -> int:
         results: list[NocResult] = []
         for checkpoint, refine in runs:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
-                                       zoom_target=args.zoom_in)
+                                       zoom_target=args.zoom_in, brs=args.brs)
             res = evaluate(predictor, dataset, split=args.split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
             res.info.update({"checkpoint": checkpoint or "default", "split": args.split,
                              "zoom_in": predictor.zoom_in.target if predictor.info()["zoom_in"] else 0,
+                             "brs": bool(predictor.info()["brs"]),
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})
             results.append(res)

@@ -371,8 +371,10 @@ def test_large_image_opens_and_stays_responsive(make_window, tmp_path, qtbot):
     w.state.mark_saved()  # skip the (slow) autosave of two 100-megapixel PNGs on close
 
 
-def test_zoom_in_on_the_object_toggles_and_persists(make_window, image_folder, tmp_path, fake_dialogs):
-    """Model → Zoom In on the Object reloads the model with/without zoom-in; a failed reload reverts it."""
+@pytest.mark.parametrize("action, setting", [("focus_zoom", "zoom_in"), ("enforce_clicks", "brs")])
+def test_model_toggles_reload_and_persist(make_window, image_folder, tmp_path, fake_dialogs, action, setting):
+    """Model → Zoom In on the Object / Enforce Clicks reload the model with the option on or off; a failed
+    reload reverts the setting and the check mark."""
     from models.checkpoint import save_checkpoint
     from models.fcn import build_ifcn
     from models.spec import ModelSpec
@@ -381,13 +383,14 @@ def test_zoom_in_on_the_object_toggles_and_persists(make_window, image_folder, t
     save_checkpoint(ckpt, build_ifcn(ModelSpec(backbone="efficientnet_lite0"), weights=None))
     w = make_window(image_folder)
     assert w.load_checkpoint(str(ckpt))
-    act = w.actions_by_name["focus_zoom"]
-    assert act.isChecked() and w.predictor.zoom_in is not None  # on by default
+    act = w.actions_by_name[action]
+    assert act.isChecked() and getattr(w.predictor, setting) is not None  # on by default
+    assert act in w.model_menu.actions()
     act.trigger()
-    assert not act.isChecked() and w.predictor.zoom_in is None and w.settings.zoom_in is False
+    assert not act.isChecked() and getattr(w.predictor, setting) is None and getattr(w.settings, setting) is False
     assert w.predictor.checkpoint_path == ckpt  # the same model, reloaded
     ckpt.unlink()  # the next reload fails: the setting and the check mark stay as they were
     before = w.predictor
     act.trigger()
-    assert w.predictor is before and not act.isChecked() and w.settings.zoom_in is False
+    assert w.predictor is before and not act.isChecked() and getattr(w.settings, setting) is False
     assert fake_dialogs.messages[-1][0] == "error"

@@ -40,7 +40,7 @@ def test_downscaled_matches_direct_inference_on_small_image(checkpoint):
     from models.checkpoint import load_checkpoint
     from models.inputs import make_input
     img, _ = scene(64, 80)
-    p = Predictor.load(checkpoint, device="cpu", max_size=512, zoom_in=None)
+    p = Predictor.load(checkpoint, device="cpu", max_size=512, zoom_in=None, brs=None)
     p.set_image(img)
     clicks = [Click(40, 32, True), Click(5, 5, False)]
     prob = p.predict(clicks)
@@ -134,11 +134,28 @@ def test_refine_widens_the_crop_instead_of_cutting_the_object():
 
 # ----------------------------------------------------------------------------- zoom-in
 
+class _Counted:
+    """`net` that records the (h, w) of every input it runs on (whole forward or f-BRS's features)."""
+
+    def __init__(self, net, shapes):
+        self._net, self._shapes = net, shapes
+
+    def __call__(self, x):
+        self._shapes.append(tuple(x.shape[-2:]))
+        return self._net(x)
+
+    def features(self, x):
+        self._shapes.append(tuple(x.shape[-2:]))
+        return self._net.features(x)
+
+    def __getattr__(self, name):  # head, head_strides, ...
+        return getattr(self._net, name)
+
+
 def _spy(p):
     """Record the (h, w) of every network input of predictor `p`; the network itself still runs."""
     shapes = []
-    net = p._net
-    p._net = lambda x: (shapes.append(tuple(x.shape[-2:])), net(x))[1]
+    p._net = _Counted(p._net, shapes)
     return shapes
 
 
@@ -153,6 +170,7 @@ def _fixed_prob(p, mask):
         return torch.from_numpy(np.where(m > 0, 8.0, -8.0).astype(np.float32))[None, None]
     shapes = []
     p._net = lambda x: (shapes.append(tuple(x.shape[-2:])), net(x))[1]
+    p.brs = None  # the fake network is one callable, without features and head
     return shapes
 
 

@@ -65,9 +65,10 @@ def test_synth_pairs_train_noc(tmp_path):
     assert cv2.imread(str(out / "miou_vs_clicks.png")) is not None
 
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "nozoom", "--checkpoint",
-             run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "0")
+             run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "0", "--no-brs")
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "nozoom" / "summary.json").read_text())["zoom_in"] == 0
+    plain = json.loads((tmp_path / "nozoom" / "summary.json").read_text())
+    assert plain["zoom_in"] == 0 and plain["brs"] is False and summary["brs"] is True
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "bad", "--checkpoint",
              run / "best.pt", "--limit", "1", "--zoom-in", "3")
     assert r.returncode == 2 and "--zoom-in 3" in r.stderr and "Traceback" not in r.stderr

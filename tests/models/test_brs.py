@@ -1,0 +1,121 @@
+"""f-BRS-B click enforcement (models.brs) and its use in the Predictor."""
+import numpy as np
+import pytest
+import torch
+
+from models.brs import BRS, click_discs, refine_logits
+from models.clicks import Click, distance_maps
+from models.inputs import normalize_rgb, scale_maps
+from models.predictor import Predictor
+from tests.models.helpers import random_model
+
+
+def _input(net, rgb, clicks):
+    h, w = rgb.shape[:2]
+    maps = scale_maps(distance_maps(clicks, h, w, net.spec.clamp), net.spec)
+    return torch.cat([torch.from_numpy(normalize_rgb(rgb, net.spec)), torch.from_numpy(maps)])[None]
+
+
+def _image(h=72, w=96, seed=0):
+    """Noise, dark on the left half and bright on the right (the clicks below fall on different halves)."""
+    img = np.random.default_rng(seed).random((h, w, 3)) * 100
+    img[:, w // 2:] += 155
+    return img.astype(np.uint8)
+
+
+def test_click_discs():
+    pos, neg = click_discs([Click(10, 5, True), Click(-3, 40, False)], 50, 60, radius=2)
+    assert pos.sum() == 13 and pos[5, 10] and pos[5, 12] and not pos[5, 13]
+    assert neg[40, 0] and neg.sum() == 9  # clipped into the image: a half disc on the left edge
+    assert not (pos & neg).any()
+    pos, _ = click_discs([Click(10, 5, True)], 50, 60, radius=0)
+    assert pos.sum() == 1
+
+
+def test_head_of_features_is_the_network():
+    net = random_model("efficientnet_lite0")
+    x = _input(net, _image(40, 50), [Click(20, 20, True)])  # smaller than MIN_SIZE: padded and cropped
+    with torch.no_grad():
+        assert torch.equal(net(x), net.head(net.features(x), x.shape[-2:]))
+    assert net.head_strides == (8, 16, 32)
+
+
+def test_nothing_is_optimised_when_the_clicks_are_respected():
+    net = random_model("efficientnet_lite0")
+    with torch.no_grad():
+        net.score32.bias.fill_(20.0)  # foreground everywhere: a positive click is respected
+    clicks = [Click(30, 30, True)]
+    x = _input(net, _image(), clicks)
+    with torch.no_grad():
+        logits, evals = refine_logits(net, net.features(x), clicks, (72, 96))
+        assert evals == 1 and torch.equal(logits, net(x))
+
+
+def _disk_scene(h=120, w=160):
+    """A yellow disk on dark noise: the shipped model selects the whole disk from a click at its centre."""
+    img = (np.random.default_rng(0).random((h, w, 3)) * 60).astype(np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    img[(yy - 60) ** 2 + (xx - 80) ** 2 < 40 ** 2] = (200, 180, 40)
+    return img
+
+
+@pytest.mark.parametrize("second", [Click(100, 60, False), Click(60, 75, False)])
+def test_an_ignored_click_is_enforced(second):
+    """The shipped model ignores a negative click inside the disk (at the whole image's scale):
+    after f-BRS every pixel of each click's disc has the click's label; the weights get no gradient."""
+    from models.checkpoint import load_checkpoint
+    from models.predictor import default_checkpoint
+
+    net = load_checkpoint(default_checkpoint()).model.float().eval()
+    clicks = [Click(80, 60, True), second]
+    x = _input(net, _disk_scene(), clicks)
+    with torch.no_grad():
+        feats = net.features(x)
+        before = torch.sigmoid(net(x))[0, 0].numpy()
+    cfg = BRS()
+    pos, neg = click_discs(clicks, 120, 160, cfg.radius)
+    assert (before[neg] > 0.5).all()  # the click is ignored
+    logits, evals = refine_logits(net, feats, clicks, (120, 160), cfg)
+    prob = torch.sigmoid(logits)[0, 0].numpy()
+    assert 1 < evals <= cfg.max_evals + 1
+    assert (prob[pos] > cfg.prob_thresh).all() and (prob[neg] < 1 - cfg.prob_thresh).all()
+    assert (prob > 0.5).sum() > 1000  # the object is still there, not just the clicks
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_the_evaluation_budget_is_a_hard_cap():
+    """With too few evaluations to succeed, f-BRS stops at the budget and returns its best logits."""
+    from models.checkpoint import load_checkpoint
+    from models.predictor import default_checkpoint
+
+    net = load_checkpoint(default_checkpoint()).model.float().eval()
+    clicks = [Click(80, 60, True), Click(100, 60, False)]
+    x = _input(net, _disk_scene(), clicks)
+    with torch.no_grad():
+        feats, plain = net.features(x), net(x)
+    logits, evals = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=2))
+    assert evals == 3 and not torch.equal(logits, plain)
+
+
+def test_predictor_uses_brs_by_default_and_can_turn_it_off():
+    img = _disk_scene()
+    clicks = [Click(80, 60, True), Click(100, 60, False)]
+    on = Predictor.load(None, device="cpu")
+    off = Predictor.load(None, device="cpu", brs=None)
+    assert on.info()["brs"] and not off.info()["brs"]
+    for p in (on, off):
+        p.set_image(img)
+    assert off.predict(clicks)[60, 100] > 0.5  # the plain network ignores the negative click
+    assert on.predict(clicks)[60, 100] < 0.5 and on.brs_evals > 1
+    # a click the network already respects: the plain network's output, nothing optimised
+    np.testing.assert_array_equal(on.predict(clicks[:1]), off.predict(clicks[:1]))
+    on.forget()
+    on.predict(clicks[:1])
+    assert on.brs_evals == 1
+
+
+def test_invalid_settings():
+    with pytest.raises(ValueError):
+        BRS(max_evals=0)
+    with pytest.raises(ValueError):
+        BRS(prob_thresh=1.0)
