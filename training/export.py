@@ -25,7 +25,7 @@ def export_checkpoint(src: Path, dst: Path, half: bool = True, noc_summary: Path
             summary = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise IFCNError(f"{path}: not a readable NoC summary ({e}).") from None
-        for k in ("noc@85", "noc@90", "failed@85", "failed@90", "objects"):
+        for k in ("noc@85", "noc@90", "failed@85", "failed@90", "objects", "zoom_in", "brs"):
             if k in summary:
                 meta[f"{key}{k}" if key else k] = summary[k]
     if note:

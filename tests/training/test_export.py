@@ -13,12 +13,15 @@ def test_export_strips_state_halves_and_records_noc(tmp_path):
     save_checkpoint(src, net, meta={"val_iou": 0.7}, extra={"optimizer": {"lr": torch.tensor(1.0)}, "step": 3})
     noc = tmp_path / "noc"
     noc.mkdir()
-    (noc / "summary.json").write_text(json.dumps({"noc@85": 3.5, "noc@90": 5.0, "objects": 10}))
+    (noc / "summary.json").write_text(json.dumps({"noc@85": 3.5, "noc@90": 5.0, "objects": 10,
+                                                   "zoom_in": 320, "brs": True, "seconds": 9.0}))
     dst = tmp_path / "ship.pt"
     export_checkpoint(src, dst, half=True, noc_summary=noc / "summary.json")
     out = load_checkpoint(dst)
     assert out.extra == {}
     assert out.meta["noc@85"] == 3.5 and out.meta["val_iou"] == 0.7
+    assert out.meta["zoom_in"] == 320 and out.meta["brs"] is True  # how the NoC was measured
+    assert "seconds" not in out.meta
     assert dst.stat().st_size < src.stat().st_size
     payload = torch.load(dst, weights_only=True)
     assert all(v.dtype == torch.float16 for v in payload["state_dict"].values() if v.is_floating_point())
