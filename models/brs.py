@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,7 @@ LOSSES = ("bce", "squared")
 class BRS:
     """f-BRS-B settings: click disc radius (px of the network input), L-BFGS budget, regulariser."""
 
-    radius: float = 5.0
+    radius: int = 5
     max_evals: int = 20
     reg_weight: float = 1e-3
     prob_thresh: float = 0.49
@@ -50,15 +51,15 @@ class BRS:
             raise ValueError(f"invalid f-BRS settings: {self}")
 
 
-def click_discs(clicks: Sequence[Click], h: int, w: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean (h, w) masks of the pixels within `radius` of a positive / of a negative click."""
-    pos, neg = np.zeros((h, w), bool), np.zeros((h, w), bool)
-    yy, xx = np.ogrid[:h, :w]
+def click_discs(clicks: Sequence[Click], h: int, w: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (h, w) masks of the discs of `radius` around the positive / the negative clicks: the same
+    pixels as GrabCut's definite seeds (`models.grabcut`), the centre clipped into the image."""
+    pos, neg = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
     for c in clicks:
-        x, y = min(w - 1, max(0, round(c.x))), min(h - 1, max(0, round(c.y)))
-        disc = (xx - x) ** 2 + (yy - y) ** 2 <= radius ** 2
-        (pos if c.positive else neg)[disc] = True
-    return pos, neg
+        x, y = c.pixel()
+        cv2.circle(pos if c.positive else neg, (min(w - 1, max(0, x)), min(h - 1, max(0, y))), int(radius), 1,
+                   thickness=-1)
+    return pos.astype(bool), neg.astype(bool)
 
 
 def _violations(prob: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> tuple[float, float]:

@@ -32,6 +32,18 @@ def test_click_discs():
     assert pos.sum() == 1
 
 
+def test_click_discs_are_grabcuts_seeds():
+    """f-BRS enforces the labels on the same pixels that GrabCut refinement takes as definite."""
+    import cv2
+    from models import grabcut
+
+    clicks = [Click(10.4, 5.6, True), Click(30.5, 20.49, False)]
+    gc = np.full((50, 60), cv2.GC_PR_BGD, np.uint8)
+    grabcut._seed_disks(gc, clicks, 5)
+    pos, neg = click_discs(clicks, 50, 60, 5)
+    assert np.array_equal(gc == cv2.GC_FGD, pos) and np.array_equal(gc == cv2.GC_BGD, neg) and pos.sum() > 60
+
+
 def test_head_of_features_is_the_network():
     net = random_model("efficientnet_lite0")
     x = _input(net, _image(40, 50), [Click(20, 20, True)])  # smaller than MIN_SIZE: padded and cropped
