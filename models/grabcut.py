@@ -66,13 +66,16 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
     Disks of `radius` around positive / negative clicks are definite foreground / background (also
     outside the crop), the rest probable foreground or background by `prob >= threshold`. Elsewhere
     outside the crop `prob` is kept. When GrabCut grows the object up to a cut edge of the crop, the
-    crop is widened once (margin of the object's size) so the mask does not end in a straight line.
+    crop is widened once (a margin of the size of what GrabCut found) so the mask does not end in a
+    straight line; when it still does, GrabCut is leaking into the background and `prob` is returned
+    unrefined (with the click disks).
     """
     fg = prob >= threshold
     h, w = fg.shape
     out = np.asarray(prob, dtype=np.float32).copy()
+    grown = fg
     for margin in CROP_MARGINS:
-        y0, y1, x0, x1 = _crop_box(fg, clicks, margin_frac=margin)
+        y0, y1, x0, x1 = _crop_box(grown, clicks, margin_frac=margin)
         crop_clicks = [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
         gc = np.where(fg[y0:y1, x0:x1], cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
         _seed_disks(gc, crop_clicks, radius)
@@ -84,9 +87,13 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
         obj = _clicked_parts(seg, crop_clicks)
         cut = (y0 > 0 and obj[0].any()) or (y1 < h and obj[-1].any()) or \
               (x0 > 0 and obj[:, 0].any()) or (x1 < w and obj[:, -1].any())
-        if not cut or margin == CROP_MARGINS[-1]:
+        if not cut:
             out[y0:y1, x0:x1] = seg.astype(np.float32)
             break
+        grown = fg.copy()
+        grown[y0:y1, x0:x1] |= obj
+        # still cut on the widest crop: GrabCut is leaking into a background of similar colours, far
+        # past the object; the network's prediction stays (no mask ending in straight crop lines)
     for c in clicks:  # definite pixels stay definite, also where a click lies outside the crop
         cv2.circle(out, c.pixel(), radius, 1.0 if c.positive else 0.0, thickness=-1)
     return out

@@ -132,6 +132,19 @@ def test_refine_widens_the_crop_instead_of_cutting_the_object():
     assert out[150:, :].max() == 0.0
 
 
+def test_refine_keeps_the_prediction_when_grabcut_leaks_past_the_widest_crop():
+    """Object and background of one colour: GrabCut would fill every crop up to its straight edges (a
+    square mask); the network's prediction stays instead."""
+    from models.grabcut import refine
+    rng = np.random.default_rng(1)
+    img = (rng.random((300, 300, 3)) * 30 + np.array([200, 180, 50])).astype(np.uint8)
+    prob = np.zeros((300, 300), np.float32)
+    prob[120:180, 120:180] = 0.9
+    out = refine(img, prob, [Click(150, 150, True), Click(10, 10, False)])
+    assert ((out > 0.5) == (prob > 0.5)).all()
+    assert out[150, 150] == 1.0 and out[10, 10] == 0.0  # the click disks are still definite
+
+
 # ----------------------------------------------------------------------------- zoom-in
 
 class _Counted:
