@@ -111,7 +111,7 @@ class Predictor:
 
     def __init__(self, model: IFCN | None, device: str | torch.device = "cpu",
                  max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
-                 meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = ZoomIn(),
+                 meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = None,
                  brs: BRS | None = BRS()) -> None:
         self.model = model
         self.zoom_in = zoom_in
@@ -132,7 +132,7 @@ class Predictor:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, device: str = "auto",
-             max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = ZoomIn(),
+             max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = None,
              brs: BRS | None = BRS()) -> "Predictor":
         """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical)."""
         if checkpoint is None:

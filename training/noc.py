@@ -298,7 +298,7 @@ def format_table(results: Iterable[NocResult]) -> str:
 # ----------------------------------------------------------------------------- CLI
 
 def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512,
-                   zoom_target: int | None = 320, brs: bool = True):
+                   zoom_target: int | None = None, brs: bool = True):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
 
     `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in;
@@ -351,10 +351,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="never stop early: every object gets max-clicks clicks (true mIoU curve)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N objects")
     parser.add_argument("--max-size", type=int, default=512, help="predictor's longest image side")
-    parser.add_argument("--zoom-in", type=int, default=320, metavar="PX",
+    parser.add_argument("--zoom-in", type=int, default=0, metavar="PX",
                         help="from the second click on, run the network on a crop around the object "
-                             "enlarged to PX (RITM's zoom-in, as the annotator does); 0 = whole image "
-                             "(default 320)")
+                             "enlarged to PX (RITM's zoom-in; 320 is the annotator's Zoom In on the "
+                             "Object); default 0 = the whole image, as the annotator by default")
     parser.add_argument("--brs", action=argparse.BooleanOptionalAction, default=True,
                         help="f-BRS (Sofiiuk et al. 2020): when the network ignores a click, adjust its "
                              "features until the clicked pixels get their labels, as the annotator does "

@@ -371,10 +371,12 @@ def test_large_image_opens_and_stays_responsive(make_window, tmp_path, qtbot):
     w.state.mark_saved()  # skip the (slow) autosave of two 100-megapixel PNGs on close
 
 
-@pytest.mark.parametrize("action, setting", [("focus_zoom", "zoom_in"), ("enforce_clicks", "brs")])
-def test_model_toggles_reload_and_persist(make_window, image_folder, tmp_path, fake_dialogs, action, setting):
-    """Model → Zoom In on the Object / Enforce Clicks reload the model with the option on or off; a failed
-    reload reverts the setting and the check mark."""
+@pytest.mark.parametrize("action, setting, default", [("focus_zoom", "zoom_in", False),
+                                                      ("enforce_clicks", "brs", True)])
+def test_model_toggles_reload_and_persist(make_window, image_folder, tmp_path, fake_dialogs, action, setting,
+                                          default):
+    """Model → Zoom In on the Object (off by default) / Enforce Clicks (on) reload the model with the option
+    switched; a failed reload reverts the setting and the check mark."""
     from models.checkpoint import save_checkpoint
     from models.fcn import build_ifcn
     from models.spec import ModelSpec
@@ -384,13 +386,14 @@ def test_model_toggles_reload_and_persist(make_window, image_folder, tmp_path, f
     w = make_window(image_folder)
     assert w.load_checkpoint(str(ckpt))
     act = w.actions_by_name[action]
-    assert act.isChecked() and getattr(w.predictor, setting) is not None  # on by default
     assert act in w.model_menu.actions()
+    assert act.isChecked() is default and (getattr(w.predictor, setting) is not None) is default
     act.trigger()
-    assert not act.isChecked() and getattr(w.predictor, setting) is None and getattr(w.settings, setting) is False
+    assert act.isChecked() is not default and getattr(w.settings, setting) is not default
+    assert (getattr(w.predictor, setting) is not None) is not default
     assert w.predictor.checkpoint_path == ckpt  # the same model, reloaded
     ckpt.unlink()  # the next reload fails: the setting and the check mark stay as they were
     before = w.predictor
     act.trigger()
-    assert w.predictor is before and not act.isChecked() and getattr(w.settings, setting) is False
+    assert w.predictor is before and act.isChecked() is not default and getattr(w.settings, setting) is not default
     assert fake_dialogs.messages[-1][0] == "error"

@@ -3,7 +3,7 @@ import pytest
 
 from models.checkpoint import save_checkpoint
 from models.errors import IFCNError
-from models.predictor import GRABCUT, Click, Predictor
+from models.predictor import GRABCUT, Click, Predictor, ZoomIn
 from tests.models.helpers import random_model
 
 
@@ -188,7 +188,6 @@ def _fixed_prob(p, mask):
 
 
 def test_zoom_in_runs_the_second_click_on_an_enlarged_crop_around_the_object(checkpoint):
-    from models.predictor import ZoomIn
 
     img = np.zeros((200, 300, 3), np.uint8)
     obj = np.zeros((200, 300), bool)
@@ -210,11 +209,11 @@ def test_zoom_in_runs_the_second_click_on_an_enlarged_crop_around_the_object(che
 def test_zoom_in_result_depends_on_the_clicks_only_not_on_what_came_before(checkpoint):
     img, _ = scene(120, 160)
     clicks = [Click(80, 60, True), Click(100, 62, True), Click(10, 10, False)]
-    a = Predictor.load(checkpoint, device="cpu")
+    a = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn())
     a.set_image(img)
     for k in range(1, 4):
         last = a.predict(clicks[:k])
-    b = Predictor.load(checkpoint, device="cpu")  # asked for all three clicks at once
+    b = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn())  # asked for all three clicks at once
     b.set_image(img)
     np.testing.assert_array_equal(b.predict(clicks), last)
     runs = _spy(b)
@@ -225,7 +224,7 @@ def test_zoom_in_result_depends_on_the_clicks_only_not_on_what_came_before(check
 
 def test_zoom_in_keeps_the_whole_image_for_big_objects_and_after_an_empty_mask(checkpoint):
     img = np.zeros((400, 480, 3), np.uint8)
-    p = Predictor.load(checkpoint, device="cpu")
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn())
     p.set_image(img)
     big = np.ones((400, 480), bool)
     shapes = _fixed_prob(p, big)
@@ -248,7 +247,6 @@ def test_without_zoom_in_every_click_sees_the_whole_image(checkpoint):
 
 
 def test_zoom_in_settings_are_checked():
-    from models.predictor import ZoomIn
 
     with pytest.raises(ValueError):
         ZoomIn(target=4)
@@ -258,7 +256,7 @@ def test_zoom_in_settings_are_checked():
 
 def test_forget_makes_the_next_prediction_run_the_network_again(checkpoint):
     img, _ = scene()
-    p = Predictor.load(checkpoint, device="cpu")
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn())
     p.set_image(img)
     clicks = [Click(80, 60, True), Click(90, 62, True)]
     first = p.predict(clicks)
@@ -278,7 +276,7 @@ def test_zoom_in_looks_at_the_whole_image_when_the_object_goes_past_the_crop(che
     img = np.zeros((200, 300, 3), np.uint8)
     small = np.zeros((200, 300), bool)
     small[80:110, 140:180] = True
-    p = Predictor.load(checkpoint, device="cpu")
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn())
     p.set_image(img)
     shapes = _fixed_prob(p, small)
     p.predict([Click(150, 90, True)])

@@ -60,15 +60,15 @@ def test_synth_pairs_train_noc(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["objects"] == 3 and 1 <= summary["noc@85"] <= 3
     assert len(summary["miou_per_click"]) == 3 and summary["refine"] is False
-    assert summary["zoom_in"] == 320  # the annotator's setting is the default
+    assert summary["zoom_in"] == 0  # the annotator's default: the whole image
     assert len(list(csv.DictReader((out / "per_object.csv").open()))) == 3
     assert cv2.imread(str(out / "miou_vs_clicks.png")) is not None
 
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "nozoom", "--checkpoint",
-             run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "0", "--no-brs")
+             run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "320", "--no-brs")
     assert r.returncode == 0, r.stderr
     plain = json.loads((tmp_path / "nozoom" / "summary.json").read_text())
-    assert plain["zoom_in"] == 0 and plain["brs"] is False and summary["brs"] is True
+    assert plain["zoom_in"] == 320 and plain["brs"] is False and summary["brs"] is True
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "bad", "--checkpoint",
              run / "best.pt", "--limit", "1", "--zoom-in", "3")
     assert r.returncode == 2 and "--zoom-in 3" in r.stderr and "Traceback" not in r.stderr
