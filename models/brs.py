@@ -69,6 +69,46 @@ def _violations(prob: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> tup
     return fp, fn
 
 
+def _axis_terms(dst: np.ndarray, out_size: int, factor: int, cells: int) -> tuple[np.ndarray, ...]:
+    """For output coordinates `dst` along one axis of `IFCN.upsample_logits` (transposed conv of stride
+    `factor`, kernel 2 * factor, padding factor // 2, then bilinear resize to `out_size`): the (n, 2, 2)
+    indices of the low-resolution cells, kernel taps and weights (interpolation x validity) that make it."""
+    pad, deconv = factor // 2, cells * factor
+    src = np.maximum((dst + 0.5) * (deconv / out_size) - 0.5, 0.0)  # torch's align_corners=False rule
+    o0 = np.floor(src).astype(np.int64)
+    o1 = np.minimum(o0 + 1, deconv - 1)
+    lam = src - o0
+    o = np.stack([o0, o1], 1)                                   # (n, 2) deconv output rows
+    interp = np.stack([1.0 - lam, lam], 1)
+    hi = (o + pad) // factor
+    cell = np.stack([hi - 1, hi], 2)                            # (n, 2, 2) contributing cells
+    tap = o[:, :, None] + pad - cell * factor                   # kernel index, in [0, 2 * factor)
+    valid = (cell >= 0) & (cell < cells)
+    weight = interp[:, :, None] * valid
+    return np.clip(cell, 0, cells - 1), np.clip(tap, 0, 2 * factor - 1), weight
+
+
+def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], size: tuple[int, int], ys: np.ndarray,
+                  xs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(index, weight), both (n, 16), such that `(s.flatten()[index] * weight).sum(1)` equals
+    `net.upsample_logits(s, size)` at the pixels (ys, xs) for any low-resolution logit map `s` of shape
+    `low`: f-BRS needs the logits at the click discs only, and this skips upsampling the whole map. None
+    when the last upsampling is not a transposed convolution."""
+    if net.spec.upsample != "deconv":
+        return None
+    from models.fcn import MIN_SIZE
+
+    factor = net.spec.stride
+    kernel = net.up_final.deconv.weight.detach()[0, 0].float().cpu().numpy()
+    h, w = size
+    ci, ti, wi = _axis_terms(np.asarray(ys, np.float64), max(h, MIN_SIZE), factor, low[0])
+    cj, tj, wj = _axis_terms(np.asarray(xs, np.float64), max(w, MIN_SIZE), factor, low[1])
+    n = len(ys)
+    index = ci[:, :, :, None, None] * low[1] + cj[:, None, None, :, :]
+    weight = wi[:, :, :, None, None] * wj[:, None, None, :, :] * kernel[ti[:, :, :, None, None], tj[:, None, None, :, :]]
+    return torch.from_numpy(index.reshape(n, 16)), torch.from_numpy(weight.reshape(n, 16).astype(np.float32))
+
+
 def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: Sequence[Click],
                   size: tuple[int, int], cfg: BRS = BRS()) -> tuple[torch.Tensor, int]:
     """Logits (1, 1, h, w) of `net.head` on `feats` after f-BRS-B for `clicks`, and the number of head
@@ -76,22 +116,29 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
     `cfg.max_evals` + 1). When the budget runs out first, the logits of the lowest loss seen are returned.
 
     `net` is an `models.fcn.IFCN` (its `head` is linear in the features); `feats` its `features(x)` for
-    the input whose click maps came from `clicks` (coordinates in that input's pixels)."""
+    the input whose click maps came from `clicks` (coordinates in that input's pixels). Each evaluation
+    computes the logits at the click discs only (`pixel_sampler`), the full map once at the end."""
     h, w = size
     strides = net.head_strides
     dev = feats[strides[0]].device
     pos_np, neg_np = click_discs(clicks, h, w, cfg.radius)
-    pos, neg = torch.from_numpy(pos_np).to(dev), torch.from_numpy(neg_np).to(dev)
     with torch.no_grad():
-        base = net.head(feats, (h, w))
+        fused = net.fuse(feats)
+        base = net.upsample_logits(fused, (h, w))
+    pos, neg = torch.from_numpy(pos_np).to(dev), torch.from_numpy(neg_np).to(dev)
     fp, fn = _violations(torch.sigmoid(base[0, 0]), pos, neg)
     if fp < 1 - cfg.prob_thresh and fn < cfg.prob_thresh:
         return base, 1
 
     feats = {s: feats[s].detach().float() for s in strides}
     sizes = [feats[s].shape[1] for s in strides]
-    n_pos, n_neg = max(1, int(pos_np.sum())), max(1, int(neg_np.sum()))
-    best: dict[str, object] = {"loss": np.inf, "logits": base}
+    ys, xs = np.nonzero(pos_np | neg_np)
+    is_pos = torch.from_numpy(pos_np[ys, xs]).to(dev)
+    sampler = pixel_sampler(net, tuple(fused.shape[-2:]), (h, w), ys, xs)
+    if sampler is not None:
+        index, weight = (t.to(dev) for t in sampler)
+    n_pos, n_neg = max(1, int(is_pos.sum())), max(1, int((~is_pos).sum()))
+    best: dict[str, object] = {"loss": np.inf, "params": None}
     evals = [1]
 
     def unpack(params: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -102,22 +149,28 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
             i += c
         return out
 
+    def disc_logits(params: torch.Tensor) -> torch.Tensor:
+        if sampler is None:
+            return net.head(unpack(params), (h, w))[0, 0][ys, xs]
+        return (net.fuse(unpack(params)).reshape(-1)[index] * weight).sum(1)
+
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         evals[0] += 1
         params = torch.from_numpy(x.astype(np.float32)).to(dev).requires_grad_(True)
         with torch.enable_grad():
-            logits = net.head(unpack(params), (h, w))
-            z = logits[0, 0]
-            prob = torch.sigmoid(z)
+            z = disc_logits(params)
+            zp, zn = z[is_pos], z[~is_pos]
             if cfg.loss == "bce":
-                click_loss = F.softplus(-z[pos]).sum() / n_pos + F.softplus(z[neg]).sum() / n_neg
+                click_loss = F.softplus(-zp).sum() / n_pos + F.softplus(zn).sum() / n_neg
             else:
-                click_loss = ((1 - prob)[pos] ** 2).sum() / n_pos + (prob[neg] ** 2).sum() / n_neg
+                click_loss = ((1 - torch.sigmoid(zp)) ** 2).sum() / n_pos + (torch.sigmoid(zn) ** 2).sum() / n_neg
             loss = click_loss + cfg.reg_weight * (params ** 2).sum()
             value = float(loss.detach())
             if value < best["loss"]:
-                best["loss"], best["logits"] = value, logits.detach()
-            fp, fn = _violations(prob.detach(), pos, neg)
+                best["loss"], best["params"] = value, params.detach().clone()
+            prob = torch.sigmoid(z.detach())
+            fp = float((1 - prob[is_pos]).max()) if n_pos and bool(is_pos.any()) else 0.0
+            fn = float(prob[~is_pos].max()) if bool((~is_pos).any()) else 0.0
             if (fp < 1 - cfg.prob_thresh and fn < cfg.prob_thresh) or evals[0] > cfg.max_evals:
                 return value, np.zeros_like(x)  # clicks respected or budget spent: a zero gradient ends it
             (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
@@ -125,4 +178,5 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
 
     fmin_l_bfgs_b(fun, np.zeros(2 * sum(sizes), np.float64), m=20, factr=0, pgtol=1e-8,
                   maxfun=cfg.max_evals, maxiter=cfg.max_evals)
-    return best["logits"], evals[0]
+    with torch.no_grad():
+        return net.head(unpack(best["params"]), (h, w)), evals[0]

@@ -85,7 +85,10 @@ class IFCN(nn.Module):
         """FCN fusion of `features(x)` into one logit per pixel of the (h, w) = `size` input.
 
         Everything here is linear in the features (1x1 scores, upsampling, sums)."""
-        h, w = int(size[0]), int(size[1])
+        return self.upsample_logits(self.fuse(f), size)
+
+    def fuse(self, f: dict[int, torch.Tensor]) -> torch.Tensor:
+        """The FCN-{stride}s logit map at 1/stride of the input: the head before its last upsampling."""
         s = self.score32(f[32])
         if self.spec.stride <= 16:
             s16 = self.score16(f[16])
@@ -93,6 +96,11 @@ class IFCN(nn.Module):
         if self.spec.stride == 8:
             s8 = self.score8(f[8])
             s = _match(self.up16to8(s), s8) + s8
+        return s
+
+    def upsample_logits(self, s: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+        """`fuse`'s logit map upsampled to the (h, w) = `size` input (padded inputs are cropped back)."""
+        h, w = int(size[0]), int(size[1])
         s = self.up_final(s)
         s = F.interpolate(s, size=(max(h, MIN_SIZE), max(w, MIN_SIZE)), mode="bilinear", align_corners=False)
         return s[..., :h, :w]

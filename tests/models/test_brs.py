@@ -131,3 +131,20 @@ def test_invalid_settings():
         BRS(max_evals=0)
     with pytest.raises(ValueError):
         BRS(prob_thresh=1.0)
+
+
+@pytest.mark.parametrize("stride", [8, 16, 32])
+@pytest.mark.parametrize("size", [(375, 500), (40, 50), (65, 97), (1, 200)])
+def test_pixel_sampler_is_the_upsampled_map_at_those_pixels(stride, size):
+    """The logits f-BRS optimises (at the click discs only) are exactly those of the full head, for any
+    input size (padded small inputs, odd sizes) and any learned transposed-convolution kernel."""
+    from models.brs import pixel_sampler
+
+    net = random_model("efficientnet_lite0", stride=stride)
+    with torch.no_grad():
+        net.up_final.deconv.weight.add_(torch.rand_like(net.up_final.deconv.weight) * 0.3)
+        s = torch.randn(1, 1, *net.fuse(net.features(torch.randn(1, 5, *size))).shape[-2:])
+        full = net.upsample_logits(s, size)[0, 0]
+    ys, xs = (a.ravel() for a in np.mgrid[:size[0], :size[1]])
+    index, weight = pixel_sampler(net, tuple(s.shape[-2:]), size, ys, xs)
+    np.testing.assert_allclose((s.reshape(-1)[index] * weight).sum(1).numpy(), full[ys, xs].numpy(), atol=2e-4)
