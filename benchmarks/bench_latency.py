@@ -120,8 +120,11 @@ def refinement(sec: Section, p: Predictor) -> None:
                               "≤ 150 ms (crop); report ratio to whole-image",
                               f"{e2e.median:.1f} ms; crop {full.median / crop.median:.2f}× faster than whole image",
                               e2e.median <= 150,
-                              "" if e2e.median <= 150 else cause(f"GrabCut on the crop takes {crop.median:.0f} ms on "
-                                                                 "top of the network", busy_note())))
+                              "" if e2e.median <= 150 else cause(
+                                  f"GrabCut on the crop takes {crop.median:.0f} ms on top of the network: the "
+                                  f"first crop is {x1 - x0}×{y1 - y0} px, and where GrabCut grows the object to its "
+                                  "edge it runs again on a crop widened around what it grew (so that masks do "
+                                  "not end in straight crop lines)", busy_note())))
 
 
 def click_enforcement(sec: Section, p: Predictor) -> None:
