@@ -389,20 +389,31 @@ class NocDialog(QDialog):
         run = self.queue.pop(0)
         self.current = run
         run.status = "running"
-        argv = [*self.data_args, "--out", str(run.out), "--max-clicks", str(self.max_clicks),
-                "--device", self.device.currentData(), "--progress-json"]
-        if run.checkpoint is not None:
-            argv += ["--checkpoint", run.checkpoint]
-        if run.refine:
-            argv.append("--refine")
-        if self.limit.value() > 0:
-            argv += ["--limit", str(self.limit.value())]
+        argv = self.noc_argv(run)
         self.phase = "noc"
         i = self.runs.index(run)
         self.status_label.setText(f"Run {i + 1} of {len(self.runs)}: {run.label}…")
         self.bar.setRange(0, 0)
         self._log(f"$ ifcn noc {' '.join(argv)}")
         self.child.start(ifcn_command("noc", *argv))
+
+    def noc_argv(self, run: NocRun) -> list[str]:
+        """`ifcn noc` arguments of `run`: the chosen data and options, and the predictor as the annotator
+        runs it now (Maximum Inference Size, Zoom In on the Object, Enforce Clicks)."""
+        from models.predictor import ZoomIn
+
+        settings = self.window_.settings
+        argv = [*self.data_args, "--out", str(run.out), "--max-clicks", str(self.max_clicks),
+                "--device", self.device.currentData(), "--progress-json", "--max-size", str(settings.max_size),
+                "--zoom-in", str(ZoomIn().target if settings.zoom_in else 0),
+                "--brs" if settings.brs else "--no-brs"]
+        if run.checkpoint is not None:
+            argv += ["--checkpoint", run.checkpoint]
+        if run.refine:
+            argv.append("--refine")
+        if self.limit.value() > 0:
+            argv += ["--limit", str(self.limit.value())]
+        return argv
 
     def stop(self) -> bool:
         """Stop the running benchmark (the runs already finished keep their files)."""

@@ -87,6 +87,21 @@ def test_two_models_curves_table_and_files(setup, qtbot, tmp_path):
     assert str(results) in dlg.status_label.text()
 
 
+def test_runs_measure_the_predictor_as_the_annotator_runs_it(setup, tmp_path):
+    """The benchmark passes the Model menu's choices on to `ifcn noc` (defaults: whole image, f-BRS)."""
+    w, dlg = setup
+    dlg.out_edit.setText(str(tmp_path / "results"))
+    run = dlg.plan()[0]
+    argv = dlg.noc_argv(run)
+    assert argv[argv.index("--zoom-in") + 1] == "0" and "--brs" in argv and "--no-brs" not in argv
+    assert argv[argv.index("--max-size") + 1] == str(w.settings.max_size)
+    w._update_settings(zoom_in=True, brs=False, max_size=384)
+    argv = dlg.noc_argv(run)
+    assert argv[argv.index("--zoom-in") + 1] == "320" and "--no-brs" in argv and "--brs" not in argv
+    assert argv[argv.index("--max-size") + 1] == "384"
+    assert argv[argv.index("--checkpoint") + 1] == str(w.predictor.checkpoint_path)
+
+
 def test_refusals(setup, fake_dialogs, tmp_path):
     w, dlg = setup
     dlg.src_heldout.setChecked(True)
