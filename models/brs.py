@@ -62,11 +62,10 @@ def click_discs(clicks: Sequence[Click], h: int, w: int, radius: int) -> tuple[n
     return pos.astype(bool), neg.astype(bool)
 
 
-def _violations(prob: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> tuple[float, float]:
-    """Largest error on the positive discs (1 - p) and on the negative discs (p)."""
-    fp = float((1 - prob)[pos].max()) if bool(pos.any()) else 0.0
-    fn = float(prob[neg].max()) if bool(neg.any()) else 0.0
-    return fp, fn
+def _respected(z: torch.Tensor, is_pos: torch.Tensor, thresh: float) -> bool:
+    """True when every click-disc pixel (logits `z`, positive where `is_pos`) is on its side of `thresh`."""
+    prob = torch.sigmoid(z.detach())
+    return bool((prob[is_pos] > thresh).all()) and bool((prob[~is_pos] < thresh).all())
 
 
 def _axis_terms(dst: np.ndarray, out_size: int, factor: int, cells: int) -> tuple[np.ndarray, ...]:
@@ -122,18 +121,16 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
     strides = net.head_strides
     dev = feats[strides[0]].device
     pos_np, neg_np = click_discs(clicks, h, w, cfg.radius)
+    ys, xs = np.nonzero(pos_np | neg_np)
+    is_pos = torch.from_numpy(pos_np[ys, xs]).to(dev)
     with torch.no_grad():
         fused = net.fuse(feats)
         base = net.upsample_logits(fused, (h, w))
-    pos, neg = torch.from_numpy(pos_np).to(dev), torch.from_numpy(neg_np).to(dev)
-    fp, fn = _violations(torch.sigmoid(base[0, 0]), pos, neg)
-    if fp < 1 - cfg.prob_thresh and fn < cfg.prob_thresh:
+    if _respected(base[0, 0][ys, xs], is_pos, cfg.prob_thresh):
         return base, 1
 
     feats = {s: feats[s].detach().float() for s in strides}
     sizes = [feats[s].shape[1] for s in strides]
-    ys, xs = np.nonzero(pos_np | neg_np)
-    is_pos = torch.from_numpy(pos_np[ys, xs]).to(dev)
     sampler = pixel_sampler(net, tuple(fused.shape[-2:]), (h, w), ys, xs)
     if sampler is not None:
         index, weight = (t.to(dev) for t in sampler)
@@ -168,10 +165,7 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
             value = float(loss.detach())
             if value < best["loss"]:
                 best["loss"], best["params"] = value, params.detach().clone()
-            prob = torch.sigmoid(z.detach())
-            fp = float((1 - prob[is_pos]).max()) if n_pos and bool(is_pos.any()) else 0.0
-            fn = float(prob[~is_pos].max()) if bool((~is_pos).any()) else 0.0
-            if (fp < 1 - cfg.prob_thresh and fn < cfg.prob_thresh) or evals[0] > cfg.max_evals:
+            if _respected(z, is_pos, cfg.prob_thresh) or evals[0] > cfg.max_evals:
                 return value, np.zeros_like(x)  # clicks respected or budget spent: a zero gradient ends it
             (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
         return value, grad.cpu().numpy().astype(np.float64)
