@@ -23,9 +23,10 @@ class Click:
     y: float
     positive: bool = True
 
-    def scaled(self, sx: float, sy: float) -> "Click":
-        """The same click on an image resized by (sx, sy)."""
-        return Click(x=self.x * sx, y=self.y * sy, positive=self.positive)
+    def mapped(self, sx: float, sy: float, x0: float = 0.0, y0: float = 0.0) -> "Click":
+        """The same click on the region from (x0, y0) of the image resized by (sx, sy): pixel centres map
+        to pixel centres."""
+        return Click((self.x - x0 + 0.5) * sx - 0.5, (self.y - y0 + 0.5) * sy - 0.5, self.positive)
 
     def pixel(self) -> tuple[int, int]:
         """Integer (x, y) of the pixel this click falls on."""

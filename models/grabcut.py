@@ -64,7 +64,7 @@ def _segment_crop(rgb: np.ndarray, fg: np.ndarray, clicks: Sequence[Click], radi
         sx, sy = size[0] / w, size[1] / h
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         fg = cv2.resize(fg.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        clicks = [Click((c.x + 0.5) * sx - 0.5, (c.y + 0.5) * sy - 0.5, c.positive) for c in clicks]
+        clicks = [c.mapped(sx, sy) for c in clicks]
         radius = max(2, round(radius * s))
     gc = np.where(fg, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     _seed_disks(gc, clicks, radius)

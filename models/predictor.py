@@ -94,11 +94,6 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return net
 
 
-def _map_click(c: Click, sx: float, sy: float, x0: float = 0.0, y0: float = 0.0) -> Click:
-    """`c` on the region from (x0, y0) of the image resized by (sx, sy): pixel centres map to pixel centres."""
-    return Click((c.x - x0 + 0.5) * sx - 0.5, (c.y - y0 + 0.5) * sy - 0.5, c.positive)
-
-
 def _reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bottom: bool,
                       share: float = 0.05) -> bool:
     """True when more than `share` of a crop side that cuts through the image is covered by `mask`."""
@@ -230,7 +225,7 @@ class Predictor:
         sx, sy = ww / w, wh / h
         if sx == 1.0 and sy == 1.0:
             return list(clicks)
-        mapped = [_map_click(c, sx, sy) for c in clicks]  # then clipped into the working image
+        mapped = [c.mapped(sx, sy) for c in clicks]  # then clipped into the working image
         return [Click(min(ww - 1.0, max(0.0, m.x)), min(wh - 1.0, max(0.0, m.y)), m.positive) for m in mapped]
 
     def predict_work(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray:
@@ -306,7 +301,7 @@ class Predictor:
         s = max(1.0, self.zoom_in.target / max(cw, ch))
         sw, sh = max(1, round(cw * s)), max(1, round(ch * s))
         crop = cv2.resize(self._work[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
-        inside = [_map_click(c, sw / cw, sh / ch, x0, y0) for c in wc if x0 <= c.x < x1 and y0 <= c.y < y1]
+        inside = [c.mapped(sw / cw, sh / ch, x0, y0) for c in wc if x0 <= c.x < x1 and y0 <= c.y < y1]
         rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
         part = self._forward(rgb, inside, sh, sw)
         if _reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):

@@ -15,6 +15,15 @@ def test_zero_at_click_and_capped():
     assert d[5, 299] == 255.0  # 296 px away, truncated
 
 
+def test_mapped_keeps_pixel_centres():
+    """A click maps onto a resized (and cropped) image centre to centre, whatever the scale."""
+    c = Click(3.0, 1.0, False)
+    assert c.mapped(2.0, 0.5) == Click(6.5, 0.25, False)  # pixel 3 of 10 covers 6..8 of 20: centre 6.5
+    assert c.mapped(1.0, 1.0) == c
+    assert Click(12.0, 7.0).mapped(4.0, 4.0, x0=10, y0=5) == Click(9.5, 9.5)
+    assert Click(0.0, 0.0).mapped(3.0, 3.0).pixel() == (1, 1)  # the centre of the 3x3 block of pixel 0
+
+
 def test_empty_set_is_255_everywhere():
     maps = distance_maps([Click(2, 2, True)], 10, 12)
     assert maps.shape == (2, 10, 12) and maps.dtype == np.float32
