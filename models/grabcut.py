@@ -104,8 +104,9 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
         seg = _segment_crop(rgb[y0:y1, x0:x1], fg[y0:y1, x0:x1], crop_clicks, radius, iterations, max_pixels)
         if seg is None:
             break
-        # GrabCut grew the object up to a cut edge of the crop: retry on a wider crop, else the
-        # mask would end in a straight line there
+        # did GrabCut grow the object up to a cut edge of the crop? Then the mask would end in a straight
+        # line there: retry on a crop widened around what it grew. If even that one is cut, GrabCut is
+        # leaking into a background of similar colours and the network's prediction stays.
         obj = _clicked_parts(seg, crop_clicks)
         cut = (y0 > 0 and obj[0].any()) or (y1 < h and obj[-1].any()) or \
               (x0 > 0 and obj[:, 0].any()) or (x1 < w and obj[:, -1].any())
@@ -114,8 +115,6 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
             break
         grown = fg.copy()
         grown[y0:y1, x0:x1] |= obj
-        # still cut on the widest crop: GrabCut is leaking into a background of similar colours, far
-        # past the object; the network's prediction stays (no mask ending in straight crop lines)
     for c in clicks:  # definite pixels stay definite, also where a click lies outside the crop
         cv2.circle(out, c.pixel(), radius, 1.0 if c.positive else 0.0, thickness=-1)
     return out

@@ -382,9 +382,10 @@ def run(args: argparse.Namespace) -> int:
             res = evaluate(predictor, dataset, split=args.split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
+            info = predictor.info()
             res.info.update({"checkpoint": checkpoint or "default", "split": args.split,
-                             "zoom_in": predictor.zoom_in.target if predictor.info()["zoom_in"] else 0,
-                             "brs": bool(predictor.info()["brs"]),
+                             "zoom_in": predictor.zoom_in.target if info["zoom_in"] else 0,
+                             "brs": bool(info["brs"]),
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})
             results.append(res)
