@@ -139,7 +139,7 @@ class ClickDataset(Dataset):
         for k in range(_RETRIES):
             i = (index + k) % len(self.items)
             try:
-                return self._build(self.items[i], self._rng(i))
+                return self._build(self._item_at(i), self._rng(i))
             except SAMPLE_ERRORS as e:  # e.g. a corrupt JPEG only noticed when decoding
                 log.warning("skipping unreadable sample: %s", e)
                 last = e
@@ -160,19 +160,27 @@ class ClickDataset(Dataset):
 
     def arrays(self, index: int) -> dict:
         """Item `index` before encoding: rgb (S,S,3), labels (S,S), object_id, pos_xy, neg_xy (crop coordinates)."""
-        return self._arrays(self.items[index], self._rng(index))
+        return self._arrays(self._item_at(index), self._rng(index))
+
+    def _item_at(self, index: int) -> _Item:
+        """The item behind a sampler index (subclasses may remap indices per epoch)."""
+        return self.items[index]
+
+    def _load(self, item: _Item) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, label map) of an item's image: instance ids, 255 = void."""
+        sample = self.source.load(item.image_id)
+        return sample.rgb, sample.objects
 
     def _arrays(self, item: _Item, rng: np.random.Generator) -> dict:
-        sample = self.source.load(item.image_id)
-        obj_id, pos, neg = self.clicks_for(item, sample.objects, rng)
-        h, w = sample.objects.shape
+        rgb, objects = self._load(item)
+        obj_id, pos, neg = self.clicks_for(item, objects, rng)
+        h, w = objects.shape
         pos, neg = _inside(pos, w, h), _inside(neg, w, h)
         if self.augment:
             rgb, labels, pos, neg = augment.random_transform(
-                sample.rgb, sample.objects, pos, neg, self.crop_size, rng, self.aug, self.fill_rgb)
+                rgb, objects, pos, neg, self.crop_size, rng, self.aug, self.fill_rgb)
         else:
-            rgb, labels, pos, neg = augment.fit(sample.rgb, sample.objects, pos, neg, self.crop_size,
-                                                self.fill_rgb)
+            rgb, labels, pos, neg = augment.fit(rgb, objects, pos, neg, self.crop_size, self.fill_rgb)
         return {"rgb": rgb, "labels": labels, "object_id": obj_id, "pos_xy": pos, "neg_xy": neg}
 
     def _build(self, item: _Item, rng: np.random.Generator) -> dict[str, torch.Tensor]:

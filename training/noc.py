@@ -169,8 +169,6 @@ def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refi
 
     Images that cannot be read are skipped and counted; `limit` caps the number of objects.
     """
-    from training.voc import instances
-
     targets = tuple(sorted(float(t) for t in targets))
     if max_clicks < 1:
         raise IFCNError("--max-clicks must be at least 1.")
@@ -188,7 +186,7 @@ def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refi
                 result.stopped = bool(should_stop and should_stop())
                 break
             try:
-                sample = dataset.load(image_id)
+                rgb, objs = _image_objects(dataset, image_id)
             except (DatasetError, ImageReadError) as e:
                 result.skipped.append((image_id, str(e)))
                 progress.emit("skipped", image=image_id, message=str(e))
@@ -197,13 +195,11 @@ def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refi
             finally:
                 if bar is not None:
                     bar.update(1)
-            objs = instances(sample.objects)
             if not objs:
                 continue
             result.images += 1
-            predictor.set_image(sample.rgb)
-            void = sample.objects == 255
-            for object_id, mask in objs:
+            predictor.set_image(rgb)
+            for object_id, mask, void in objs:
                 if limit is not None and len(result.objects) >= limit:
                     break
                 obj = evaluate_object(predictor, mask, void, refine=refine, max_clicks=max_clicks,
@@ -222,6 +218,27 @@ def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refi
             bar.close()
         result.seconds = time.perf_counter() - t0
     return result
+
+
+def _image_objects(dataset: Any, image_id: str) -> tuple[np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """(rgb, [(object id, object mask, ignore mask)]) of one image, for either kind of source.
+
+    Object folders give each object its own ignore pixels (128 in its mask file), instance maps share the
+    image's void (255); either way ignored pixels leave the IoU and the click oracle.
+    """
+    from training.voc import instances
+
+    if hasattr(dataset, "load_masks"):
+        objs = dataset.load_masks(image_id)
+        rgb = dataset.load_rgb(image_id)
+        for k, obj, _ in objs:
+            if obj.shape != rgb.shape[:2]:
+                raise DatasetError(f"{dataset.mask_path(image_id, k)}: mask size {obj.shape[1]}x{obj.shape[0]} "
+                                   f"differs from the image's {rgb.shape[1]}x{rgb.shape[0]}.")
+        return rgb, [(k, obj, ign) for k, obj, ign in objs if obj.any()]
+    sample = dataset.load(image_id)
+    void = sample.objects == 255
+    return sample.rgb, [(i, m, void) for i, m in instances(sample.objects)]
 
 
 def _bar(total: int, show: bool, desc: str):
@@ -317,27 +334,78 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
                           brs=BRS() if brs else None)
 
 
-def open_dataset(args: argparse.Namespace):
-    """The VOCDevkit or FolderDataset named by the command-line arguments."""
-    from training.voc import FolderDataset, VOCDevkit
+def open_folders(images: str, masks: str):
+    """An ObjectFolder (masks/<stem>_<k>.png) or a FolderDataset (masks/<stem>.png instance maps).
 
+    The kind is detected from the mask names; a folder holding both kinds is refused as ambiguous.
+    """
+    from training.layouts import ObjectFolder, scan_masks
+    from training.voc import FolderDataset
+
+    plain = FolderDataset(images, masks)  # checks both folders and that there are images
+    imgs = {p.stem: p for p in plain._images.values()}
+    per_object, instance_maps, _ = scan_masks(imgs, Path(masks))
+    if per_object and instance_maps:
+        raise DatasetError(
+            f"{masks}: ambiguous layout: {len(instance_maps)} mask(s) named like an image (instance maps, "
+            f"e.g. {instance_maps[0]}.png) and {len(per_object)} image(s) with per-object masks "
+            "(<stem>_<k>.png). Keep one kind per folder.")
+    if per_object:
+        return ObjectFolder(images, masks)
+    return plain
+
+
+def describe_source(dataset: Any) -> str:
+    """'<layout>: N images' for the line that says which layout was detected."""
+    from training.layouts import LAYOUT_INSTANCES, LAYOUT_VOC
+
+    if hasattr(dataset, "describe") and callable(dataset.describe):
+        return dataset.describe()
+    kind = LAYOUT_VOC if hasattr(dataset, "split_file") else LAYOUT_INSTANCES
+    return f"{getattr(dataset, 'root', getattr(dataset, 'images_dir', ''))}: {kind}"
+
+
+def open_dataset(args: argparse.Namespace):
+    """The VOCDevkit, ObjectFolder or FolderDataset named by the command-line arguments."""
+    from training.layouts import LAYOUT_COLLECTION, LAYOUT_OBJECTS, LAYOUT_VOC, ObjectFolder, detect_layout
+    from training.voc import VOCDevkit
+
+    data = getattr(args, "data", None)
+    given = [n for n, v in (("--voc-root", args.voc_root), ("--images/--masks", args.images or args.masks),
+                            ("--data", data)) if v]
+    if len(given) > 1:
+        raise DatasetError(f"give one of --voc-root, --images/--masks or --data, not {' and '.join(given)}.")
     if args.images or args.masks:
         if not (args.images and args.masks):
             raise DatasetError("--images and --masks go together: give both folders.")
-        if args.voc_root:
-            raise DatasetError("give either --voc-root or --images/--masks, not both.")
-        return FolderDataset(args.images, args.masks)
+        return open_folders(args.images, args.masks)
+    if data:
+        layout = detect_layout(data)
+        if layout == LAYOUT_VOC:
+            return VOCDevkit(data)
+        if layout == LAYOUT_COLLECTION:
+            raise DatasetError(f"{data}: a folder of several object folders; benchmark one at a time "
+                               f"(e.g. {data}/<name>).")
+        if layout != LAYOUT_OBJECTS:
+            return open_folders(str(Path(data) / "images"), str(Path(data) / "masks"))
+        return ObjectFolder(Path(data) / "images")
     if not args.voc_root:
-        raise DatasetError("no data: give --voc-root DIR (a VOC devkit) or --images DIR --masks DIR.")
+        raise DatasetError("no data: give --voc-root DIR (a VOC devkit), --images DIR --masks DIR, or "
+                           "--data DIR (images/ + masks/).")
     return VOCDevkit(args.voc_root)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ifcn noc`."""
     parser.add_argument("--voc-root", help="VOC devkit (VOCdevkit/, VOC2012/ or a folder with that layout)")
-    parser.add_argument("--split", default="val", help="split of the devkit to evaluate (default val)")
+    parser.add_argument("--split", default=None,
+                        help="split to evaluate: a devkit's split (default val); for an object folder all "
+                             "(default), or train / val (its fixed 10 %% hold-out)")
     parser.add_argument("--images", help="folder of images (instead of --voc-root)")
-    parser.add_argument("--masks", help="folder of instance-index PNGs named like the images")
+    parser.add_argument("--masks", help="folder of masks: one per object (<stem>_<k>.png: 0 background, 255 "
+                                        "object, 128 ignore) or instance-index PNGs named like the images; "
+                                        "the kind is detected")
+    parser.add_argument("--data", help="a folder holding images/ and masks/ (either mask kind), or a VOC devkit")
     parser.add_argument("--out", required=True, help="output folder for summary.json, CSV and plot")
     parser.add_argument("--checkpoint", default=None,
                         help="model checkpoint (.pt), or 'grabcut' for the classical baseline; "
@@ -370,6 +438,8 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.progress_json else sys.stdout
     try:
         dataset = open_dataset(args)
+        print(f"data: {describe_source(dataset)}", file=human)
+        split = args.split or ("val" if hasattr(dataset, "split_file") else "all")
         runs = [(args.checkpoint, args.refine)]
         if args.compare:
             if args.checkpoint is None or args.checkpoint.lower() != "grabcut":
@@ -379,11 +449,11 @@ def run(args: argparse.Namespace) -> int:
         for checkpoint, refine in runs:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
                                        zoom_target=args.zoom_in, brs=args.brs)
-            res = evaluate(predictor, dataset, split=args.split, refine=refine,
+            res = evaluate(predictor, dataset, split=split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
             info = predictor.info()
-            res.info.update({"checkpoint": checkpoint or "default", "split": args.split,
+            res.info.update({"checkpoint": checkpoint or "default", "split": split,
                              "zoom_in": predictor.zoom_in.target if info["zoom_in"] else 0,
                              "brs": bool(info["brs"]),
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),

@@ -46,8 +46,11 @@ DEFAULT_BACKBONE = "efficientnet_lite0" if "efficientnet_lite0" in BACKBONES els
 class TrainConfig:
     """All settings of a training run (the CLI options, as a plain dataclass)."""
 
-    voc_root: str
+    voc_root: str | None
     out: str
+    data: tuple[str, ...] = ()  # object folders / collections, each 'PATH' or 'PATH:WEIGHT'
+    scale_min: float = 0.75
+    scale_max: float = 1.25
     pairs: str | None = None
     mode: str | None = None  # None: "pairs" with a pairs file, else "random"
     train_split: str = "train"
@@ -299,10 +302,19 @@ class _Dist:
 
 def _make_datasets(cfg: TrainConfig, spec: ModelSpec, main: bool):
     """(train dataset, val dataset or None) built by training.datasets."""
+    from training.augment import AugmentConfig
     from training.datasets import make_dataset
 
+    try:
+        aug = AugmentConfig(cfg.scale_min, cfg.scale_max)
+    except ValueError as e:
+        raise IFCNError(f"--scale-min/--scale-max: {e}") from None
+    if cfg.data:
+        return _object_datasets(cfg, spec, aug, main)
+    if not cfg.voc_root:
+        raise DatasetError("no data: give --voc-root DIR (a VOC devkit) or --data DIR (object folders).")
     train_ds = make_dataset(cfg.voc_root, cfg.train_split, cfg.data_mode, spec, pairs_file=cfg.pairs,
-                            crop_size=cfg.crop_size, augment=cfg.augment, seed=cfg.seed)
+                            crop_size=cfg.crop_size, augment=cfg.augment, seed=cfg.seed, aug=aug)
     if len(train_ds) == 0:
         raise DatasetError(f"{cfg.voc_root}: the {cfg.train_split!r} split gave no training samples.")
     val_ds = None
@@ -319,6 +331,36 @@ def _make_datasets(cfg: TrainConfig, spec: ModelSpec, main: bool):
             val_ds = torch.utils.data.Subset(val_ds, range(min(cfg.val_limit, len(val_ds))))
         if val_ds is not None and len(val_ds) == 0:
             val_ds = None
+    return train_ds, val_ds
+
+
+def _object_datasets(cfg: TrainConfig, spec: ModelSpec, aug: Any, main: bool):
+    """(train, val) over object folders sampled by source (training.object_dataset)."""
+    from training.layouts import open_object_sources
+    from training.object_dataset import ObjectClickDataset
+
+    if cfg.voc_root:
+        raise DatasetError("give either --voc-root or --data, not both.")
+    if cfg.pairs or cfg.data_mode != "random":
+        raise DatasetError("object folders (--data) sample clicks on the fly: drop --pairs/--mode.")
+    sources = open_object_sources(list(cfg.data))
+    if main:
+        for folder, weight in sources:
+            print(f"data: {folder.describe()}; weight {weight:g}", file=sys.stderr)
+    train_ds = ObjectClickDataset(sources, cfg.train_split, spec, crop_size=cfg.crop_size,
+                                  augment=cfg.augment, seed=cfg.seed, aug=aug)
+    val_ds = None
+    if cfg.val_split:
+        try:
+            val_ds = ObjectClickDataset(sources, cfg.val_split, spec, crop_size=cfg.crop_size,
+                                        augment=False, seed=cfg.seed + 1)
+        except DatasetError as e:
+            if main:
+                print(f"warning: no validation ({e})", file=sys.stderr)
+        if val_ds is not None and cfg.val_limit is not None:
+            val_ds = torch.utils.data.Subset(val_ds, range(min(cfg.val_limit, len(val_ds))))
+    if main:
+        print(f"train: {train_ds.describe()}", file=sys.stderr)
     return train_ds, val_ds
 
 
@@ -481,7 +523,7 @@ def _train(cfg: TrainConfig, dist_env: _Dist, device: torch.device, progress: Pr
         return torch.autocast(device_type=device.type, dtype=amp_dtype)
 
     meta_training = {
-        "data": str(cfg.voc_root), "train_split": cfg.train_split, "val_split": cfg.val_split or "",
+        "data": str(cfg.voc_root or ",".join(cfg.data)), "scale": [cfg.scale_min, cfg.scale_max], "train_split": cfg.train_split, "val_split": cfg.val_split or "",
         "mode": cfg.data_mode, "pairs": str(cfg.pairs or ""), "crop_size": cfg.crop_size,
         "batch_size": cfg.batch_size, "world_size": dist_env.world, "lr": cfg.lr,
         "weight_decay": cfg.weight_decay, "seed": cfg.seed, "epochs": cfg.epochs,
@@ -639,7 +681,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ifcn train`."""
     d = TrainConfig(voc_root="", out="")
     a = parser.add_argument
-    a("--voc-root", required=True, help="VOC devkit (VOCdevkit/, VOC2012/ or a folder with that layout)")
+    a("--voc-root", help="VOC devkit (VOCdevkit/, VOC2012/ or a folder with that layout)")
+    a("--data", action="append", default=[], metavar="DIR[:WEIGHT]",
+      help="instead of --voc-root: an object folder (images/ + masks/<stem>_<k>.png, 128 = ignore) or a "
+           "folder of them, one per source; repeat for several. Items are drawn by source, in proportion "
+           "to the weights (default 1 each), not uniformly by object. Splits: train / val (a fixed 10 %% "
+           "of each source's images) / all")
+    a("--scale-min", type=float, default=d.scale_min, help=f"random scale range, low end (default {d.scale_min})")
+    a("--scale-max", type=float, default=d.scale_max, help=f"random scale range, high end (default {d.scale_max})")
     a("--out", required=True, help="run folder: last.pt and best.pt go here")
     a("--pairs", help="click pairs file of the train split (from `ifcn pairs`)")
     a("--mode", choices=("image", "pairs", "random"), default=None,
@@ -691,7 +740,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     weights = None if str(args.weights).lower() == "none" else args.weights
     val_split = None if str(args.val_split).lower() in ("none", "") else args.val_split
     return TrainConfig(
-        voc_root=args.voc_root, out=args.out, pairs=args.pairs, mode=args.mode, train_split=args.train_split,
+        voc_root=args.voc_root, out=args.out, data=tuple(args.data), scale_min=args.scale_min,
+        scale_max=args.scale_max, pairs=args.pairs, mode=args.mode, train_split=args.train_split,
         backbone=args.backbone, stride=args.stride, upsample=args.upsample, extra_init=args.extra_init,
         init_checkpoint=args.init_checkpoint, weights=weights, allow_download=args.allow_download,
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
