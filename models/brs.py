@@ -172,5 +172,8 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
 
     fmin_l_bfgs_b(fun, np.zeros(2 * sum(sizes), np.float64), m=20, factr=0, pgtol=1e-8,
                   maxfun=cfg.max_evals, maxiter=cfg.max_evals)
+    if best["params"] is None or not np.isfinite(best["loss"]):
+        return base, evals[0]  # a non-finite loss (broken weights): the network's own output
     with torch.no_grad():
-        return net.head(unpack(best["params"]), (h, w)), evals[0]
+        out = net.head(unpack(best["params"]), (h, w))
+    return (out, evals[0]) if bool(torch.isfinite(out).all()) else (base, evals[0])

@@ -88,8 +88,9 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
     """Reference GrabCut refinement on a crop around the predicted object; float32 HxW.
 
     Disks of `radius` around positive / negative clicks are definite foreground / background (also
-    outside the crop), the rest probable foreground or background by `prob >= threshold`. Elsewhere
-    outside the crop `prob` is kept. When GrabCut grows the object up to a cut edge of the crop, the
+    outside the crop), the rest probable foreground or background by `prob >= threshold`. Inside the crop
+    the result is GrabCut's foreground parts that hold a positive click (never a region the user did not
+    click); outside the crop `prob` is kept (the crop holds all of the network's foreground). When GrabCut grows the object up to a cut edge of the crop, the
     crop is widened once (a margin of the size of what GrabCut found) so the mask does not end in a
     straight line; when it still does, GrabCut is leaking into the background and `prob` is returned
     unrefined (with the click disks). GrabCut sees crops of at most `max_pixels` (bigger ones downscaled).
@@ -111,7 +112,9 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
         cut = (y0 > 0 and obj[0].any()) or (y1 < h and obj[-1].any()) or \
               (x0 > 0 and obj[:, 0].any()) or (x1 < w and obj[:, -1].any())
         if not cut:
-            out[y0:y1, x0:x1] = seg.astype(np.float32)
+            # only what holds a positive click: a look-alike neighbour GrabCut picked up inside the crop
+            # (often cut by the crop's edge) is not the object the user clicked
+            out[y0:y1, x0:x1] = obj.astype(np.float32)
             break
         grown = fg.copy()
         grown[y0:y1, x0:x1] |= obj

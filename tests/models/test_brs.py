@@ -148,3 +148,17 @@ def test_pixel_sampler_is_the_upsampled_map_at_those_pixels(stride, size):
     ys, xs = (a.ravel() for a in np.mgrid[:size[0], :size[1]])
     index, weight = pixel_sampler(net, tuple(s.shape[-2:]), size, ys, xs)
     np.testing.assert_allclose((s.reshape(-1)[index] * weight).sum(1).numpy(), full[ys, xs].numpy(), atol=2e-4)
+
+
+def test_non_finite_loss_falls_back_to_the_network_output():
+    """Broken features (NaN) make every f-BRS loss NaN: no crash, the network's own logits come back."""
+    net = random_model().eval()
+    rgb = _image()
+    clicks = [Click(20, 30, True), Click(70, 30, False)]
+    with torch.no_grad():
+        feats = net.features(_input(net, rgb, clicks))
+        feats = {s: torch.full_like(f, float("nan")) for s, f in feats.items()}
+        base = net.head(feats, rgb.shape[:2])
+    logits, evals = refine_logits(net, feats, clicks, rgb.shape[:2], BRS())
+    assert logits.shape == base.shape and evals >= 1
+    assert torch.isnan(logits).all() == torch.isnan(base).all()

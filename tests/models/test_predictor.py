@@ -308,3 +308,23 @@ def test_zoom_in_looks_at_the_whole_image_when_the_object_goes_past_the_crop(che
     prob = p.predict([Click(150, 90, True), Click(170, 100, True)])
     assert shapes == [(200, 300)] and later == [(240, 320), (200, 300)]  # crop first, then everything
     assert (prob > 0.5).all()  # no straight cut at the crop's edges
+
+
+def test_refine_writes_no_region_without_a_click_and_no_straight_crop_edge():
+    """Two coins of one colour: the user clicked the left one. GrabCut sees part of the right one inside its
+    crop and would call it foreground; the refined mask must hold the clicked coin only, with no piece of
+    the neighbour cut by the crop's straight edge."""
+    from models.grabcut import refine
+    rng = np.random.default_rng(3)
+    h, w = 200, 300
+    img = (rng.random((h, w, 3)) * 40 + 20).astype(np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    left = (yy - 100) ** 2 + (xx - 80) ** 2 < 40 ** 2
+    right = (yy - 100) ** 2 + (xx - 175) ** 2 < 40 ** 2  # 15 px gap: inside the first crop's margin
+    img[left | right] = (200, 170, 60)
+    prob = np.where(left, 0.9, 0.05).astype(np.float32)
+    out = refine(img, prob, [Click(80, 100, True)])
+    sel = out >= 0.5
+    assert not (sel & right).any()
+    inter, union = (sel & left).sum(), (sel | left).sum()
+    assert inter / union > 0.95
