@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -56,8 +55,14 @@ class LabelPaths:
     sidecar: Path
 
     def existing(self) -> list[Path]:
-        """The files of this annotation that exist on disk."""
-        return [p for p in (self.sidecar, self.class_png, self.object_png) if p.exists()]
+        """The files of this annotation that exist on disk (none when a name is impossible)."""
+        if self.too_long():
+            return []
+        return [p for p in (self.sidecar, self.class_png, self.object_png) if os.path.lexists(p)]
+
+    def too_long(self) -> bool:
+        """True when a file name is over the file system's limit (the image name is too long)."""
+        return any(fileio.name_too_long(p.name) for p in (self.sidecar, self.class_png, self.object_png))
 
 
 @dataclass
@@ -86,7 +91,10 @@ def paths_for(out_dir: str | os.PathLike, image_path: str | os.PathLike) -> Labe
 def has_annotation(out_dir: str | os.PathLike, image_path: str | os.PathLike) -> bool:
     """True when the image has a sidecar or an object mask in `out_dir`."""
     p = paths_for(out_dir, image_path)
-    return p.sidecar.is_file() or p.object_png.is_file()
+    try:
+        return not p.too_long() and (p.sidecar.is_file() or p.object_png.is_file())
+    except OSError:
+        return False
 
 
 # ---- run-length encoding -------------------------------------------------------------------------
@@ -139,6 +147,14 @@ def to_sidecar(state: AnnotationState, image_name: str) -> dict[str, Any]:
 def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: AnnotationState) -> LabelPaths:
     """Write the sidecar, then the class and object PNGs (each atomic). Raises OSError on disk trouble."""
     paths = paths_for(out_dir, image_path)
+    if paths.too_long():
+        stem = Path(image_path).stem
+        raise AnnotationFileError(
+            f"{Path(image_path).name}: the image's name is too long to save its annotation: "
+            f"'{paths.sidecar.name[:20]}….json' would be {len(os.fsencode(paths.sidecar.name))} bytes, over the "
+            f"file system's limit of {fileio.NAME_MAX}. Rename the image so that its name without the "
+            f"extension has at most {fileio.NAME_MAX - len('.json')} bytes (now {len(os.fsencode(stem))}), "
+            "then open it again.")
     cur = state.current
     if cur.base is not None and not cur.is_empty:
         # A resumed object is saved as finished, with its current mask, so nothing is lost.
@@ -160,14 +176,8 @@ def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: Annot
 
 
 def move_aside(paths: LabelPaths) -> list[Path]:
-    """Rename existing (broken) annotation files to `<name>.broken-<time>` so they are kept."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved = []
-    for p in paths.existing():
-        dst = p.with_name(f"{p.name}.broken-{stamp}")
-        os.replace(p, dst)
-        moved.append(dst)
-    return moved
+    """Rename existing (broken) annotation files to new `<name>.broken-<time>[-n]` names so they are kept."""
+    return [fileio.move_to_backup(p, "broken") for p in paths.existing()]
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -307,6 +317,8 @@ def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
          shape: tuple[int, int]) -> LoadedAnnotation | None:
     """Read the annotation of an image (sidecar, else VOC PNGs); None when there is none."""
     paths = paths_for(out_dir, image_path)
+    if paths.too_long():
+        return None  # no file of that name can exist
     if paths.sidecar.exists():
         loaded = read_sidecar(paths.sidecar, shape)
         try:

@@ -1,6 +1,7 @@
 """The main window: wires the canvas, docks, actions, annotation state, files and the inference thread."""
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
@@ -34,6 +35,21 @@ def _error_text(e: BaseException) -> str:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         return f"{e.strerror or e}{where}"
     return str(e) or type(e).__name__
+
+
+def _save_advice(e: BaseException) -> str:
+    """What the user can do about a failed save, for the kind of failure it was."""
+    again = "save again with Ctrl+S"
+    if isinstance(e, AnnotationFileError):
+        return ""  # its message says what to do
+    code = getattr(e, "errno", None)
+    if code == errno.ENAMETOOLONG:
+        return "A file name is too long for this file system: rename the image to a shorter name."
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"Make the folder writable (or use File → Change Output Folder…) and {again}."
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"The disk is full: free some space (or use File → Change Output Folder…) and {again}."
+    return f"Check the folder (or use File → Change Output Folder…) and {again}."
 
 
 class MainWindow(QMainWindow):
@@ -445,11 +461,11 @@ class MainWindow(QMainWindow):
         except (OSError, IFCNError, ValueError) as e:
             self.statusBar().showMessage(f"Could not save {path.name}: {_error_text(e)}", 15000)
             if not (quiet and self._save_failed):
+                advice = _save_advice(e)
                 dialogs.message(
                     self, "error", "Could not save",
                     f"Could not save the annotation of {path.name} in {self.output_dir}:\n{_error_text(e)}\n\n"
-                    "Your work is kept in memory. Make the folder writable (or use File → Change Output "
-                    "Folder…) and save again with Ctrl+S.")
+                    f"Your work is kept in memory.{' ' + advice if advice else ''}")
             self._save_failed = True
             self.refresh()
             return False

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import io
+import itertools
 import os
+import stat
 import time
 import tempfile
 import warnings
@@ -31,11 +34,35 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
+#: Longest file name (bytes) that common file systems accept (ext4, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+
+
+def name_too_long(name: str) -> bool:
+    """True when `name` (one path component) is longer than NAME_MAX bytes in UTF-8."""
+    return len(os.fsencode(name)) > NAME_MAX
+
+
+def short_name(name: str, budget: int) -> str:
+    """`name` itself when it fits in `budget` bytes, else its start plus a hash of the whole (still unique)."""
+    raw = os.fsencode(name)
+    if len(raw) <= budget:
+        return name
+    digest = hashlib.sha1(raw).hexdigest()[:12]
+    head = raw[: max(0, budget - len(digest) - 1)].decode("utf-8", "ignore")  # drops a cut character
+    return f"{head}~{digest}"
+
+
+def _temp_prefix(path: Path) -> str:
+    # mkstemp adds 8 random characters and ".tmp": 1 + 200 + 1 + 8 + 4 bytes stay under NAME_MAX.
+    return f".{short_name(path.name, 200)}."
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically: temp file in the same folder, fsync, rename, fsync dir."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):
@@ -68,7 +95,7 @@ STALE_TEMP_SECONDS = 120.0
 def _remove_stale_temps(path: Path) -> None:
     """Delete temp files that earlier, interrupted writes of `path` left behind."""
     now = time.time()
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+    for tmp in path.parent.glob(f"{glob.escape(_temp_prefix(path))}*.tmp"):
         try:
             if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
                 tmp.unlink()
@@ -79,6 +106,40 @@ def _remove_stale_temps(path: Path) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Atomic UTF-8 text write (see atomic_write_bytes)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def move_to_backup(path: str | os.PathLike, tag: str = "broken") -> Path:
+    """Rename `path` to a new name `<name>.<tag>-<time>[-n]` beside it; never over an existing file.
+
+    The backup name is reserved with O_EXCL before the rename, so two backups made within the same
+    second (or by two processes) get two names. Long names are shortened (see short_name).
+    """
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = short_name(path.name, NAME_MAX - len(tag) - 32)
+    is_dir = stat.S_ISDIR(path.lstat().st_mode)
+    for n in itertools.count(1):
+        dst = path.with_name(f"{base}.{tag}-{stamp}" + (f"-{n}" if n > 1 else ""))
+        if is_dir:  # a directory cannot replace a placeholder file: check, then rename
+            if os.path.lexists(dst):
+                continue
+            os.rename(path, dst)
+            return dst
+        try:
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        try:
+            os.replace(path, dst)
+        except BaseException:
+            try:
+                os.unlink(dst)
+            except OSError:
+                pass
+            raise
+        return dst
+    raise AssertionError("unreachable")
 
 
 def voc_colormap(n: int = 256) -> np.ndarray:
