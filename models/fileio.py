@@ -17,8 +17,14 @@ from PIL import Image, ImageOps
 
 from models.errors import ImageReadError
 
-#: Largest image (in pixels) we agree to decode; a declared size above this is treated as a bomb.
-MAX_PIXELS = 300_000_000
+#: Largest image (in pixels) we agree to decode, checked on the declared size before decoding. Set from
+#: what the tool can hold: the annotator peaks at about 38 bytes a pixel (a 20 Mpx photo: 757 MB during
+#: the first click), so 80 Mpx is about 3 GB, and read_image itself at about 13. Every 61 Mpx full-frame
+#: and 50 Mpx medium-format photo still opens; an 873 KB PNG can no longer declare 170 Mpx and take 5 GB.
+MAX_PIXELS = 80_000_000
+
+#: Rows converted at a time from 16-bit / 32-bit grey to 8-bit (bounds the float temporaries).
+_ROWS_PER_CHUNK = 256
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -189,15 +195,23 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         im.load()
         im = ImageOps.exif_transpose(im)
         if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-            arr = np.asarray(im, dtype=np.float64)
-            hi = arr.max() if arr.size else 1.0
-            arr = (arr * (255.0 / hi)).astype(np.uint8) if hi > 0 else arr.astype(np.uint8)
-            return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2))
+            return _deep_grey_to_rgb(np.asarray(im))
         return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
     except ImageReadError:
         raise
     except Exception as e:
         raise ImageReadError(f"{path}: the image is truncated or corrupt ({e}).") from None
+
+
+def _deep_grey_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """16/32-bit grey (H, W) scaled so its maximum is 255, as RGB uint8 (H, W, 3); a few rows at a time."""
+    hi = float(np.nanmax(arr)) if arr.size else 0.0
+    scale = 255.0 / hi if np.isfinite(hi) and hi > 0 else 0.0
+    out = np.empty(arr.shape + (3,), np.uint8)
+    for r in range(0, arr.shape[0], _ROWS_PER_CHUNK):
+        rows = np.nan_to_num(arr[r: r + _ROWS_PER_CHUNK].astype(np.float32) * scale, nan=0.0)
+        out[r: r + _ROWS_PER_CHUNK] = np.clip(rows, 0, 255).astype(np.uint8)[:, :, None]
+    return out
 
 
 def read_index_png(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:

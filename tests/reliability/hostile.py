@@ -27,6 +27,42 @@ def png_bomb(width: int = 100_000, height: int = 100_000, color_type: int = 2) -
             + png_chunk(b"IEND", b""))
 
 
+def png_flat(width: int, height: int, bit_depth: int = 8, color_type: int = 2, value: int = 0) -> bytes:
+    """A valid PNG of one flat colour that really decodes to width x height (a bomb when large).
+
+    Built in milliseconds whatever the size: the image data is one ~1 MiB run of rows deflated once with
+    a full flush (so the block stands alone) and repeated; the Adler-32 is summed over the same runs.
+    """
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
+    sample = value.to_bytes(bit_depth // 8, "big") if bit_depth >= 8 else bytes([value])
+    row = b"\0" + sample * (channels * width * max(bit_depth, 8) // 8 // len(sample))
+    per_block = max(1, (1 << 20) // len(row))
+    blocks, rest = divmod(height, per_block)
+    raw_block = row * per_block
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = co.compress(raw_block) + co.flush(zlib.Z_FULL_FLUSH)
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    tail = co.compress(row * rest) + co.flush(zlib.Z_FINISH)
+    adler = 1
+    for _ in range(blocks):
+        adler = zlib.adler32(raw_block, adler)
+    adler = zlib.adler32(row * rest, adler)
+    stream = b"\x78\xda" + block * blocks + tail + struct.pack(">I", adler)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", stream)
+            + png_chunk(b"IEND", b""))
+
+
+def image_bombs(max_pixels: int) -> dict[str, bytes]:
+    """Valid, fully decodable PNGs just over `max_pixels` (the readers must refuse them before decoding)."""
+    side = int(max_pixels ** 0.5) + 2
+    return {
+        "flat_bomb_rgb.png": png_flat(side, side),
+        "flat_bomb_grey16.png": png_flat(side, side, bit_depth=16, color_type=0, value=1000),
+        "flat_bomb_palette.png": png_flat(side, side, bit_depth=8, color_type=3),
+    }
+
+
 def encode(arr: np.ndarray, fmt: str, **kw: Any) -> bytes:
     """Encode an array with PIL."""
     buf = io.BytesIO()
