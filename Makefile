@@ -23,8 +23,10 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
 
+# BENCH_DATA=DIR (e.g. ../shared/data/bench) adds the real-photo quality section (hours on 2 cores);
+# BENCH_QUALITY_LIMIT=N measures N objects per set only, for a quick look that stores nothing.
 bench: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all $(if $(BENCH_DATA),--bench-data "$(BENCH_DATA)")
 
 clean:
 	rm -rf $(VENV) *.egg-info build dist .pytest_cache

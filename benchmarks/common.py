@@ -94,6 +94,9 @@ class Section:
     notes: list[str] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     seconds: float = 0.0
+    #: A name for sections kept between runs: RESULTS.md holds the section and its targets between
+    #: `<!-- block:begin/end -->` markers, so a run of this section alone can replace them (run_all.splice).
+    block: str = ""
 
     def table(self, header: list[str], rows: list[list[Any]]) -> None:
         """Add a table."""
