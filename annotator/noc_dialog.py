@@ -1,7 +1,10 @@
 """Training → Benchmark (NoC)…: clicks needed to reach 85% / 90% IoU, measured by `ifcn noc` children.
 
 Data: the held-out images of a retraining run (its devkit's val split), every annotated image of the
-output folder (made into a devkit by `ifcn devkit --holdout 1` first), or any VOC devkit. One or two
+output folder (made into a devkit by `ifcn devkit --holdout 1` first), any VOC devkit, or a benchmark
+folder (`images/` + `masks/`, e.g. GrabCut or Berkeley: `ifcn noc --data DIR`). The folder's layout is
+checked by an `ifcn noc --data DIR --check-data` child as soon as it is chosen, and the line it prints
+(the layout detected, or why the folder is refused) is shown before anything runs. One or two
 models (current, another checkpoint, the GrabCut baseline), with and/or without GrabCut refinement;
 each combination is one `ifcn noc --progress-json` child whose `object` events fill the mIoU-vs-clicks
 curves live. At the end the results folder holds each run's own files (summary.json, per_object.csv,
@@ -80,6 +83,10 @@ class NocDialog(QDialog):
         self.child.progress.connect(self._on_event)
         self.child.errorLine.connect(self._log)
         self.child.finished.connect(self._on_child_finished)
+        self.probe = ChildProcess(self)  # `ifcn noc --check-data` on the chosen benchmark folder
+        self.probe.progress.connect(self._on_probe_event)
+        self.probe.finished.connect(self._on_probe_finished)
+        self.layout_check: tuple[str, bool | None, str] = ("", None, "")  # (folder, usable, what it said)
         self.runs: list[NocRun] = []
         self.queue: list[NocRun] = []
         self.current: NocRun | None = None
@@ -106,8 +113,9 @@ class NocDialog(QDialog):
         self.src_heldout = QRadioButton("Held-out images of a retraining run")
         self.src_all = QRadioButton("All annotated images in the output folder")
         self.src_voc = QRadioButton("A VOC devkit")
+        self.src_folder = QRadioButton("A benchmark folder (images/ + masks/)")
         grp = QButtonGroup(self)
-        for b in (self.src_heldout, self.src_all, self.src_voc):
+        for b in (self.src_heldout, self.src_all, self.src_voc, self.src_folder):
             grp.addButton(b)
             b.toggled.connect(self._update_buttons)
         self.run_edit = QLineEdit()
@@ -127,6 +135,17 @@ class NocDialog(QDialog):
         self.split_edit.setMaximumWidth(70)
         f.addRow(self.src_voc)
         f.addRow("Devkit:", self._row(self.voc_edit, voc_browse, QLabel("split"), self.split_edit))
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("folder holding images/ and masks/<stem>_<k>.png")
+        self.folder_edit.editingFinished.connect(self.check_folder)
+        folder_browse = QPushButton("Browse…")
+        folder_browse.clicked.connect(self._browse_benchmark_folder)
+        self.layout_label = QLabel()
+        self.layout_label.setWordWrap(True)
+        f.addRow(self.src_folder)
+        f.addRow("Folder:", self._row(self.folder_edit, folder_browse))
+        f.addRow("", self.layout_label)
+        self.src_folder.toggled.connect(lambda on: on and self.check_folder())
         lay.addWidget(data)
 
         models = QGroupBox("Models")
@@ -237,6 +256,13 @@ class NocDialog(QDialog):
         d = dialogs.choose_folder(self, title, edit.text())
         if d:
             edit.setText(d)
+
+    def _browse_benchmark_folder(self) -> None:
+        d = dialogs.choose_folder(self, "Benchmark folder (images/ + masks/)", self.folder_edit.text())
+        if d:
+            self.folder_edit.setText(d)
+            self.src_folder.setChecked(True)
+            self.check_folder()
 
     def _browse_file(self, edit: QLineEdit, box: QComboBox) -> None:
         f = dialogs.choose_file(self, "Checkpoint", edit.text(), "Checkpoints (*.pt *.pth);;All files (*)")
@@ -349,6 +375,14 @@ class NocDialog(QDialog):
             if not Path(self.voc_edit.text()).is_dir():
                 return self._refuse(f"{self.voc_edit.text() or '(empty)'}: no such VOC devkit folder.")
             self.data_args = ["--voc-root", self.voc_edit.text(), "--split", self.split_edit.text() or "val"]
+        elif self.src_folder.isChecked():
+            folder = self.folder_edit.text().strip()
+            if not folder or not Path(folder).is_dir():
+                return self._refuse(f"{folder or '(empty)'}: no such benchmark folder.")
+            checked, usable, said = self.layout_check
+            if checked == folder and usable is False:
+                return self._refuse(said)
+            self.data_args = ["--data", folder]  # the child says which layout it found, or refuses
         else:
             out = getattr(self.window_, "output_dir", None)
             if out is None or getattr(self.window_, "folder", None) is None:
@@ -424,6 +458,44 @@ class NocDialog(QDialog):
         self.child.stop()  # SIGTERM: `ifcn noc` has nothing to save, the finished runs keep their files
         return True
 
+    # ---- the benchmark folder's layout -------------------------------------------------------------
+    def check_folder(self) -> None:
+        """Ask an `ifcn noc --data DIR --check-data` child which layout the chosen folder has."""
+        folder = self.folder_edit.text().strip()
+        if self.layout_check[0] == folder and self.layout_check[1] is not None:
+            return  # already checked
+        if not folder:
+            self.layout_check = ("", None, "")
+            self.layout_label.setText("")
+            return
+        if self.probe.running:  # a check of an earlier choice: _on_probe_finished checks this one next
+            self.probe.kill()
+            return
+        self.layout_check = (folder, None, "")
+        self.layout_label.setText("Checking the folder…")
+        self.probe.start(ifcn_command("noc", "--data", folder, "--check-data", "--progress-json"))
+
+    def _on_probe_event(self, ev: dict) -> None:
+        if ev.get("event") == "data" and self.layout_check[1] is None:
+            self.layout_check = (self.layout_check[0], True, str(ev.get("text", "")))
+
+    def _on_probe_finished(self, code: int, how: str) -> None:
+        folder, usable, said = self.layout_check
+        if folder != self.folder_edit.text().strip() or self.probe.killed:
+            self.layout_check = ("", None, "")
+            self.check_folder()  # the choice changed meanwhile
+            return
+        if code != 0 or not usable:
+            said = self.probe.error_message() or ("\n".join(self.probe.tail(3)) or f"exit code {code}")
+            usable = False
+        self.layout_check = (folder, usable, said)
+        self._show_layout()
+
+    def _show_layout(self) -> None:
+        _, usable, said = self.layout_check
+        self.layout_label.setText(f"Detected: {said}" if usable else f"Refused: {said}")
+        self.layout_label.setStyleSheet("" if usable else "color: #b00020;")
+
     # ---- child events ----------------------------------------------------------------------------------
     def _reset_view(self) -> None:
         self.table.setRowCount(0)
@@ -444,6 +516,10 @@ class NocDialog(QDialog):
             self.error_text = str(ev.get("message", ""))
         if run is None or self.phase != "noc":
             return
+        if kind in ("data", "error") and self.data_args[:1] == ["--data"] and \
+                (kind == "data" or self.layout_check[1] is not True):
+            self.layout_check = (self.data_args[-1], kind == "data", str(ev.get("text") or ev.get("message")))
+            self._show_layout()
         if kind == "start":
             run.images_total = int(ev.get("images") or 0)
             self.bar.setRange(0, max(1, run.images_total))

@@ -406,7 +406,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                         "object, 128 ignore) or instance-index PNGs named like the images; "
                                         "the kind is detected")
     parser.add_argument("--data", help="a folder holding images/ and masks/ (either mask kind), or a VOC devkit")
-    parser.add_argument("--out", required=True, help="output folder for summary.json, CSV and plot")
+    parser.add_argument("--out", help="output folder for summary.json, CSV and plot (required unless --check-data)")
+    parser.add_argument("--check-data", action="store_true",
+                        help="only open the data and say which layout was detected (no model, no output)")
     parser.add_argument("--checkpoint", default=None,
                         help="model checkpoint (.pt), or 'grabcut' for the classical baseline; "
                              "default: the shipped default model")
@@ -437,9 +439,15 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressWriter(enabled=bool(args.progress_json))
     human = sys.stderr if args.progress_json else sys.stdout
     try:
+        if not args.out and not args.check_data:
+            raise IFCNError("give --out DIR (the folder for summary.json, the CSV and the plot).")
         dataset = open_dataset(args)
-        print(f"data: {describe_source(dataset)}", file=human)
         split = args.split or ("val" if hasattr(dataset, "split_file") else "all")
+        described = describe_source(dataset)
+        print(f"data: {described}", file=human)
+        progress.emit("data", text=described, split=split, images=len(dataset.image_ids(split)))
+        if args.check_data:
+            return 0
         runs = [(args.checkpoint, args.refine)]
         if args.compare:
             if args.checkpoint is None or args.checkpoint.lower() != "grabcut":

@@ -21,6 +21,8 @@ Events of ``ifcn train``:
 
 Events of ``ifcn noc``:
 
+- ``data``: ``text`` (the data source and the layout detected, as the ``data:`` line says it), ``split``,
+  ``images``; first, once (with ``--check-data`` the only event).
 - ``start``: ``command`` ("noc"), ``model``, ``refine``, ``images``, ``max_clicks``, ``targets``.
 - ``object``: ``index`` (0-based), ``image``, ``object`` (instance id), ``ious`` (IoU after each
   click), ``noc@85``, ``noc@90``.

@@ -47,8 +47,9 @@ def setup(make_window, FakePredictor, tmp_path, monkeypatch):
     dlg.clicks.setValue(3)
     dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
     yield w, dlg
-    dlg.child.kill()
-    dlg.child.wait(5)
+    for child in (dlg.child, dlg.probe):
+        child.kill()
+        child.wait(5)
 
 
 def test_two_models_curves_table_and_files(setup, qtbot, tmp_path):
@@ -121,3 +122,67 @@ def test_refusals(setup, fake_dialogs, tmp_path):
     dlg.out_edit.setText(str(full))
     assert not dlg.start() and "not empty" in fake_dialogs.messages[-1][2]
     assert not dlg.child.running
+
+
+def _benchmark_folder(root, masks: dict[str, np.ndarray] | None = None):
+    """A benchmark folder: images/ + masks/<stem>_<k>.png. By default two images, the first with two
+    overlapping objects, each object with a 128 (ignore) band around it; `masks` replaces the masks."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(3)
+    for stem in ("b0", "b1"):
+        Image.fromarray(rng.integers(0, 60, (H, W, 3), dtype=np.uint8)).save(root / "images" / f"{stem}.png")
+    if masks is None:
+        masks = {}
+        for name, (y0, x0, h, w) in {"b0_0": (8, 8, 30, 40), "b0_1": (20, 30, 30, 40),
+                                     "b1_0": (16, 20, 28, 30)}.items():
+            m = np.zeros((H, W), np.uint8)
+            m[y0 - 2:y0 + h + 2, x0 - 2:x0 + w + 2] = 128
+            m[y0:y0 + h, x0:x0 + w] = 255
+            masks[name] = m
+    for name, m in masks.items():
+        Image.fromarray(m).save(root / "masks" / f"{name}.png")
+    return root
+
+
+def test_benchmark_folder_layout_is_shown_and_passed_to_the_children(setup, qtbot, tmp_path):
+    w, dlg = setup
+    folder = _benchmark_folder(tmp_path / "bench")
+    dlg.folder_edit.setText(str(folder))
+    with qtbot.waitSignal(dlg.probe.finished, timeout=TIMEOUT_MS):
+        dlg.src_folder.setChecked(True)  # choosing the data checks the folder's layout at once
+    label = dlg.layout_label.text()
+    assert label.startswith("Detected: ") and "object folder" in label and "2 images, 3 objects" in label
+    assert not dlg.child.running  # only the check ran, no benchmark yet
+    dlg.model_a.setCurrentIndex(dlg.model_a.findData("grabcut"))
+    results = tmp_path / "results"
+    dlg.out_edit.setText(str(results))
+    with qtbot.waitSignal(dlg.benchmarkFinished, timeout=TIMEOUT_MS) as done:
+        assert dlg.start()
+        argv = dlg.child.argv
+    assert done.args == ["completed"], dlg.error_box.toPlainText()
+    assert argv[argv.index("--data") + 1] == str(folder) and "--voc-root" not in argv
+    assert dlg.table.rowCount() == 1 and dlg.table.item(0, 1).text() == "3"  # overlapping objects: one each
+    summary = json.loads((dlg.runs[0].out / "summary.json").read_text())
+    assert summary["objects"] == 3 and summary["split"] == "all" and summary["source"] == str(folder)
+    assert json.loads((results / "summary.json").read_text())[0]["noc@90"] == summary["noc@90"]
+    assert "2 images, 3 objects" in dlg.layout_label.text()
+
+
+@pytest.mark.parametrize("kind", ["ambiguous", "no masks"])
+def test_benchmark_folder_refused_before_running(setup, qtbot, tmp_path, fake_dialogs, kind):
+    w, dlg = setup
+    disc = np.zeros((H, W), np.uint8)
+    disc[10:30, 10:30] = 255
+    masks = {"b0": (disc > 0).astype(np.uint8), "b0_0": disc} if kind == "ambiguous" else {}
+    folder = _benchmark_folder(tmp_path / "bench", masks)
+    dlg.src_folder.setChecked(True)
+    dlg.folder_edit.setText(str(folder))
+    with qtbot.waitSignal(dlg.probe.finished, timeout=TIMEOUT_MS):
+        dlg.check_folder()
+    label = dlg.layout_label.text()
+    assert label.startswith("Refused: ") and str(folder / "masks") in label
+    assert ("ambiguous" if kind == "ambiguous" else "no mask matches an image") in label
+    dlg.out_edit.setText(str(tmp_path / "results"))
+    assert not dlg.start() and not dlg.child.running
+    assert fake_dialogs.messages[-1][2] == label[len("Refused: "):]
