@@ -176,6 +176,93 @@ def apply_strokes(base: np.ndarray, strokes: Iterable[Stroke]) -> np.ndarray:
     return out
 
 
+#: Decimals kept of stroke coordinates and radii: what the sidecar stores, so a recorded stroke reloads exactly.
+STROKE_DECIMALS, RADIUS_DECIMALS = 2, 3
+
+
+def _clip_segment(a, b, lo, hi):
+    """The part of segment a-b inside the box lo..hi (Liang-Barsky), or None."""
+    t0, t1 = 0.0, 1.0
+    d = (b[0] - a[0], b[1] - a[1])
+    for k in (0, 1):
+        for p, q in ((-d[k], a[k] - lo[k]), (d[k], hi[k] - a[k])):
+            if p == 0:
+                if q < 0:
+                    return None
+            elif p < 0:
+                t0 = max(t0, q / p)
+            else:
+                t1 = min(t1, q / p)
+    if t0 > t1:
+        return None
+    pa = a if t0 == 0 else (a[0] + t0 * d[0], a[1] + t0 * d[1])
+    pb = b if t1 == 1 else (a[0] + t1 * d[0], a[1] + t1 * d[1])
+    return pa, pb
+
+
+def _border_pos(p, lo, hi) -> float:
+    """Position of a point of the box's border along its perimeter (clockwise from the top-left corner)."""
+    (x0, y0), (x1, y1) = lo, hi
+    w, h = x1 - x0, y1 - y0
+    x, y = min(max(p[0], x0), x1), min(max(p[1], y0), y1)
+    dist = {abs(y - y0): x - x0, abs(x - x1): w + (y - y0), abs(y - y1): w + h + (x1 - x),
+            abs(x - x0): 2 * w + h + (y1 - y)}
+    return dist[min(dist)]
+
+
+def _border_path(p, q, lo, hi) -> list:
+    """The corners passed going from border point p to border point q the shorter way round the box."""
+    (x0, y0), (x1, y1) = lo, hi
+    w, h = x1 - x0, y1 - y0
+    perim = 2 * (w + h)
+    corners = [(0.0, (x0, y0)), (w, (x1, y0)), (w + h, (x1, y1)), (2 * w + h, (x0, y1))]
+    sp, sq = _border_pos(p, lo, hi), _border_pos(q, lo, hi)
+    fwd = (sq - sp) % perim
+    if fwd <= perim - fwd:
+        ahead = sorted(((s - sp) % perim, c) for s, c in corners)
+        return [c for d, c in ahead if 0 < d < fwd]
+    behind = sorted(((sp - s) % perim, c) for s, c in corners)
+    return [c for d, c in behind if 0 < d < perim - fwd]
+
+
+def clip_stroke(stroke: Stroke, shape: tuple[int, int]) -> Stroke | None:
+    """The stroke as recorded and saved: what can paint the image, in the sidecar's precision.
+
+    The radius is capped at twice the image's longer side, and the polyline is clipped to the image
+    padded by the radius + 3 px: a part farther out paints no pixel, and the pieces are joined along that
+    padded border, which paints none either. Coordinates are rounded as the sidecar stores them. None
+    when no part of the stroke reaches the image.
+    """
+    h, w = shape
+    r = float(stroke.radius)
+    if not np.isfinite(r):
+        return None
+    r = round(min(max(r, 0.5), 2.0 * max(h, w)), RADIUS_DECIMALS)
+    pad = float(np.ceil(r) + 3)
+    lo, hi = (-pad, -pad), (w - 1 + pad, h - 1 + pad)
+    pts = [(float(x), float(y)) for x, y in stroke.points if np.isfinite(x) and np.isfinite(y)]
+    out: list[tuple[float, float]] = []
+    if len(pts) == 1:
+        if lo[0] <= pts[0][0] <= hi[0] and lo[1] <= pts[0][1] <= hi[1]:
+            out = pts
+    for a, b in zip(pts, pts[1:]):
+        seg = _clip_segment(a, b, lo, hi)
+        if seg is None:
+            continue
+        p, q = seg
+        if not out:
+            out.append(p)
+        elif out[-1] != p:  # left the box and came back: go round its border
+            out.extend(_border_path(out[-1], p, lo, hi))
+            out.append(p)
+        if q != out[-1]:
+            out.append(q)
+    if not out:
+        return None
+    rounded = tuple((round(x, STROKE_DECIMALS), round(y, STROKE_DECIMALS)) for x, y in out)
+    return Stroke(rounded, r, bool(stroke.erase))
+
+
 def compose(objects: Sequence[AnnotObject], shape: tuple[int, int],
             hidden: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     """(class map, instance map) uint8 HxW from finished objects; later objects win where they overlap."""
@@ -278,12 +365,15 @@ class AnnotationState:
         self._edit()
         self.current = replace(self.current, clicks=self.current.clicks + (Click(px, py, click.positive),))
 
-    def add_stroke(self, stroke: Stroke) -> None:
-        """Add a brush / eraser stroke to the current object."""
-        if not stroke.points:
-            return
+    def add_stroke(self, stroke: Stroke) -> bool:
+        """Add a brush / eraser stroke to the current object, clipped (see clip_stroke); False when it
+        paints nothing of the image."""
+        stroke = clip_stroke(stroke, self.shape)
+        if stroke is None:
+            return False
         self._edit()
         self.current = replace(self.current, strokes=self.current.strokes + (stroke,))
+        return True
 
     def clear_current(self) -> bool:
         """Drop the current object's clicks and strokes; False when it was already empty."""
