@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.state import AnnotationState, AnnotObject, ClassDef, Stroke, compose
+from annotator.state import AnnotationState, AnnotObject, ClassDef, Stroke, clip_stroke, compose
 from models.clicks import Click
 from models.errors import AnnotationFileError, ImageReadError
 from models.fileio import atomic_write_text, encode_index_png, read_index_png, voc_colormap
@@ -44,6 +44,8 @@ CLASS_DIR = "SegmentationClass"
 OBJECT_DIR = "SegmentationObject"
 SIDECAR_DIR = "annotations"
 VOID = 255
+#: Stroke coordinates or radii (image px) beyond this are no mouse drag: such a sidecar is refused.
+STROKE_LIMIT = 1e7
 
 
 @dataclass(frozen=True)
@@ -212,11 +214,15 @@ def _parse_strokes(raw: Any, path: Path, shape: tuple[int, int]) -> tuple[Stroke
             erase = s.get("erase", False)
         except (TypeError, KeyError, ValueError, AttributeError):
             raise _bad(path, f"malformed brush stroke {str(s)[:80]!r}") from None
-        far = 4 * max(shape)  # a brush drag may leave the image a little, never by this much
-        if not isinstance(erase, bool) or not np.isfinite(radius) or not 0 < radius <= far or \
-                not all(np.isfinite(v) and abs(v) <= far for p in pts for v in p):
+        if not isinstance(erase, bool) or not np.isfinite(radius) or not 0 < radius <= STROKE_LIMIT or \
+                not all(np.isfinite(v) and abs(v) <= STROKE_LIMIT for p in pts for v in p):
             raise _bad(path, f"malformed brush stroke {str(s)[:80]!r}")
-        out.append(Stroke(pts, radius, erase))
+        stroke: Stroke | None = Stroke(pts, radius, erase)
+        far = 4 * max(shape)  # strokes are clipped when recorded (state.clip_stroke): always within this
+        if radius > far or any(abs(v) > far for p in pts for v in p):
+            stroke = clip_stroke(stroke, shape)  # a file written before strokes were clipped
+        if stroke is not None:
+            out.append(stroke)
     return tuple(out)
 
 

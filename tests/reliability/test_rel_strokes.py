@@ -1,5 +1,7 @@
 """Brush strokes: what the writer writes, the reader reads (issue 15, item 10), also for strokes that leave
 the image."""
+import json
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -102,3 +104,24 @@ def test_brush_drag_ending_outside_the_image_saves_and_reopens(tmp_path, window,
     (o,) = w.state.objects
     assert o.strokes == (stroke,) and np.array_equal(o.mask, mask)
     assert not list((folder / "annotations").glob("*.broken-*"))
+
+
+def test_sidecar_written_before_strokes_were_clipped_reopens(tmp_path, window, dialogs_rec):
+    """Files of the old writer (a stroke ending thousands of pixels out) open; their strokes are clipped."""
+    folder = make_image_folder(tmp_path / "images", n=1)
+    h, w = 40, 56
+    mask = np.zeros((h, w), bool)
+    mask[10:20, 10:56] = True
+    old = {"points": [[12.0, 15.0], [5000.0, 15.0]], "radius": 4.0, "erase": False}
+    doc = {"format": "ifcn-annotation", "version": 1, "image": "im0.png", "size": [w, h], "classes": [],
+           "objects": [{"instance": 1, "class": 1, "clicks": [], "strokes": [old],
+                        "mask": {"rle": label_file.rle_encode(mask)}}],
+           "current": {"class": 1, "clicks": [], "strokes": [old]}}
+    (folder / "annotations").mkdir()
+    (folder / "annotations" / "im0.json").write_text(json.dumps(doc))
+    win = window(folder)
+    assert dialogs_rec.errors() == []
+    (o,) = win.state.objects
+    assert np.array_equal(o.mask, mask)
+    assert all(abs(v) <= 4 * w for p in o.strokes[0].points for v in p)
+    assert win.current_mask()[15, 12:].all(), "the unfinished stroke still paints to the image's edge"
