@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from models.errors import IFCNError
 
@@ -23,6 +26,63 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("training.export", "make a shippable model file from a training checkpoint"),
     "info": ("models.info", "versions, device and the models found"),
 }
+
+
+#: What each subcommand writes: (option, "file" or "dir"); checked before the subcommand starts.
+OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "synth": (("--out", "dir"),), "composites": (("--out", "dir"),),
+    "pairs": (("--out", "file"), ("--export-png", "dir")), "train": (("--out", "dir"),),
+    "noc": (("--out", "dir"),), "devkit": (("--out", "dir"),), "export": (("--out", "file"),),
+}
+
+
+def check_output(path: str | os.PathLike, kind: str, option: str = "--out") -> None:
+    """IFCNError unless `path` (a file, or a folder) can be written; leaves nothing behind.
+
+    Missing folders are made for the test and removed again, and a temporary file is created and
+    deleted where the output will go, so a read-only, vanished or invalid place is refused up front.
+    """
+    text = os.fspath(path)
+    if not text or "\0" in text:
+        raise IFCNError(f"{option} {text!r}: not a valid path.")
+    p = Path(text)
+    try:
+        if kind == "file" and p.is_dir():
+            raise IFCNError(f"{p}: is a folder; {option} needs a file name.")
+        if kind == "dir" and p.exists() and not p.is_dir():
+            raise IFCNError(f"{p}: exists and is not a folder; choose another {option}.")
+        folder = p.parent if kind == "file" else p
+        missing = []
+        while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+            missing.append(folder)
+            folder = folder.parent
+        if not folder.is_dir():
+            raise IFCNError(f"{p}: {folder} is not a folder, so {option} cannot be written.")
+        if kind == "file" and len(os.fsencode(p.name)) > os.pathconf(folder, "PC_NAME_MAX"):
+            raise IFCNError(f"{p}: the file name is too long.")
+        made: list[Path] = []
+        try:
+            for d in reversed(missing):
+                d.mkdir()
+                made.append(d)
+            fd, tmp = tempfile.mkstemp(prefix=".ifcn-write-check-", dir=made[-1] if made else folder)
+            os.close(fd)
+            os.unlink(tmp)
+        finally:
+            for d in reversed(made):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+    except OSError as e:
+        raise IFCNError(f"{p}: cannot write there ({e.strerror or e}).") from None
+
+
+def _describe(e: OSError) -> str:
+    """'FILE: reason' for an OSError (the file it names, else its text)."""
+    if e.filename is not None and e.strerror:
+        return f"{os.fsdecode(e.filename)}: {e.strerror}"
+    return str(e) or type(e).__name__
 
 
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
@@ -54,9 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         if module is None:
             parser.print_help()
             return 0 if not argv else 2
+        for option, kind in OUTPUTS.get(args.command, ()):
+            value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+            if value is not None:
+                check_output(value, kind, option)
         return int(module.run(args) or 0)
     except IFCNError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a disk that fills, a folder that vanishes mid-run: one line, no traceback
+        print(f"error: {_describe(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,0 +1,110 @@
+"""`--out` of every writing subcommand is checked before any work starts: `error: ...`, exit 2, no traceback."""
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.cli import OUTPUTS, check_output
+from models.cli import main as cli_main
+from models.errors import IFCNError
+
+#: The fewest arguments each subcommand parses with (its inputs need not exist: nothing runs).
+ARGS = {
+    "synth": [], "composites": ["--photos", "photos"], "pairs": ["--voc-root", "voc"],
+    "train": ["--voc-root", "voc"], "noc": ["--voc-root", "voc"], "devkit": ["--annotations", "ann"],
+    "export": ["--checkpoint", "best.pt"],
+}
+
+
+def _unwritable_root() -> Path:
+    """A folder nothing can be created in, even by root (sysfs)."""
+    root = Path("/sys")
+    try:
+        os.mkdir(root / "ifcn-write-probe")
+    except OSError:
+        return root
+    os.rmdir(root / "ifcn-write-probe")
+    pytest.skip("no unwritable folder on this machine")
+
+
+def bad_outputs(tmp_path: Path, kind: str) -> dict[str, str]:
+    """Output paths that cannot be written: case name -> path."""
+    a_file = tmp_path / "a_file.txt"
+    a_file.write_text("x")
+    a_dir = tmp_path / "a_dir"
+    a_dir.mkdir(exist_ok=True)
+    cases = {
+        "under_a_file": str(a_file / "sub" / ("out.npz" if kind == "file" else "out")),
+        "unwritable": str(_unwritable_root() / "ifcn-test" / "out"),
+        "name_too_long": str(tmp_path / ("x" * 300) / "out"),
+        "nul_byte": str(tmp_path / "a\0b"),
+    }
+    cases["a_folder" if kind == "file" else "a_file"] = str(a_dir if kind == "file" else a_file)
+    return cases
+
+
+@pytest.mark.parametrize("command", sorted(OUTPUTS))
+def test_bad_out_refused_before_any_work(command, tmp_path, monkeypatch, capsys):
+    module = importlib.import_module(__import__("models.cli").cli.SUBCOMMANDS[command][0])
+    monkeypatch.setattr(module, "run", lambda args: pytest.fail(f"ifcn {command} started its work"))
+    option, kind = OUTPUTS[command][0]
+    for case, out in bad_outputs(tmp_path, kind).items():
+        before = sorted(p.name for p in tmp_path.iterdir())
+        rc = cli_main([command, *ARGS[command], option, out])
+        err = capsys.readouterr().err
+        assert rc == 2, (command, case, err)
+        assert err.startswith("error: ") and "Traceback" not in err, (command, case, err)
+        shown = out.replace("\0", "\\x00")
+        assert shown[:40] in err or out[:40] in err, (command, case, err)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before, (command, case)  # nothing left behind
+
+
+def test_pairs_export_png_is_checked_too(tmp_path, monkeypatch, capsys):
+    import training.pairs
+
+    monkeypatch.setattr(training.pairs, "run", lambda args: pytest.fail("ifcn pairs started its work"))
+    (tmp_path / "f").write_text("x")
+    rc = cli_main(["pairs", "--voc-root", "voc", "--out", str(tmp_path / "p.npz"),
+                   "--export-png", str(tmp_path / "f" / "png")])
+    assert rc == 2 and str(tmp_path / "f") in capsys.readouterr().err
+
+
+def test_good_outputs_pass_and_leave_nothing(tmp_path):
+    check_output(tmp_path / "new" / "deeper" / "out.npz", "file")
+    check_output(tmp_path / "new" / "run", "dir")
+    check_output(tmp_path, "dir")
+    (tmp_path / "exists.pt").write_bytes(b"x")
+    check_output(tmp_path / "exists.pt", "file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.pt"]
+
+
+def test_read_only_folder(tmp_path, monkeypatch):
+    """What a read-only folder does to the probe (EACCES), even when the tests run as root."""
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    with pytest.raises(IFCNError, match="Permission denied"):
+        check_output(tmp_path / "out", "dir")
+    assert list(tmp_path.iterdir()) == []  # the folder made for the probe is removed again
+
+
+def test_os_error_during_a_run_is_one_line(monkeypatch, capsys):
+    import training.export
+
+    def fail(args):
+        raise OSError(28, "No space left on device", "/full/model.pt")
+    monkeypatch.setattr(training.export, "run", fail)
+    monkeypatch.setattr("models.cli.check_output", lambda *a, **k: None)
+    assert cli_main(["export", "--checkpoint", "x.pt", "--out", "/full/model.pt"]) == 2
+    assert capsys.readouterr().err == "error: /full/model.pt: No space left on device\n"
+
+
+def test_console_script_exit_status_and_no_traceback(tmp_path):
+    (tmp_path / "f").write_text("x")
+    r = subprocess.run([sys.executable, "-m", "models.cli", "export", "--checkpoint", "x.pt", "--out",
+                        str(tmp_path / "f" / "model.pt")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    assert str(tmp_path / "f") in r.stderr
