@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import ROOT, Section, Target, machine_info
-from models.errors import DatasetError
+from models.errors import DatasetError, IFCNError
 
 #: Where a run over every object stores its numbers (committed: RESULTS.md renders from it).
 STORE = Path(__file__).resolve().parent / "results_real.json"
@@ -83,6 +83,15 @@ def variants() -> list[Variant]:
     ]
 
 
+def _settings() -> dict[str, Any]:
+    """The annotator's default inference settings the run used (for the record)."""
+    from annotator.settings import default_settings
+
+    s = default_settings()
+    return {"refine": s.refine, "brs": s.brs, "zoom_in": s.zoom_in, "max_size": s.max_size,
+            "threshold": s.threshold}
+
+
 def find_sets(data: str | os.PathLike) -> list[Any]:
     """The object folders of `data`: itself, or its sub-folders (DatasetError when there is none)."""
     from training.layouts import LAYOUT_COLLECTION, LAYOUT_OBJECTS, ObjectFolder, detect_layout
@@ -136,15 +145,15 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
                        "sha256_12": digest},
         "data": str(data), "limit": limit,
         "per_object": str(out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir),
-        "predictors": {v.key: v.label for v in chosen}, "sets": {}}
+        "predictors": {v.key: v.label for v in chosen}, "settings": _settings(), "sets": {}}
     for folder in sets:
         entry: dict[str, Any] = {"runs": {}}
         for v in chosen:
             predictor = load_predictor(v.checkpoint, device=v.device, max_size=v.max_size,
                                        zoom_target=v.zoom_in, brs=v.brs)
             if v.checkpoint is None and predictor.is_classical:
-                raise DatasetError("no default model (resources/weights/default.pt): nothing to measure but "
-                                   "GrabCut.")
+                raise IFCNError("no default model (resources/weights/default.pt): nothing to measure but "
+                                "GrabCut.")
             print(f"  {folder.name}: {v.label} ...", file=sys.stderr, flush=True)
             res = evaluate(predictor, folder, split="all", refine=v.refine, limit=limit,
                            show_bar=sys.stderr.isatty())
@@ -229,6 +238,9 @@ def section(record: dict[str, Any], stored: bool = False, current_hash: str | No
                      "left out of the IoU and of click placement; an object that never reaches the target "
                      "within 20 clicks counts 20 and is failed; mIoU@k carries an object's last IoU forward "
                      "after it reached 90 %.")
+    threshold = (record.get("settings") or {}).get("threshold", 0.5)
+    if threshold != 0.5:
+        sec.notes.append(f"The annotator's mask threshold is {threshold:g}; the protocol thresholds at 0.5.")
     if limit:
         sec.notes.append(f"Development run limited to {limit} objects per set (BENCH_QUALITY_LIMIT): the "
                          "numbers say nothing about the model and the targets are not judged.")
