@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ CLASS_DIR = "SegmentationClass"
 OBJECT_DIR = "SegmentationObject"
 SIDECAR_DIR = "annotations"
 VOID = 255
+#: Largest sidecar read or written (bytes): far above any real annotation, small enough to parse safely.
+MAX_SIDECAR_BYTES = 64 * 2**20
 #: Stroke coordinates or radii (image px) beyond this are no mouse drag: such a sidecar is refused.
 STROKE_LIMIT = 1e7
 
@@ -112,10 +115,21 @@ def rle_encode(mask: np.ndarray) -> list[int]:
 
 
 def rle_decode(runs: list[int], shape: tuple[int, int]) -> np.ndarray:
-    """Inverse of rle_encode; ValueError when the runs do not cover exactly HxW pixels."""
-    arr = np.asarray(runs, dtype=np.int64)
-    if arr.ndim != 1 or (arr < 0).any() or int(arr.sum()) != shape[0] * shape[1]:
-        raise ValueError(f"mask run lengths do not add up to a {shape[1]}x{shape[0]} image")
+    """Inverse of rle_encode; ValueError when the runs are not whole numbers covering exactly HxW pixels."""
+    total = shape[0] * shape[1]
+    bad = ValueError(f"mask run lengths do not add up to a {shape[1]}x{shape[0]} image")
+    if not isinstance(runs, list) or len(runs) > total + 1:
+        raise bad
+    try:
+        arr = np.asarray(runs) if runs else np.zeros(0, np.int64)
+    except (ValueError, OverflowError, TypeError):
+        raise bad from None
+    # Each run within 0..HxW before summing: at most HxW+1 of them, so the int64 sum cannot wrap.
+    if arr.ndim != 1 or arr.dtype.kind not in "iu" or (arr.size and (arr.min() < 0 or arr.max() > total)):
+        raise bad
+    arr = arr.astype(np.int64, copy=False)
+    if int(arr.sum()) != total:
+        raise bad
     values = (np.arange(arr.size) % 2).astype(bool)
     return np.repeat(values, arr).reshape(shape)
 
@@ -171,7 +185,12 @@ def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: Annot
     doc = to_sidecar(state, Path(image_path).name)
     class_bytes = encode_index_png(cls, state.classes.palette())
     object_bytes = encode_index_png(inst, voc_colormap())
-    atomic_write_text(paths.sidecar, json.dumps(doc, separators=(",", ":")))
+    text = json.dumps(doc, separators=(",", ":"))  # ASCII: one byte a character
+    if len(text) > MAX_SIDECAR_BYTES:  # what the reader would refuse is never written
+        raise AnnotationFileError(
+            f"{paths.sidecar}: the annotation is too large to save ({len(text) / 2**20:.0f} MB, the limit is "
+            f"{MAX_SIDECAR_BYTES // 2**20} MB): delete or simplify some objects (speckled masks cost the most).")
+    atomic_write_text(paths.sidecar, text)
     fileio.atomic_write_bytes(paths.class_png, class_bytes)
     fileio.atomic_write_bytes(paths.object_png, object_bytes)
     return paths
@@ -232,16 +251,48 @@ def _parse_class_index(raw: Any, path: Path) -> int:
     return raw
 
 
-def read_sidecar(path: Path, shape: tuple[int, int]) -> LoadedAnnotation:
-    """Parse and validate a sidecar for an image of `shape` (AnnotationFileError naming the file)."""
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `limit` bytes (AnnotationFileError if not).
+
+    Opened non-blocking and checked on the open descriptor, so a FIFO never blocks and a link to a
+    device (/dev/zero) is never read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _bad(path, f"not valid JSON ({e})") from None
-    except RecursionError:
-        raise _bad(path, "not a sidecar (JSON nested too deeply)") from None
+        fd = os.open(path, flags)
     except OSError as e:
         raise _bad(path, f"cannot be read ({e.strerror or e})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _bad(path, "is not a regular file (a folder, pipe, device or socket)")
+        if st.st_size > limit:
+            raise _bad(path, f"is {st.st_size / 2**20:.0f} MB, over the {limit // 2**20} MB a sidecar may have")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # grew while being read
+            raise _bad(path, f"is over the {limit // 2**20} MB a sidecar may have")
+        return b"".join(chunks)
+    except OSError as e:
+        raise _bad(path, f"cannot be read ({e.strerror or e})") from None
+    finally:
+        os.close(fd)
+
+
+def read_sidecar(path: Path, shape: tuple[int, int]) -> LoadedAnnotation:
+    """Parse and validate a sidecar for an image of `shape` (AnnotationFileError naming the file)."""
+    data = _read_regular_file(path, MAX_SIDECAR_BYTES)
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise _bad(path, "not a sidecar (JSON nested too deeply)") from None
+    except ValueError as e:  # bad UTF-8, bad JSON, a number of thousands of digits
+        raise _bad(path, f"not valid JSON ({str(e)[:200]})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _bad(path, f"not an {FORMAT} sidecar (another schema)")
     if doc.get("version") != VERSION:
