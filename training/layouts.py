@@ -159,7 +159,8 @@ class ObjectFolder:
         return out
 
     def load_object(self, image_id: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rgb, labels) for training on object k: labels 1 = the object, 2.. = other objects, 255 = ignore."""
+        """(rgb, labels) for training on object k: 1 = the object, 2.. = other objects, 255 = ignore (a 128
+        pixel of any of the image's masks that is not part of object k)."""
         rgb = self.load_rgb(image_id)
         masks = self.load_masks(image_id)
         h, w = rgb.shape[:2]
@@ -172,9 +173,11 @@ class ObjectFolder:
             if kk != k and label < VOID_LABEL:
                 labels[obj] = label
                 label += 1
-        target = next((obj, ign) for kk, obj, ign in masks if kk == k)
-        labels[target[0]] = TARGET_LABEL
-        labels[target[1] & ~target[0]] = VOID_LABEL
+        target = next(obj for kk, obj, _ in masks if kk == k)
+        # 128 marks pixels the source left unlabelled (void, crowd): unknown for every object of the image
+        unknown = np.logical_or.reduce([ign for _, _, ign in masks])
+        labels[target] = TARGET_LABEL
+        labels[unknown & ~target] = VOID_LABEL
         return rgb, labels
 
 
