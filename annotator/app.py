@@ -8,7 +8,9 @@ from pathlib import Path
 from PyQt5.QtCore import QSettings, QTimer
 from PyQt5.QtWidgets import QApplication
 
-from annotator.settings import APPLICATION, ORGANIZATION, default_settings, load_settings, open_qsettings
+from annotator import crash_report
+from annotator.settings import (APPLICATION, ORGANIZATION, Settings, default_settings, load_settings,
+                                open_qsettings)
 from annotator.training_dialog import install_training_tools
 from annotator.window import APP_NAME, MainWindow
 from models.errors import IFCNError
@@ -63,6 +65,16 @@ def run(args: argparse.Namespace) -> int:
     if changes:
         settings = settings.updated(**changes)
     window = MainWindow(settings=settings, store=store)
+    hook = crash_report.install(window)  # an exception in a slot is shown and logged, not fatal
+    try:
+        return _run_window(app, window, folder, settings, args)
+    finally:
+        hook.uninstall()
+
+
+def _run_window(app: QApplication, window: MainWindow, folder: Path | None, settings: Settings,
+                args: argparse.Namespace) -> int:
+    """Open the folder (or the last one) in the shown window and run the event loop."""
     install_training_tools(window)
     window.show()
     _load_predictor(window, args.checkpoint)
