@@ -29,7 +29,7 @@ import os
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -100,6 +100,27 @@ def has_annotation(out_dir: str | os.PathLike, image_path: str | os.PathLike) ->
         return not p.too_long() and (p.sidecar.is_file() or p.object_png.is_file())
     except OSError:
         return False
+
+
+def stem_conflicts(images: Sequence[Path], out_dir: str | os.PathLike) -> dict[Path, Path]:
+    """Images that share their name stem with another one (cat.jpg, cat.png), which would share their
+    annotation files: each such image that may not be annotated, mapped to the one that may.
+
+    The one that may is the image its stem's sidecar names (its earlier work), else the first by name.
+    """
+    groups: dict[str, list[Path]] = {}
+    for p in images:
+        groups.setdefault(Path(p).stem, []).append(Path(p))
+    blocked: dict[Path, Path] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda p: p.name)
+        paths = paths_for(out_dir, group[0])
+        named = None if paths.too_long() else sidecar_image_name(paths.sidecar)
+        owner = next((p for p in group if p.name == named), group[0])
+        blocked.update({p: owner for p in group if p != owner})
+    return blocked
 
 
 # ---- run-length encoding -------------------------------------------------------------------------
@@ -284,20 +305,54 @@ def _read_regular_file(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def read_sidecar(path: Path, shape: tuple[int, int]) -> LoadedAnnotation:
-    """Parse and validate a sidecar for an image of `shape` (AnnotationFileError naming the file)."""
+def _read_json(path: Path) -> Any:
     data = _read_regular_file(path, MAX_SIDECAR_BYTES)
     try:
-        doc = json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except RecursionError:
         raise _bad(path, "not a sidecar (JSON nested too deeply)") from None
     except ValueError as e:  # bad UTF-8, bad JSON, a number of thousands of digits
         raise _bad(path, f"not valid JSON ({str(e)[:200]})") from None
+
+
+def _other_image(named: Any, image: Path) -> str | None:
+    """The sidecar's `image` field when it names an image other than `image` that exists beside it."""
+    if not isinstance(named, str) or named == image.name:
+        return None
+    if not named or Path(named).name != named:
+        return named or "(no name)"  # not a file name of this folder: not this image either
+    other = image.parent / named
+    try:
+        return named if other.exists() and not os.path.samefile(other, image) else None
+    except OSError:
+        return None  # gone or unreadable: the image was renamed (same size, checked), keep its work
+
+
+def sidecar_image_name(path: Path) -> str | None:
+    """The `image` field of the sidecar at `path` (None when it has none or cannot be read)."""
+    try:
+        doc = _read_json(path)
+    except AnnotationFileError:
+        return None
+    named = doc.get("image") if isinstance(doc, dict) else None
+    return named if isinstance(named, str) else None
+
+
+def read_sidecar(path: Path, shape: tuple[int, int], image: Path | None = None) -> LoadedAnnotation:
+    """Parse and validate a sidecar for an image of `shape` (AnnotationFileError naming the file).
+
+    With `image`: a sidecar whose `image` field names another existing image is refused, not applied.
+    """
+    doc = _read_json(path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _bad(path, f"not an {FORMAT} sidecar (another schema)")
     if doc.get("version") != VERSION:
         raise _bad(path, f"sidecar version {doc.get('version')!r} is not supported (this program "
                          f"reads version {VERSION})")
+    if image is not None:
+        other = _other_image(doc.get("image"), image)
+        if other is not None:
+            raise _bad(path, f"it is the annotation of {other[:200]!r}, not of {image.name!r}")
     h, w = shape
     if doc.get("size") != [w, h]:
         raise _bad(path, f"the sidecar is for a {doc.get('size')} image but the image is {w}x{h}")
@@ -377,7 +432,7 @@ def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
     if paths.too_long():
         return None  # no file of that name can exist
     if paths.sidecar.exists():
-        loaded = read_sidecar(paths.sidecar, shape)
+        loaded = read_sidecar(paths.sidecar, shape, Path(image_path))
         try:
             on_disk = _read_mask(paths.object_png, shape)
             cls_on_disk = _read_mask(paths.class_png, shape)

@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self._finish_after = False
         self._last_current_mask: np.ndarray | None = None
         self._broken_annotation: label_file.LabelPaths | None = None
+        self._stem_conflicts: dict[Path, Path] = {}  # image -> the image of the same stem that owns its files
         self._save_failed = False
         self._info_windows: list[QWidget] = []
         self._closing = False
@@ -325,7 +326,7 @@ class MainWindow(QMainWindow):
         self.folder = folder
         self.output_dir = label_file.output_dir_for(folder)
         self.images = images
-        self.file_list.set_files(images, [label_file.has_annotation(self.output_dir, p) for p in images])
+        self._list_files()
         self._update_settings(last_folder=str(folder))
         if not images:
             self.statusBar().showMessage(f"No images in {folder}", 8000)
@@ -346,13 +347,28 @@ class MainWindow(QMainWindow):
     def set_output_dir(self, folder: str | os.PathLike) -> None:
         """Write masks under `folder` from now on (the current image is saved there when next saved)."""
         self.output_dir = Path(folder)
-        self.file_list.set_files(self.images, [label_file.has_annotation(self.output_dir, p)
-                                               for p in self.images])
+        self._list_files()
         if self.index >= 0:
             self.file_list.set_current(self.index)
         if self.state is not None and self.state.objects:
             self.state.dirty = True
         self.refresh()
+
+    def _list_files(self) -> None:
+        """Fill the file list for the images and output folder (marks, same-stem conflicts)."""
+        out = self.output_dir
+        self._stem_conflicts = label_file.stem_conflicts(self.images, out) if out is not None else {}
+        self.file_list.set_files(self.images, [label_file.has_annotation(out, p) for p in self.images])
+        for i, p in enumerate(self.images):
+            if p in self._stem_conflicts:
+                self.file_list.set_broken(i, self._conflict_text(p))
+
+    def _conflict_text(self, path: Path) -> str:
+        owner = self._stem_conflicts[path]
+        return (f"{path.name} cannot be annotated here: {owner.name} has the same name without its extension, "
+                f"and the annotation files are named by that ('{path.stem}.png', '{path.stem}.json'), so the two "
+                f"would overwrite each other. {owner.name} keeps them. Rename {path.name} (for example to "
+                f"{path.stem}_2{path.suffix}) to annotate it.")
 
     def go_to(self, index: int) -> bool:
         """Switch to image `index` (saving or asking first); False if the switch was refused."""
@@ -410,6 +426,11 @@ class MainWindow(QMainWindow):
             self.file_list.set_broken(index)
             dialogs.message(self, "warning", "Cannot read image", f"{path}: not enough memory to open it.")
             return False
+        if path in self._stem_conflicts:  # readable, but its annotation files belong to another image
+            QApplication.restoreOverrideCursor()
+            self.file_list.set_broken(index, self._conflict_text(path))
+            dialogs.message(self, "warning", "Cannot annotate this image", self._conflict_text(path))
+            return False
         self._leave_image()
         try:
             h, w = rgb.shape[:2]
@@ -453,6 +474,9 @@ class MainWindow(QMainWindow):
         if self.state is None or self.output_dir is None:
             return True
         path = self.images[self.index]
+        if path in self._stem_conflicts:  # (after Change Output Folder: that folder's files are another's)
+            dialogs.message(self, "error", "Could not save", self._conflict_text(path))
+            return False
         try:
             if self._broken_annotation is not None:
                 label_file.move_aside(self._broken_annotation)

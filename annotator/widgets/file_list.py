@@ -21,7 +21,7 @@ class FileList(QDockWidget):
         self.setObjectName("FileListDock")
         self._paths: list[Path] = []
         self._done: list[bool] = []
-        self._broken: set[int] = set()
+        self._broken: dict[int, str] = {}
         self._summary = QLabel()
         self.list = QListWidget()
         self.list.setFocusPolicy(Qt.ClickFocus)
@@ -36,7 +36,7 @@ class FileList(QDockWidget):
 
     def set_files(self, paths: Sequence[Path], done: Sequence[bool]) -> None:
         """Show these images; `done[i]` is True when image i already has an annotation."""
-        self._paths, self._done, self._broken = list(paths), list(done), set()
+        self._paths, self._done, self._broken = list(paths), list(done), {}
         self.list.clear()
         for i, p in enumerate(self._paths):
             self.list.addItem(QListWidgetItem(p.name))
@@ -50,9 +50,9 @@ class FileList(QDockWidget):
             self._refresh(index)
             self._update_summary()
 
-    def set_broken(self, index: int) -> None:
-        """Mark image `index` as unreadable."""
-        self._broken.add(index)
+    def set_broken(self, index: int, reason: str = "This image could not be read.") -> None:
+        """Mark image `index` as unreadable (or not annotatable, for `reason`)."""
+        self._broken[index] = reason
         self._refresh(index)
 
     def is_done(self, index: int) -> bool:
@@ -75,7 +75,7 @@ class FileList(QDockWidget):
         if i in self._broken:
             item.setText(f"{BROKEN_MARK} {self._paths[i].name}")
             item.setForeground(QBrush(QColor(200, 40, 40)))
-            item.setToolTip("This image could not be read.")
+            item.setToolTip(self._broken[i])
         else:
             mark = DONE_MARK if self._done[i] else TODO_MARK
             item.setText(f"{mark} {self._paths[i].name}")
