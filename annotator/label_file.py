@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from annotator.state import AnnotationState, AnnotObject, ClassDef, Stroke, clip_stroke, compose
+from annotator.state import AnnotationState, AnnotObject, ClassDef, Stroke, clip_stroke, compose, insert_at
 from models.clicks import Click
 from models.errors import AnnotationFileError, ImageReadError
 from models.fileio import atomic_write_text, encode_index_png, read_index_png, voc_colormap
@@ -198,7 +198,8 @@ def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: Annot
         mask = state.current_mask()
         tmp = AnnotationState(state.shape, state.classes)
         if mask is not None and mask.any():
-            tmp.objects = state.objects + (replace(cur, mask=mask, base=None, base_clicks=None),)
+            tmp.objects = insert_at(state.objects, replace(cur, mask=mask, base=None, base_clicks=None, slot=None),
+                                    cur.slot)
         else:
             tmp.objects = state.objects
         state = tmp

@@ -132,7 +132,8 @@ class AnnotObject:
     """One object: class, clicks and brush strokes; finished objects also hold their final mask.
 
     `base` / `base_clicks`: a mask to start from while the clicks still equal `base_clicks` (an object
-    resumed for editing keeps its exact mask until the user clicks again).
+    resumed for editing keeps its exact mask until the user clicks again). `slot`: where a resumed object
+    goes back in the object list when finished, so it keeps its instance number.
     """
 
     uid: int
@@ -142,6 +143,7 @@ class AnnotObject:
     mask: np.ndarray | None = field(default=None, compare=False, repr=False)
     base: np.ndarray | None = field(default=None, compare=False, repr=False)
     base_clicks: tuple[Click, ...] | None = None
+    slot: int | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -263,6 +265,14 @@ def clip_stroke(stroke: Stroke, shape: tuple[int, int]) -> Stroke | None:
     return Stroke(rounded, r, bool(stroke.erase))
 
 
+def insert_at(objects: tuple[AnnotObject, ...], obj: AnnotObject,
+              slot: int | None) -> tuple[AnnotObject, ...]:
+    """`objects` with `obj` put back at index `slot` (an edited object), or appended when None."""
+    if slot is None or slot >= len(objects):
+        return objects + (obj,)
+    return objects[:slot] + (obj,) + objects[slot:]
+
+
 def compose(objects: Sequence[AnnotObject], shape: tuple[int, int],
             hidden: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     """(class map, instance map) uint8 HxW from finished objects; later objects win where they overlap."""
@@ -380,7 +390,7 @@ class AnnotationState:
         if self.current.is_empty:
             return False
         self._edit()
-        self.current = replace(self.current, clicks=(), strokes=(), base=None, base_clicks=None)
+        self.current = replace(self.current, clicks=(), strokes=(), base=None, base_clicks=None, slot=None)
         return True
 
     def set_current_class(self, class_index: int) -> None:
@@ -401,8 +411,8 @@ class AnnotationState:
         if len(self.objects) >= MAX_INDEX:
             raise ValueError(f"at most {MAX_INDEX} objects per image fit in a VOC object mask")
         self._edit()
-        done = replace(self.current, mask=mask, base=None, base_clicks=None)
-        self.objects = self.objects + (done,)
+        done = replace(self.current, mask=mask, base=None, base_clicks=None, slot=None)
+        self.objects = insert_at(self.objects, done, self.current.slot)
         self.current = self._new_object()
         return done
 
@@ -438,9 +448,10 @@ class AnnotationState:
         if o is None or not self.current.is_empty:
             return False
         self._edit()
+        slot = next(i for i, x in enumerate(self.objects) if x.uid == uid)
         self.objects = tuple(x for x in self.objects if x.uid != uid)
         # Strokes are already in the mask; re-applying the same strokes is idempotent.
-        self.current = replace(o, mask=None, base=o.mask, base_clicks=o.clicks)
+        self.current = replace(o, mask=None, base=o.mask, base_clicks=o.clicks, slot=slot)
         self.hidden.discard(uid)
         return True
 

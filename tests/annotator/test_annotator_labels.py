@@ -92,3 +92,45 @@ def test_sidecar_naming_another_existing_image_is_not_applied(tmp_path, write_im
     # a renamed image (the named one no longer exists) keeps its work
     (tmp_path / "a.png").rename(tmp_path / "a.jpg")
     assert len(label_file.load(tmp_path, tmp_path / "a.jpg", (90, 120)).objects) == 1
+
+
+# ---- item 5: Ctrl+E keeps the instance number -----------------------------------------------------
+def _instance_at(folder, name, x, y):
+    from models.fileio import read_index_png
+    return int(read_index_png(folder / "SegmentationObject" / name)[y, x])
+
+
+@pytest.mark.parametrize("how", ["finish", "switch"])
+def test_editing_a_finished_object_keeps_its_instance_number(make_window, image_folder, qtbot, how):
+    w = make_window(image_folder)
+    for x in (20, 60, 100):
+        annotate(qtbot, w, x, 45)
+    uids = [o.uid for o in w.state.objects]
+    assert [_instance_at(image_folder, "img0.png", x, 45) for x in (20, 60, 100)] == [1, 2, 3]
+    w.object_list.select_uid(uids[1])
+    key(qtbot, w, Qt.Key_E, Qt.ControlModifier)  # Edit Object
+    assert w.state.current.base is not None and len(w.state.objects) == 2
+    click(qtbot, w, 66, 30)  # grow it
+    assert w.wait_for_inference(10)
+    if how == "finish":
+        key(qtbot, w, Qt.Key_Space)
+        assert w.wait_for_inference(10)
+        assert [o.uid for o in w.state.objects][0::2] == [uids[0], uids[2]]
+        assert w.state.objects[1].clicks[-1].y == 30, "the edited object is back in its place"
+    else:
+        assert w.next_image() and w.prev_image()  # saved while still being edited, then reopened
+    assert [_instance_at(image_folder, "img0.png", x, 45) for x in (20, 60, 100)] == [1, 2, 3]
+    assert _instance_at(image_folder, "img0.png", 66, 30) == 2
+    loaded = label_file.load(image_folder, image_folder / "img0.png", (90, 120))
+    assert [len(o.clicks) for o in loaded.objects] == [1, 2, 1]
+
+
+def test_clearing_an_edited_object_then_drawing_a_new_one_appends_it(make_window, image_folder, qtbot):
+    w = make_window(image_folder)
+    for x in (20, 100):
+        annotate(qtbot, w, x, 45)
+    w.object_list.select_uid(w.state.objects[0].uid)
+    key(qtbot, w, Qt.Key_E, Qt.ControlModifier)
+    key(qtbot, w, Qt.Key_Escape)  # drops the edited object
+    annotate(qtbot, w, 60, 20)
+    assert [o.clicks[0].x for o in w.state.objects] == [100, 60]
