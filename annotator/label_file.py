@@ -93,6 +93,37 @@ def paths_for(out_dir: str | os.PathLike, image_path: str | os.PathLike) -> Labe
                       out / SIDECAR_DIR / f"{stem}.json")
 
 
+#: What the file list shows of an image (annotation_status).
+NOT_ANNOTATED, UNFINISHED, ANNOTATED = "none", "unfinished", "annotated"
+
+
+def annotation_status(out_dir: str | os.PathLike, image_path: str | os.PathLike) -> str:
+    """UNFINISHED when the image's sidecar keeps an unfinished object, ANNOTATED when it has a saved
+    annotation otherwise (sidecar or VOC masks), else NOT_ANNOTATED."""
+    p = paths_for(out_dir, image_path)
+    try:
+        if p.too_long():
+            return NOT_ANNOTATED
+        if p.sidecar.is_file():
+            return UNFINISHED if _has_unfinished(p.sidecar) else ANNOTATED
+        return ANNOTATED if p.object_png.is_file() else NOT_ANNOTATED
+    except OSError:
+        return NOT_ANNOTATED
+
+
+def _has_unfinished(sidecar: Path) -> bool:
+    """True when the sidecar's `current` object is not null (the writer puts it last: its tail tells)."""
+    try:
+        with open(sidecar, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 64))
+            if f.read().rstrip().endswith(b'"current":null}'):
+                return False
+        doc = _read_json(sidecar)
+    except (OSError, AnnotationFileError):
+        return False
+    return isinstance(doc, dict) and doc.get("current") is not None
+
+
 def has_annotation(out_dir: str | os.PathLike, image_path: str | os.PathLike) -> bool:
     """True when the image has a sidecar or an object mask in `out_dir`."""
     p = paths_for(out_dir, image_path)
@@ -194,28 +225,42 @@ def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: Annot
             "then open it again.")
     cur = state.current
     if cur.base is not None and not cur.is_empty:
-        # A resumed object is saved as finished, with its current mask, so nothing is lost.
+        # A resumed object is saved as finished, in its place, so nothing is lost: with its current mask,
+        # or while its new click's prediction is pending, as it was before that click.
         mask = state.current_mask()
+        done = replace(cur, mask=mask, base=None, base_clicks=None, slot=None)
+        if mask is None:
+            done = replace(done, mask=cur.base, clicks=cur.base_clicks or ())
         tmp = AnnotationState(state.shape, state.classes)
-        if mask is not None and mask.any():
-            tmp.objects = insert_at(state.objects, replace(cur, mask=mask, base=None, base_clicks=None, slot=None),
-                                    cur.slot)
-        else:
-            tmp.objects = state.objects
+        tmp.objects = insert_at(state.objects, done, cur.slot) if done.mask.any() else state.objects
         state = tmp
-    cls, inst = state.label_maps()
     doc = to_sidecar(state, Path(image_path).name)
-    class_bytes = encode_index_png(cls, state.classes.palette())
-    object_bytes = encode_index_png(inst, voc_colormap())
     text = json.dumps(doc, separators=(",", ":"))  # ASCII: one byte a character
     if len(text) > MAX_SIDECAR_BYTES:  # what the reader would refuse is never written
         raise AnnotationFileError(
             f"{paths.sidecar}: the annotation is too large to save ({len(text) / 2**20:.0f} MB, the limit is "
             f"{MAX_SIDECAR_BYTES // 2**20} MB): delete or simplify some objects (speckled masks cost the most).")
+    if not _pngs_expected(bool(state.objects), doc["current"] is not None):
+        # Only an unfinished object: not a label yet. No PNG may say "all background"; stale ones go.
+        atomic_write_text(paths.sidecar, text)
+        for p in (paths.class_png, paths.object_png):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+        return paths
+    cls, inst = state.label_maps()
+    class_bytes = encode_index_png(cls, state.classes.palette())
+    object_bytes = encode_index_png(inst, voc_colormap())
     atomic_write_text(paths.sidecar, text)
     fileio.atomic_write_bytes(paths.class_png, class_bytes)
     fileio.atomic_write_bytes(paths.object_png, object_bytes)
     return paths
+
+
+def _pngs_expected(has_objects: bool, has_unfinished: bool) -> bool:
+    """Whether the VOC PNGs of a saved annotation exist: always, except with only an unfinished object."""
+    return has_objects or not has_unfinished
 
 
 def move_aside(paths: LabelPaths) -> list[Path]:
@@ -439,6 +484,9 @@ def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
             cls_on_disk = _read_mask(paths.class_png, shape)
         except AnnotationFileError:
             on_disk = cls_on_disk = None
+        if not _pngs_expected(bool(loaded.objects), loaded.current is not None):
+            loaded.needs_resave = on_disk is not None or cls_on_disk is not None  # stale: remove them
+            return loaded
         cls, inst = compose(loaded.objects, shape)
         # Both PNGs: a relabel changes only the class PNG, so a crash can leave just that one stale.
         loaded.needs_resave = (on_disk is None or not np.array_equal(on_disk, inst)

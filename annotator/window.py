@@ -358,7 +358,8 @@ class MainWindow(QMainWindow):
         """Fill the file list for the images and output folder (marks, same-stem conflicts)."""
         out = self.output_dir
         self._stem_conflicts = label_file.stem_conflicts(self.images, out) if out is not None else {}
-        self.file_list.set_files(self.images, [label_file.has_annotation(out, p) for p in self.images])
+        self.file_list.set_files(self.images, [label_file.annotation_status(out, p) if out is not None
+                                               else label_file.NOT_ANNOTATED for p in self.images])
         for i, p in enumerate(self.images):
             if p in self._stem_conflicts:
                 self.file_list.set_broken(i, self._conflict_text(p))
@@ -495,7 +496,7 @@ class MainWindow(QMainWindow):
             return False
         self._save_failed = False
         self.state.mark_saved()
-        self.file_list.set_done(self.index, label_file.has_annotation(self.output_dir, path))
+        self.file_list.set_status(self.index, label_file.annotation_status(self.output_dir, path))
         self.statusBar().showMessage(f"Saved {path.name}", 4000)
         self.saved.emit(str(path))
         self.refresh()

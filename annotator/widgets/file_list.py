@@ -1,4 +1,4 @@
-"""Dock listing the images of the open folder, marking the annotated and unreadable ones."""
+"""Dock listing the images of the open folder, marking the annotated, unfinished and unreadable ones."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,11 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor
 from PyQt5.QtWidgets import QDockWidget, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-DONE_MARK, BROKEN_MARK, TODO_MARK = "\u2714", "\u2716", "\u2003"
+DONE_MARK, UNFINISHED_MARK, BROKEN_MARK, TODO_MARK = "\u2714", "\u25d0", "\u2716", "\u2003"
+#: Image states (annotator.label_file.annotation_status): mark and tooltip.
+STATES = {"none": (TODO_MARK, "Not annotated yet"),
+          "unfinished": (UNFINISHED_MARK, "Has unfinished work: an object was started but not finished"),
+          "annotated": (DONE_MARK, "Annotated")}
 
 
 class FileList(QDockWidget):
@@ -20,7 +24,7 @@ class FileList(QDockWidget):
         super().__init__("Images", parent)
         self.setObjectName("FileListDock")
         self._paths: list[Path] = []
-        self._done: list[bool] = []
+        self._status: list[str] = []
         self._broken: dict[int, str] = {}
         self._summary = QLabel()
         self.list = QListWidget()
@@ -34,19 +38,19 @@ class FileList(QDockWidget):
         lay.addWidget(self.list)
         self.setWidget(w)
 
-    def set_files(self, paths: Sequence[Path], done: Sequence[bool]) -> None:
-        """Show these images; `done[i]` is True when image i already has an annotation."""
-        self._paths, self._done, self._broken = list(paths), list(done), {}
+    def set_files(self, paths: Sequence[Path], status: Sequence[str]) -> None:
+        """Show these images; `status[i]` is "none", "unfinished" or "annotated" (see STATES)."""
+        self._paths, self._status, self._broken = list(paths), list(status), {}
         self.list.clear()
         for i, p in enumerate(self._paths):
             self.list.addItem(QListWidgetItem(p.name))
             self._refresh(i)
         self._update_summary()
 
-    def set_done(self, index: int, done: bool) -> None:
-        """Mark image `index` as annotated (or not)."""
-        if 0 <= index < len(self._done):
-            self._done[index] = done
+    def set_status(self, index: int, status: str) -> None:
+        """Mark image `index` as "none", "unfinished" or "annotated"."""
+        if 0 <= index < len(self._status):
+            self._status[index] = status
             self._refresh(index)
             self._update_summary()
 
@@ -55,9 +59,13 @@ class FileList(QDockWidget):
         self._broken[index] = reason
         self._refresh(index)
 
+    def status(self, index: int) -> str:
+        """How image `index` is marked: "none", "unfinished" or "annotated"."""
+        return self._status[index]
+
     def is_done(self, index: int) -> bool:
-        """True when image `index` is marked annotated."""
-        return self._done[index]
+        """True when image `index` is marked annotated (with nothing unfinished)."""
+        return self._status[index] == "annotated"
 
     def set_current(self, index: int) -> None:
         """Highlight image `index` without emitting `activated`."""
@@ -77,10 +85,13 @@ class FileList(QDockWidget):
             item.setForeground(QBrush(QColor(200, 40, 40)))
             item.setToolTip(self._broken[i])
         else:
-            mark = DONE_MARK if self._done[i] else TODO_MARK
+            mark, tip = STATES.get(self._status[i], STATES["none"])
             item.setText(f"{mark} {self._paths[i].name}")
-            item.setToolTip("Annotated" if self._done[i] else "Not annotated yet")
+            item.setToolTip(tip)
 
     def _update_summary(self) -> None:
         n = len(self._paths)
-        self._summary.setText(f"{sum(self._done)} of {n} annotated" if n else "No folder open")
+        done = self._status.count("annotated")
+        unfinished = self._status.count("unfinished")
+        text = f"{done} of {n} annotated" + (f", {unfinished} with unfinished work" if unfinished else "")
+        self._summary.setText(text if n else "No folder open")

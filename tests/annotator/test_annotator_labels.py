@@ -134,3 +134,60 @@ def test_clearing_an_edited_object_then_drawing_a_new_one_appends_it(make_window
     key(qtbot, w, Qt.Key_Escape)  # drops the edited object
     annotate(qtbot, w, 60, 20)
     assert [o.clicks[0].x for o in w.state.objects] == [100, 60]
+
+
+# ---- item 3: switching image with an unfinished object ---------------------------------------------
+def _pngs(folder, stem):
+    return [p for p in (folder / "SegmentationClass" / f"{stem}.png", folder / "SegmentationObject" / f"{stem}.png")
+            if p.exists()]
+
+
+def test_unfinished_object_is_kept_not_written_as_background(make_window, image_folder, qtbot):
+    w = make_window(image_folder)
+    click(qtbot, w, 60, 45)  # an object started, never finished
+    assert w.wait_for_inference(10)
+    key(qtbot, w, Qt.Key_D)  # next image: autosave
+    assert w.current_image_path.name == "img1.png"
+    assert _pngs(image_folder, "img0") == [], "no all-background VOC mask for an unfinished object"
+    doc = json.loads((image_folder / "annotations" / "img0.json").read_text())
+    assert doc["objects"] == [] and doc["current"]["clicks"] == [[60, 45, True]]
+    assert w.file_list.status(0) == "unfinished" and not w.file_list.is_done(0)
+    item = w.file_list.list.item(0)
+    assert "unfinished" in item.toolTip() and not item.text().startswith("\u2714")
+    assert "0 of 3 annotated, 1 with unfinished work" == w.file_list._summary.text()
+    # a new session sees the same
+    w2 = make_window(image_folder)
+    assert w2.file_list.status(0) == "unfinished" and w2.current_image_path.name == "img0.png"
+    assert w2.state.current.clicks[0].x == 60 and not w2.dirty, "restored as unfinished, no resave needed"
+    assert w2.wait_for_inference(10)
+    key(qtbot, w2, Qt.Key_Space)
+    assert w2.wait_for_inference(10)
+    assert len(_pngs(image_folder, "img0")) == 2 and w2.file_list.status(0) == "annotated"
+
+
+def test_finished_and_unfinished_objects_on_switch(make_window, image_folder, qtbot):
+    from models.fileio import read_index_png
+
+    w = make_window(image_folder)
+    annotate(qtbot, w, 20, 20)
+    click(qtbot, w, 90, 60)  # unfinished
+    assert w.wait_for_inference(10)
+    key(qtbot, w, Qt.Key_D)
+    inst = read_index_png(image_folder / "SegmentationObject" / "img0.png")
+    assert inst[20, 20] == 1 and inst[60, 90] == 0 and inst.max() == 1, "only the finished object"
+    assert w.file_list.status(0) == "unfinished"
+    key(qtbot, w, Qt.Key_A)
+    assert len(w.state.objects) == 1 and w.state.current.clicks[0].x == 90
+
+
+def test_stale_masks_go_when_only_an_unfinished_object_is_left(make_window, image_folder, qtbot):
+    w = make_window(image_folder)
+    annotate(qtbot, w, 20, 20)
+    assert len(_pngs(image_folder, "img0")) == 2
+    w.delete_object(w.state.objects[0].uid)
+    click(qtbot, w, 90, 60)
+    assert w.wait_for_inference(10)
+    key(qtbot, w, Qt.Key_D)
+    assert _pngs(image_folder, "img0") == []
+    loaded = label_file.load(image_folder, image_folder / "img0.png", (90, 120))
+    assert loaded.objects == [] and loaded.current is not None and not loaded.needs_resave

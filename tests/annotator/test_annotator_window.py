@@ -136,7 +136,7 @@ def test_navigation_autosaves_and_reopens_identically(make_window, image_folder,
     assert np.array_equal(inst == 1, objects_before[0].mask) and inst.max() == 1
     cls = np.asarray(Image.open(paths.class_png))
     assert set(np.unique(cls)) == {0, objects_before[0].class_index}
-    assert w.file_list.is_done(0)
+    assert w.file_list.status(0) == "unfinished", "saved, but with unfinished work (issue 15 item 3)"
     key(qtbot, w, Qt.Key_A)
     assert w.index == 0 and not w.dirty
     assert len(w.state.objects) == 1 and np.array_equal(w.state.objects[0].mask, objects_before[0].mask)
