@@ -191,3 +191,24 @@ def test_stale_masks_go_when_only_an_unfinished_object_is_left(make_window, imag
     assert _pngs(image_folder, "img0") == []
     loaded = label_file.load(image_folder, image_folder / "img0.png", (90, 120))
     assert loaded.objects == [] and loaded.current is not None and not loaded.needs_resave
+
+
+def test_edited_object_saved_while_its_click_is_predicting_is_kept(tmp_path):
+    from annotator.state import AnnotationState, ClassTable
+    from models.clicks import Click
+
+    st = AnnotationState((90, 120), ClassTable())
+    masks = []
+    for x in (20, 60, 100):
+        st.add_click(Click(x, 45, True))
+        m = np.zeros((90, 120), np.float32)
+        m[40:50, x - 5:x + 5] = 1
+        st.set_prediction(st.current.clicks, False, m)
+        masks.append(st.finish_object().mask)
+    assert st.resume(st.objects[1].uid)
+    st.add_click(Click(70, 45, True))  # its prediction has not arrived
+    assert st.current_mask() is None
+    label_file.save(tmp_path, tmp_path / "a.png", st)
+    loaded = label_file.load(tmp_path, tmp_path / "a.png", (90, 120))
+    assert len(loaded.objects) == 3, "the object being edited is not dropped"
+    assert np.array_equal(loaded.objects[1].mask, masks[1]) and loaded.objects[1].clicks == (Click(60, 45, True),)
