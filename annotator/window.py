@@ -554,13 +554,17 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def finish_object(self) -> bool:
-        """Add the current object to the object list (after its pending prediction, if any)."""
+        """Add the current object to the object list with exactly the mask on screen; when nothing is on
+        screen yet for its clicks, as soon as its prediction arrives and has been shown."""
         if self.state is None:
             return False
-        if self.state.needs_prediction():
+        if self.state.current.clicks and self.state.current_mask() is None:
             self._finish_after = True
             self.statusBar().showMessage("Finishing when the prediction arrives…", 3000)
             return False
+        if self.inference_pending:  # e.g. GrabCut refining the shown mask: the user chose what is shown
+            self.service.cancel()
+            self._pending_id = 0
         try:
             done = self.state.finish_object()
         except ValueError as e:
@@ -671,8 +675,10 @@ class MainWindow(QMainWindow):
         if res.request_id == self._pending_id and res.refine == self.state.refine:
             self._pending_id = 0  # a preview (network only, refinement still running) keeps it pending
             self.last_inference_ms = res.ms
-        if self._finish_after and not self.state.needs_prediction():
+        if self._finish_after and self.state.current_mask() is not None:
             self._finish_after = False
+            self.refresh()  # show the mask the object is finished with, then finish
+            self.canvas.viewport().repaint()
             self.finish_object()
         self.refresh()
 

@@ -212,3 +212,62 @@ def test_edited_object_saved_while_its_click_is_predicting_is_kept(tmp_path):
     loaded = label_file.load(tmp_path, tmp_path / "a.png", (90, 120))
     assert len(loaded.objects) == 3, "the object being edited is not dropped"
     assert np.array_equal(loaded.objects[1].mask, masks[1]) and loaded.objects[1].clicks == (Click(60, 45, True),)
+
+
+# ---- item 4: Space while inference is pending -------------------------------------------------------
+@pytest.fixture
+def two_stage(FakePredictor):
+    """A predictor that sends the network's map first (radius 12), then a narrower refined one (radius 5)."""
+    class TwoStage(FakePredictor):
+        two_stage_refine = True
+
+        def __init__(self, net_delay=0.0, refine_delay=0.4):
+            super().__init__()
+            self.net_delay, self.refine_delay = net_delay, refine_delay
+
+        def predict(self, clicks, refine=False):
+            import time
+            time.sleep(self.refine_delay if refine else self.net_delay)
+            self.radius = 5 if refine else 12
+            return super().predict(clicks, refine)
+    return TwoStage
+
+
+def _record_shown(w):
+    """Every (clicks, mask) the overlay drew, in order."""
+    shown = []
+    real = w.canvas.set_overlay
+
+    def set_overlay(rgba):
+        m = w.current_mask()
+        shown.append((w.state.current.clicks if w.state else None, None if m is None else m.copy()))
+        real(rgba)
+    w.canvas.set_overlay = set_overlay
+    return shown
+
+
+def test_space_while_refining_finishes_with_the_mask_on_screen(make_window, image_folder, qtbot, two_stage):
+    w = make_window(image_folder, predictor=two_stage(net_delay=0.0, refine_delay=0.5), refine=True)
+    click(qtbot, w, 60, 45)
+    qtbot.waitUntil(lambda: w.state.current_mask() is not None, timeout=5000)  # the preview is on screen
+    assert w.inference_pending, "the refinement is still running"
+    on_screen = w.current_mask().copy()
+    key(qtbot, w, Qt.Key_Space)
+    assert len(w.state.objects) == 1, "finished at once, with what is shown"
+    assert w.wait_for_inference(10)
+    assert np.array_equal(w.state.objects[0].mask, on_screen)
+
+
+def test_space_before_anything_is_shown_waits_and_shows_the_mask_first(make_window, image_folder, qtbot,
+                                                                      two_stage):
+    w = make_window(image_folder, predictor=two_stage(net_delay=0.3, refine_delay=0.3), refine=True)
+    shown = _record_shown(w)
+    click(qtbot, w, 60, 45)
+    clicks = w.state.current.clicks
+    key(qtbot, w, Qt.Key_Space)  # nothing shown for this click yet
+    assert w.state.objects == ()
+    qtbot.waitUntil(lambda: len(w.state.objects) == 1, timeout=5000)
+    assert w.wait_for_inference(10)
+    done = w.state.objects[0].mask
+    shown_for_it = [m for c, m in shown if c == clicks and m is not None]
+    assert shown_for_it and np.array_equal(shown_for_it[-1], done), "finished with a mask the user saw"
