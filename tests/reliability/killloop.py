@@ -182,6 +182,12 @@ def check_disk(folder: Path, ledger: Ledger, final: bool = False) -> DiskCheck:
         paths = label_file.paths_for(folder, img)
         prefixes = [compose(objs[:k], shape) for k in range(n, len(objs) + 1)]
         for png, which in ((paths.class_png, 0), (paths.object_png, 1)):
+            if not png.exists():
+                # Only an unfinished object: no VOC masks are written (issue 15 item 3)
+                if objs or loaded.current is None:
+                    res.inconsistent += 1
+                    res.problems.append(f"{png}: missing ({len(objs)} objects in the sidecar)")
+                continue
             arr = read_index_png(png)
             match = [k for k, maps in enumerate(prefixes) if np.array_equal(arr, maps[which])]
             if not match or (final and match[-1] != len(prefixes) - 1):
