@@ -1,0 +1,511 @@
+"""`ifcn convert`: the annotator's output folder to COCO, labelme or YOLO-seg, and labelme/COCO back into it.
+
+Export (``--to coco|labelme|yolo``) reads what the annotator saved (found by `training.annotations`,
+the reader `ifcn devkit` uses): one object per instance of `SegmentationObject/<stem>.png` (its visible
+pixels), its class from `SegmentationClass/<stem>.png`, VOC's 255 as the ignore region, class names from
+the sidecars' class tables. Every export is a self-contained folder with the images hardlinked (or
+copied) beside the labels:
+
+- coco: ``images/`` + ``annotations/instances_default.json`` (RLE; ``--polygons`` for polygons);
+- labelme: ``<image>`` + ``<stem>.json`` side by side (polygons; ``--masks`` for exact mask shapes);
+- yolo: ``images/train``, ``labels/train`` (and ``val`` with ``--holdout``) + ``data.yaml``.
+
+Import (``--from labelme|coco``) writes the annotator's own files into ``--out`` (the folder the annotator
+opens, usually the image folder): the sidecar ``annotations/<stem>.json`` and both VOC PNGs, exactly as
+the annotator saves them, so every object opens finished and editable. Class names already in use in
+``--out`` keep their indices. What each format loses is in docs/formats.md.
+
+With ``--progress-json`` stdout carries JSON lines (format of `training.progress`): ``convert`` (the
+summary fields) then ``end``, or ``error`` with a ``message``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from models.errors import DatasetError, IFCNError, ImageReadError
+from models.fileio import atomic_write_bytes, atomic_write_text, encode_index_png, read_index_png, voc_colormap
+from training.annotations import find_annotations, split_holdout
+from training.formats import (BACKGROUND_LABEL, IGNORE_LABEL, VOC_CLASSES, VOID, Dataset, ImageAnnotation,
+                              Instance, default_class_name)
+from training.formats import coco, labelme, yolo
+from training.formats.coco import runs
+
+FORMATS = ("coco", "labelme", "yolo")
+IMPORT_FORMATS = ("labelme", "coco")
+MARKER = "ifcn-convert.json"  # lists what an export wrote, so exporting again replaces exactly that
+COCO_JSON = Path("annotations") / "instances_default.json"
+# The annotator's own output (annotator/label_file.py owns it; these names and the sidecar schema are its).
+CLASS_DIR, OBJECT_DIR, SIDECAR_DIR = "SegmentationClass", "SegmentationObject", "annotations"
+SIDECAR_FORMAT, SIDECAR_VERSION = "ifcn-annotation", 1
+MAX_SIDECAR_BYTES = 64 * 2**20
+MAX_INPUT_JSON_BYTES = 2 * 2**30
+
+
+@dataclass
+class ConvertSummary:
+    """What a conversion read and wrote."""
+
+    direction: str  # "export" or "import"
+    format: str
+    source: str
+    out: str
+    images: int = 0
+    objects: int = 0
+    classes: int = 0
+    ignore_regions: int = 0
+    holes_filled: int = 0  # objects written as polygons whose holes were filled
+    ignore_dropped: int = 0  # ignore regions the target cannot hold
+    shapes_skipped: int = 0  # labelme lines and points (no region)
+    files: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready), without the list of files."""
+        d = asdict(self)
+        d.pop("files")
+        return d
+
+    def text(self) -> str:
+        """A few human-readable lines."""
+        verb = "exported" if self.direction == "export" else "imported"
+        lines = [f"{verb} {self.images} image(s), {self.objects} object(s), {self.classes} class(es) "
+                 f"{'as' if self.direction == 'export' else 'from'} {self.format}: {self.source} -> {self.out}"]
+        if self.ignore_regions:
+            lines.append(f"  {self.ignore_regions} image(s) with an ignore region")
+        if self.holes_filled:
+            lines.append(f"  {self.holes_filled} object(s) have holes, filled in the polygons (see docs/formats.md;"
+                         + (" --masks keeps them)" if self.format == "labelme" else
+                            " RLE keeps them: leave out --polygons)" if self.format == "coco" else
+                            " YOLO has no holes)"))
+        if self.ignore_dropped:
+            lines.append(f"  {self.ignore_dropped} ignore region(s) not written: "
+                         + ("YOLO has no ignore regions" if self.direction == "export"
+                            else "the annotator does not store ignore regions yet"))
+        if self.shapes_skipped:
+            lines.append(f"  {self.shapes_skipped} line/point shape(s) skipped (not regions)")
+        if self.skipped:
+            lines.append(f"  skipped {len(self.skipped)} image(s):")
+            lines += [f"    {s['image']}: {s['reason']}" for s in self.skipped[:10]]
+            if len(self.skipped) > 10:
+                lines.append(f"    … and {len(self.skipped) - 10} more")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the annotator's folder
+
+def _read_json_file(path: Path, limit: int) -> Any:
+    """Parsed JSON of `path` (DatasetError naming it when unreadable, too large or not JSON)."""
+    try:
+        if not path.is_file():
+            raise DatasetError(f"{path}: no such file.")
+        if path.stat().st_size > limit:
+            raise DatasetError(f"{path}: over {limit // 2**20} MB, too large to read.")
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        raise DatasetError(f"{path}: not valid JSON ({str(e)[:200]}).") from None
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot be read ({e.strerror or e}).") from None
+
+
+def class_table(out_dir: str | os.PathLike) -> dict[int, str]:
+    """Class index -> name from the class tables of the sidecars in `out_dir` (the newest sidecar wins)."""
+    folder = Path(out_dir) / SIDECAR_DIR
+    try:
+        sidecars = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return {}
+    table: dict[int, str] = {}
+    for path in sidecars:
+        try:
+            doc = _read_json_file(path, MAX_SIDECAR_BYTES)
+        except DatasetError:
+            continue  # the annotator reports broken sidecars; their PNGs are still exported
+        if not isinstance(doc, dict) or doc.get("format") != SIDECAR_FORMAT or not isinstance(doc.get("classes"), list):
+            continue
+        for c in doc["classes"]:
+            if isinstance(c, dict) and isinstance(c.get("index"), int) and 1 <= c["index"] <= 254 \
+                    and isinstance(c.get("name"), str) and c["name"].strip():
+                table[c["index"]] = c["name"].strip()
+    return table
+
+
+def read_annotator_output(annotations_dir: str | os.PathLike,
+                          images_dir: str | os.PathLike | None = None) -> tuple[Dataset, list[dict[str, str]]]:
+    """The finished objects the annotator saved in `annotations_dir`, and the images skipped (with reasons)."""
+    found, skipped = find_annotations(annotations_dir, images_dir, min_area=0)
+    names = class_table(annotations_dir)
+    data = Dataset(classes={})
+    used: set[int] = set()
+    for a in found:
+        try:
+            inst = read_index_png(a.object_png)
+            cls = read_index_png(a.class_png) if a.class_png is not None else None
+        except ImageReadError as e:
+            skipped.append({"image": a.stem, "reason": str(e)})
+            continue
+        if cls is not None and cls.shape != inst.shape:
+            skipped.append({"image": a.stem, "reason": f"{a.class_png.name}: its size differs from {a.object_png.name}"})
+            continue
+        img = ImageAnnotation(image=a.image, height=inst.shape[0], width=inst.shape[1])
+        for k in np.unique(inst):
+            if k == 0 or k == VOID:
+                continue
+            mask = inst == k
+            index = 1
+            if cls is not None:
+                vals = cls[mask]
+                vals = vals[(vals != 0) & (vals != VOID)]
+                if vals.size:
+                    index = int(np.bincount(vals).argmax())
+            img.objects.append(Instance(index, mask))
+            used.add(index)
+        void = (inst == VOID) if cls is None else ((inst == VOID) | (cls == VOID))
+        img.void = void if void.any() else None
+        data.images.append(img)
+    data.classes = {i: names.get(i, default_class_name(i)) for i in sorted(set(names) | used)}
+    return data, skipped
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(height, width) of an image as the annotator shows it (EXIF orientation applied); ImageReadError if not."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = im.getexif().get(0x0112)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such image.") from None
+    except Exception as e:  # PIL raises many types for garbage
+        raise ImageReadError(f"{path}: not a readable image ({e}).") from None
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+
+
+def _sidecar_text(img: ImageAnnotation, classes: dict[int, str]) -> str:
+    """The annotator's sidecar (schema in annotator/label_file.py) for finished objects without clicks."""
+    cmap = voc_colormap()
+    doc = {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION, "image": img.image.name,
+           "size": [img.width, img.height],
+           "classes": [{"index": i, "name": n, "color": [int(v) for v in cmap[i]]} for i, n in sorted(classes.items())],
+           "objects": [{"instance": k, "class": o.class_index, "clicks": [], "strokes": [],
+                        "mask": {"rle": runs(o.mask.ravel())}} for k, o in enumerate(img.objects, start=1)],
+           "current": None}
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def write_annotator_output(data: Dataset, out: str | os.PathLike, overwrite: bool = False) -> ConvertSummary:
+    """Write each image's sidecar and VOC PNGs into `out` as the annotator saves them.
+
+    An image that already has an annotation in `out` is skipped unless `overwrite`; an image file that
+    is missing or whose size differs from the annotation's is skipped (reasons in the summary).
+    """
+    out = Path(out)
+    summary = ConvertSummary("import", "", "", str(out), classes=len(data.classes))
+    palette = voc_colormap()  # the class colours written are the VOC colours of their indices
+    stems: set[str] = set()
+    for img in data.images:
+        name = img.image.name
+        stem = img.image.stem
+        files = [out / SIDECAR_DIR / f"{stem}.json", out / CLASS_DIR / f"{stem}.png", out / OBJECT_DIR / f"{stem}.png"]
+        if stem in stems:
+            summary.skipped.append({"image": name, "reason": f"another image named {stem}.* was imported; the "
+                                                             "annotator keeps one annotation per name stem"})
+            continue
+        if len(img.objects) > 254:
+            summary.skipped.append({"image": name, "reason": f"{len(img.objects)} objects; the annotator holds 254"})
+            continue
+        try:
+            if _image_size(img.image) != (img.height, img.width):
+                h, w = _image_size(img.image)
+                raise ImageReadError(f"{img.image}: the image is {w}x{h} but its annotation is for "
+                                     f"{img.width}x{img.height}.")
+        except ImageReadError as e:
+            summary.skipped.append({"image": name, "reason": str(e)})
+            continue
+        if not overwrite and (files[0].exists() or files[2].exists()):
+            summary.skipped.append({"image": name, "reason": f"already annotated in {out} (--overwrite replaces it)"})
+            continue
+        text = _sidecar_text(img, data.classes)
+        if len(text) > MAX_SIDECAR_BYTES:
+            summary.skipped.append({"image": name, "reason": "the annotation would be over the annotator's 64 MB"})
+            continue
+        cls = np.zeros((img.height, img.width), dtype=np.uint8)
+        inst = np.zeros_like(cls)
+        for k, o in enumerate(img.objects, start=1):  # later objects win, as annotator.state.compose
+            cls[o.mask] = o.class_index
+            inst[o.mask] = k
+        atomic_write_text(files[0], text)  # sidecar first, then the PNGs, as the annotator writes
+        atomic_write_bytes(files[1], encode_index_png(cls, palette))
+        atomic_write_bytes(files[2], encode_index_png(inst, palette))
+        stems.add(stem)
+        summary.images += 1
+        summary.objects += len(img.objects)
+        if img.void is not None:
+            summary.ignore_dropped += 1
+        summary.files += [str(f) for f in files]
+    return summary
+
+
+# ----------------------------------------------------------------------------- class indices on import
+
+def assign_indices(wanted: list[tuple[str, int | None]], existing: dict[int, str]) -> dict[str, int]:
+    """Class name -> annotator index for imported names: the index the name has in `existing`, else its
+    preferred index if free, else its VOC index if free, else the lowest free one. DatasetError past 254."""
+    by_name = {n: i for i, n in existing.items()}
+    taken = set(existing)
+    out: dict[str, int] = {}
+    for name, preferred in wanted:
+        if name in out:
+            continue
+        if name in by_name:
+            out[name] = by_name[name]
+            continue
+        voc = VOC_CLASSES.index(name) + 1 if name in VOC_CLASSES else None
+        pick = next((i for i in (preferred, voc) if i is not None and 1 <= i <= 254 and i not in taken), None)
+        if pick is None:
+            pick = next((i for i in range(1, 255) if i not in taken), None)
+        if pick is None:
+            raise DatasetError(f"more than 254 classes (at '{name}'); the annotator holds at most 254.")
+        out[name] = pick
+        taken.add(pick)
+    return out
+
+
+def read_labels_file(path: str | os.PathLike) -> list[str]:
+    """Class names of a labelme-style labels.txt (one a line; `__ignore__` and `_background_` left out)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: cannot read the class list ({e}).") from None
+    names = [s.strip() for s in lines if s.strip() and s.strip() not in (IGNORE_LABEL, BACKGROUND_LABEL)]
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{path}: a class name is listed twice.")
+    return names
+
+
+def read_labelme_folder(folder: str | os.PathLike, images_dir: str | os.PathLike | None, existing: dict[int, str],
+                        labels: list[str] | None = None) -> tuple[Dataset, list[dict[str, str]], int]:
+    """(dataset, skipped files with reasons, shapes skipped) of the labelme files in `folder`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: no such folder of labelme files.")
+    images = Path(images_dir) if images_dir is not None else None
+    docs: list[tuple[Path, dict]] = []
+    skipped: list[dict[str, str]] = []
+    found: set[str] = set()
+    for path in sorted(folder.glob("*.json")):
+        try:
+            doc = _read_json_file(path, MAX_INPUT_JSON_BYTES)
+            labelme.check_document(doc)
+        except (DatasetError, ValueError) as e:
+            skipped.append({"image": path.name, "reason": str(e)})
+            continue
+        found |= labelme.labels_of(doc)
+        docs.append((path, doc))
+    if not docs:
+        raise DatasetError(f"{folder}: no labelme files (<image>.json with 'shapes' and 'imagePath') here.")
+    if labels is not None:
+        unknown = sorted(found - set(labels))
+        if unknown:
+            raise DatasetError(f"labels {unknown[:5]} are used but not in the class list given with --labels.")
+        wanted = [(n, k) for k, n in enumerate(labels, start=1)]
+    else:
+        wanted = [(n, None) for n in sorted(found)]
+    index = assign_indices(wanted, existing)
+    data = Dataset(classes={**existing, **{i: n for n, i in index.items()}})
+    not_regions = 0
+    for path, doc in docs:
+        try:
+            img, n = labelme.from_labelme(doc, labelme.image_path_of(doc, path, images), index)
+        except (ValueError, TypeError) as e:
+            skipped.append({"image": path.name, "reason": f"malformed shape ({str(e)[:200]})"})
+            continue
+        not_regions += n
+        if img.objects or img.void is not None:
+            data.images.append(img)
+    return data, skipped, not_regions
+
+
+def read_coco_file(path: str | os.PathLike, images_dir: str | os.PathLike | None,
+                   existing: dict[int, str]) -> tuple[Dataset, list[dict[str, str]]]:
+    """(dataset with indices fitted to `existing`, skipped images with reasons) of a COCO instances file."""
+    path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a folder; --annotations needs the COCO JSON file.")
+    images = Path(images_dir) if images_dir is not None else path.parent
+    data, skipped = coco.from_coco(_read_json_file(path, MAX_INPUT_JSON_BYTES), path, images)
+    index = assign_indices([(n, i) for i, n in sorted(data.classes.items())], existing)
+    remap = {i: index[n] for i, n in data.classes.items()}
+    for img in data.images:
+        for o in img.objects:
+            o.class_index = remap[o.class_index]
+    data.classes = {**existing, **{i: n for n, i in index.items()}}
+    return data, skipped
+
+
+# ----------------------------------------------------------------------------- export
+
+def _prepare_export(out: Path) -> None:
+    """Make `out`, or clear the files a previous export listed there; refuse other non-empty folders."""
+    if out.exists() and not out.is_dir():
+        raise IFCNError(f"{out}: exists and is not a folder; choose another --out.")
+    marker = out / MARKER
+    if out.is_dir() and any(out.iterdir()):
+        if not marker.is_file():
+            raise IFCNError(f"{out}: the folder is not empty and was not written by `ifcn convert`; choose an "
+                            "empty or new --out folder.")
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8")).get("files", [])
+        except (OSError, ValueError, AttributeError):
+            previous = []
+        for rel in previous if isinstance(previous, list) else []:
+            p = out / str(rel)
+            if isinstance(rel, str) and not Path(rel).is_absolute() and ".." not in Path(rel).parts:
+                p.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _place(src: Path, dst: Path, link: bool) -> None:
+    """Hardlink `src` to `dst` (a copy when linking is impossible or not wanted)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    if link:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copyfile(src, dst)
+
+
+def export(data: Dataset, fmt: str, out: str | os.PathLike, *, polygons: bool = False, masks: bool = False,
+           holdout: float = 0.0, seed: int = 0, link: bool = True) -> ConvertSummary:
+    """Write `data` in format `fmt` ("coco", "labelme" or "yolo") into the folder `out`."""
+    if fmt not in FORMATS:
+        raise IFCNError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    out = Path(out)
+    _prepare_export(out)
+    summary = ConvertSummary("export", fmt, "", str(out), classes=len(data.classes))
+    written: list[Path] = []
+
+    def write_text(rel: Path, text: str) -> None:
+        atomic_write_text(out / rel, text)
+        written.append(rel)
+
+    def place(src: Path, rel: Path) -> None:
+        _place(src, out / rel, link)
+        written.append(rel)
+
+    names = [img.image.name for img in data.images]
+    if fmt == "coco":
+        for img in data.images:
+            place(img.image, Path("images") / img.image.name)
+        doc, summary.holes_filled = coco.to_coco(data, names, polygons=polygons)
+        write_text(COCO_JSON, json.dumps(doc, separators=(",", ":")))
+    elif fmt == "labelme":
+        for img in data.images:
+            place(img.image, Path(img.image.name))
+            doc, filled = labelme.to_labelme(img, img.image.name, data.classes, masks=masks)
+            summary.holes_filled += filled
+            write_text(Path(f"{img.image.stem}.json"), json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        numbers = yolo.class_numbers(data.classes)
+        train, val = split_holdout([img.image.stem for img in data.images], holdout, seed)
+        held = set(val)
+        for img in data.images:
+            split = "val" if img.image.stem in held else "train"
+            place(img.image, Path("images") / split / img.image.name)
+            lines, filled = yolo.label_lines(img, numbers)
+            summary.holes_filled += filled
+            summary.ignore_dropped += img.void is not None
+            write_text(Path("labels") / split / f"{img.image.stem}.txt", "".join(f"{s}\n" for s in lines))
+        write_text(Path("data.yaml"), yolo.data_yaml(str(out.resolve()), "images/train",
+                                                     "images/val" if val else "images/train", data.classes))
+    summary.images = len(data.images)
+    summary.objects = sum(len(img.objects) for img in data.images)
+    summary.ignore_regions = sum(img.void is not None for img in data.images)
+    summary.files = [str(out / p) for p in written]
+    atomic_write_text(out / MARKER, json.dumps({"format": fmt, "files": [p.as_posix() for p in written]}, indent=1))
+    return summary
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ifcn convert`."""
+    a = parser.add_argument
+    way = parser.add_mutually_exclusive_group(required=True)
+    way.add_argument("--to", choices=FORMATS, help="export the annotator's output folder ANNOTATIONS to this format")
+    way.add_argument("--from", dest="from_", choices=IMPORT_FORMATS,
+                     help="import ANNOTATIONS (a folder of labelme files, or a COCO JSON file) into OUT")
+    a("--annotations", required=True,
+      help="export: the annotator's output folder; import: the labelme folder or the COCO JSON file")
+    a("--images", help="folder of the images (export: default ANNOTATIONS/JPEGImages if it exists, else "
+                       "ANNOTATIONS; import: default beside the labelme files / the COCO file)")
+    a("--out", required=True, help="export: a new or empty folder (or one written by ifcn convert); "
+                                   "import: the annotator's output folder, usually the image folder")
+    a("--polygons", action="store_true", help="coco: polygons instead of RLE (holes are filled)")
+    a("--masks", action="store_true", help="labelme: exact mask shapes (labelme 5.3+) instead of polygons")
+    a("--holdout", type=float, default=0.0, help="yolo: share of images in a val split (default 0: val = train)")
+    a("--seed", type=int, default=0, help="yolo: seed of the --holdout split")
+    a("--copy", action="store_true", help="copy the images instead of hardlinking them")
+    a("--labels", help="import labelme: class list (labels.txt, one name a line) fixing the class order")
+    a("--overwrite", action="store_true", help="import: replace annotations that already exist in OUT")
+    a("--progress-json", action="store_true", help="JSON lines on stdout (see the module docstring)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `ifcn convert`."""
+    from training.progress import ProgressWriter
+
+    progress = ProgressWriter(enabled=bool(args.progress_json))
+    human = sys.stderr if args.progress_json else sys.stdout
+    try:
+        if args.to:
+            data, skipped = read_annotator_output(args.annotations, args.images)
+            if not data.images:
+                raise DatasetError(f"{args.annotations}: no finished objects to export (annotate and save some "
+                                   "first; unfinished objects are not exported).")
+            summary = export(data, args.to, args.out, polygons=args.polygons, masks=args.masks,
+                             holdout=args.holdout, seed=args.seed, link=not args.copy)
+            summary.source = str(args.annotations)
+            summary.skipped = skipped + summary.skipped
+        else:
+            existing = class_table(args.out)
+            if args.from_ == "labelme":
+                labels = read_labels_file(args.labels) if args.labels else None
+                data, skipped, shapes_skipped = read_labelme_folder(args.annotations, args.images, existing, labels)
+            else:
+                data, skipped = read_coco_file(args.annotations, args.images, existing)
+                shapes_skipped = 0
+            summary = write_annotator_output(data, args.out, overwrite=args.overwrite)
+            summary.format, summary.source = args.from_, str(args.annotations)
+            summary.shapes_skipped = shapes_skipped
+            summary.ignore_regions = sum(img.void is not None for img in data.images)
+            summary.skipped = skipped + summary.skipped
+        print(summary.text(), file=human, flush=True)
+        if not args.to and summary.images:
+            images = args.images or (args.annotations if args.from_ == "labelme" else Path(args.annotations).parent)
+            print(f"open them with: ifcn annotate {images}"
+                  + ("" if _default_output(images) == Path(args.out).resolve()
+                     else f"  (then File → Change Output Folder… {args.out})"), file=human)
+        progress.emit("convert", **summary.to_dict())
+    except IFCNError as e:
+        progress.emit("error", message=str(e))
+        raise
+    progress.emit("end", status="completed")
+    return 0
+
+
+def _default_output(images: str | os.PathLike) -> Path:
+    """Where the annotator saves for an image folder (the folder, or the parent of a VOC JPEGImages/)."""
+    folder = Path(images).resolve()
+    return folder.parent if folder.name == "JPEGImages" else folder
