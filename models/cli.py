@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("training.train", "train an iFCN"),
     "noc": ("training.noc", "NoC benchmark (clicks to reach 85%% / 90%% IoU)"),
     "devkit": ("training.annotations", "turn the annotator's saved annotations into a VOC devkit"),
+    "convert": ("training.convert", "export annotations to COCO / labelme / YOLO-seg, or import labelme / COCO"),
     "export": ("training.export", "make a shippable model file from a training checkpoint"),
     "info": ("models.info", "versions, device and the models found"),
 }
@@ -33,6 +34,7 @@ OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "synth": (("--out", "dir"),), "composites": (("--out", "dir"),),
     "pairs": (("--out", "file"), ("--export-png", "dir")), "train": (("--out", "dir"),),
     "noc": (("--out", "dir"),), "devkit": (("--out", "dir"),), "export": (("--out", "file"),),
+    "convert": (("--out", "dir"),),
 }
 
 

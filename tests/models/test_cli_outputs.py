@@ -15,7 +15,7 @@ from models.errors import IFCNError
 ARGS = {
     "synth": [], "composites": ["--photos", "photos"], "pairs": ["--voc-root", "voc"],
     "train": ["--voc-root", "voc"], "noc": ["--voc-root", "voc"], "devkit": ["--annotations", "ann"],
-    "export": ["--checkpoint", "best.pt"],
+    "export": ["--checkpoint", "best.pt"], "convert": ["--to", "coco", "--annotations", "ann"],
 }
 
 
