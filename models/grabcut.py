@@ -109,6 +109,8 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
         # line there: retry on a crop widened around what it grew. If even that one is cut, GrabCut is
         # leaking into a background of similar colours and the network's prediction stays.
         obj = _clicked_parts(seg, crop_clicks)
+        if not obj.any():  # no positive click inside GrabCut's foreground: nothing it found is the object
+            break
         cut = (y0 > 0 and obj[0].any()) or (y1 < h and obj[-1].any()) or \
               (x0 > 0 and obj[:, 0].any()) or (x1 < w and obj[:, -1].any())
         if not cut:
