@@ -20,7 +20,12 @@ Sidecar (`format` = "ifcn-annotation", `version` = 1)::
 when present it restores every object exactly (clicks, strokes, mask, and the unfinished object);
 the PNGs are derived from it. Without a sidecar, existing VOC PNGs are imported as objects.
 Write order is sidecar first, then the PNGs, each atomic, so a crash never leaves the sidecar older
-than the PNGs.
+than the PNGs. An image with only an unfinished object has no PNGs (an unfinished object is not a label;
+no mask may call the image all background). The sidecar's `image` names its image: a sidecar that names
+another image of the folder is refused, and of images sharing a stem (cat.jpg, cat.png) only one may be
+annotated (stem_conflicts). A sidecar is read only when it is a regular file of at most
+MAX_SIDECAR_BYTES, and the writer never writes a larger one; brush strokes are stored clipped to the image
+(annotator.state.clip_stroke).
 """
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ user's unsaved work stay."""
 import sys
 import threading
 
-import pytest
 from PyQt5.QtCore import QThread, QTimer, Qt
 from PyQt5.QtWidgets import QApplication
 
