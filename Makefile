@@ -24,7 +24,8 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
 
 # BENCH_DATA=DIR (e.g. ../shared/data/bench) adds the real-photo quality section (hours on 2 cores);
-# BENCH_QUALITY_LIMIT=N measures N objects per set only, for a quick look that stores nothing.
+# BENCH_QUALITY_LIMIT=N measures N objects per set only, for a quick look that stores nothing;
+# BENCH_QUALITY_SKIP=grabcut leaves a predictor out (GrabCut from clicks is reused from the stored run anyway).
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all $(if $(BENCH_DATA),--bench-data "$(BENCH_DATA)")
 

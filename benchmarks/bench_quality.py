@@ -146,9 +146,19 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
         "data": str(data), "limit": limit,
         "per_object": str(out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir),
         "predictors": {v.key: v.label for v in chosen}, "settings": _settings(), "sets": {}}
+    previous = load_store() or {}
+    skip = skip_from_env()
     for folder in sets:
         entry: dict[str, Any] = {"runs": {}}
         for v in chosen:
+            if v.key in skip:
+                continue
+            old = _reusable(previous, folder.name, v.key, data, limit)
+            if old is not None:  # GrabCut from clicks does not depend on the model: measured once per data
+                entry["runs"][v.key] = old
+                entry.setdefault("objects", old.get("objects"))
+                entry.setdefault("images", old.get("images"))
+                continue
             predictor = load_predictor(v.checkpoint, device=v.device, max_size=v.max_size,
                                        zoom_target=v.zoom_in, brs=v.brs)
             if v.checkpoint is None and predictor.is_classical:
@@ -165,6 +175,27 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
             entry["objects"], entry["images"] = s["objects"], s["images"]
         record["sets"][folder.name] = entry
     return record
+
+
+#: Predictors whose results depend on the data only, not on the shipped model.
+MODEL_FREE = ("grabcut",)
+
+
+def skip_from_env() -> set[str]:
+    """BENCH_QUALITY_SKIP: predictor keys not to run (e.g. "grabcut": ~80 min on 2 cores)."""
+    return {k.strip() for k in os.environ.get("BENCH_QUALITY_SKIP", "").split(",") if k.strip()}
+
+
+def _reusable(record: dict[str, Any], set_name: str, key: str, data: Any, limit: int | None) -> dict | None:
+    """A model-free run of the stored record on the same set (same folder name and limit), marked reused."""
+    if key not in MODEL_FREE or record.get("limit") != limit:
+        return None
+    if Path(str(record.get("data", ""))).name != Path(str(data)).name:
+        return None
+    run = ((record.get("sets") or {}).get(set_name) or {}).get("runs", {}).get(key)
+    if not run:
+        return None
+    return {**run, "reused_from": run.get("reused_from") or record.get("date")}
 
 
 def load_store(path: Path | None = None) -> dict[str, Any] | None:
@@ -211,6 +242,10 @@ def section(record: dict[str, Any], stored: bool = False, current_hash: str | No
             rows.append([name, labels.get(key, key), n, _fmt(r.get("noc@85")), _fmt(r.get("noc@90")),
                          share(r.get("failed@85", 0)), share(r.get("failed@90", 0)), pick(1), pick(3), pick(5),
                          _fmt((r.get("seconds") or 0) / n, 1) if n else "–"])
+    reused = sorted({f"{name} / {labels.get(key, key)} ({r['reused_from']})" for name, entry in sets.items()
+                     for key, r in entry["runs"].items() if r.get("reused_from")})
+    if reused:
+        sec.notes.append("Model-free rows reused from an earlier full run on the same data: " + "; ".join(reused) + ".")
     sec.table(["set", "predictor", "objects", "NoC@85", "NoC@90", "failed@85", "failed@90", "mIoU@1", "mIoU@3",
                "mIoU@5", "s / object"], rows)
     by_set = {name.lower(): name for name in sets}

@@ -154,3 +154,28 @@ def test_stored_numbers_of_another_model_are_marked_stale(tmp_path, monkeypatch)
     sec = bench_quality.stored_section()
     current = bench_quality.checkpoint_hash()
     assert any("Stale" in n for n in sec.notes) == (current != "0123456789ab")
+
+
+def test_grabcut_rows_are_reused_from_a_stored_run_on_the_same_data_and_can_be_skipped(bench, tmp_path,
+                                                                                        monkeypatch):
+    """GrabCut from clicks does not depend on the model: a stored full run's rows on the same data come back
+    (marked reused) instead of being measured again; BENCH_QUALITY_SKIP leaves a predictor out."""
+    store = tmp_path / "results_real.json"
+    monkeypatch.setattr(bench_quality, "STORE", store)
+    monkeypatch.setattr(bench_quality, "variants", lambda: GRABCUT_ONLY)
+    monkeypatch.delenv("BENCH_QUALITY_SKIP", raising=False)
+    first = bench_quality.measure(bench, limit=None, out_dir=tmp_path / "a")
+    bench_quality.save_store(first)
+    import training.noc as noc
+    calls = []
+    monkeypatch.setattr(noc, "evaluate", lambda *a, **k: calls.append(a))
+    again = bench_quality.measure(bench, limit=None, out_dir=tmp_path / "b")
+    assert calls == []  # nothing measured again
+    for name in ("GrabCut", "Berkeley"):
+        r = again["sets"][name]["runs"]["grabcut"]
+        assert r["reused_from"] == first["date"]
+        assert r["noc@90"] == first["sets"][name]["runs"]["grabcut"]["noc@90"]
+    assert "reused" in "\n".join(bench_quality.section(again).notes)
+    monkeypatch.setenv("BENCH_QUALITY_SKIP", "grabcut")
+    skipped = bench_quality.measure(bench, limit=None, out_dir=tmp_path / "c")
+    assert all(not e["runs"] for e in skipped["sets"].values())
