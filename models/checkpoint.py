@@ -139,8 +139,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Loaded:
     with _named(path):
         with _opened(path) as f:
             skel, spec = _scan(f)
-            model = _build(spec)
-            scan.check_against(skel, scan.expected_state(model), spec.name)
+            scan.check_against(skel, scan.expected_state(_build(spec, "meta")), spec.name)
             payload = _torch_load(f, map_location)
         state = payload.get("state_dict") if isinstance(payload, dict) else None
         declared = skel.payload["state_dict"]
@@ -150,6 +149,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Loaded:
             raise CheckpointError("the file changed while it was being read.")
         state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
         scan.check_values(state)
+        model = _build(spec)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as e:

@@ -26,6 +26,8 @@ from models.spec import EXTRA_INITS, STRIDES, UPSAMPLES
 MAX_PICKLE_BYTES = 64 * 2**20
 #: Values walked in the pickle (dicts, lists, numbers...); a real last.pt has a few thousand.
 MAX_NODES = 200_000
+#: Nesting of those values (a real last.pt nests 5 deep).
+MAX_DEPTH = 32
 MAX_DIMS = 8
 MAX_INT = 2**63
 #: Storage a file may declare: 4x the architecture's fp32 weights (weights, Adam's two moments and
@@ -209,20 +211,22 @@ def read_skeleton(f: IO[bytes]) -> Skeleton:
 
 
 def walk(obj: Any) -> Iterator[tuple[str, Any]]:
-    """(path, value) of every value under `obj`, depth first; CheckpointError past MAX_NODES."""
-    stack: list[tuple[str, Any]] = [("", obj)]
+    """(path, value) of every value under `obj`, depth first; CheckpointError past MAX_NODES or MAX_DEPTH."""
+    stack: list[tuple[str, int, Any]] = [("", 0, obj)]
     seen = 0
     while stack:
-        path, node = stack.pop()
+        path, depth, node = stack.pop()
         seen += 1
         if seen > MAX_NODES:
             raise CheckpointError(f"it holds more than {MAX_NODES:,} values (or a structure shared "
                                   "with itself).")
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"it nests values more than {MAX_DEPTH} deep.")
         yield path, node
         if isinstance(node, dict):
-            stack.extend((f"{path}/{_show(k)}", v) for k, v in node.items())
+            stack.extend((f"{path}/{_show(k)}", depth + 1, v) for k, v in node.items())
         elif isinstance(node, (list, tuple)):
-            stack.extend((f"{path}/{i}", v) for i, v in enumerate(node))
+            stack.extend((f"{path}/{i}", depth + 1, v) for i, v in enumerate(node))
 
 
 def check_plain(skel: Skeleton) -> None:
@@ -333,7 +337,7 @@ def check_against(skel: Skeleton, expected: dict[str, tuple[tuple[int, ...], tor
         allowed = FLOAT_DTYPES if dtype.is_floating_point else {dtype}
         if t.dtype not in allowed:
             raise CheckpointError(f"its weight {k} is {str(t.dtype).replace('torch.', '')}, expected "
-                                  f"{'floating point' if dtype.is_floating_point else dtype}.")
+                                  f"{'floating point' if dtype.is_floating_point else str(dtype).replace('torch.', '')}.")
     for path, node in walk(skel.payload.get("extra") or {}):
         if isinstance(node, TensorRef) and node.dtype not in EXTRA_DTYPES:
             raise CheckpointError(f"its training state at extra{path[:200]} is "
@@ -353,7 +357,7 @@ def check_against(skel: Skeleton, expected: dict[str, tuple[tuple[int, ...], tor
                                   f"storage declares {ref.nbytes:,}.")
         total += ref.nbytes
         if total > budget:
-            raise CheckpointError(f"its tensors declare more than {total:,} bytes, over the "
+            raise CheckpointError(f"its tensors declare {total:,} bytes or more, over the "
                                   f"{budget:,} that the {arch} architecture and its training state need.")
 
 

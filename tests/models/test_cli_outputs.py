@@ -1,15 +1,14 @@
 """`--out` of every writing subcommand is checked before any work starts: `error: ...`, exit 2, no traceback."""
 import importlib
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from models.cli import OUTPUTS, check_output
+from models.cli import OUTPUTS, SUBCOMMANDS, check_output
 from models.cli import main as cli_main
 from models.errors import IFCNError
+from tests.reliability.hostile import bad_output_paths
 
 #: The fewest arguments each subcommand parses with (its inputs need not exist: nothing runs).
 ARGS = {
@@ -19,39 +18,12 @@ ARGS = {
 }
 
 
-def _unwritable_root() -> Path:
-    """A folder nothing can be created in, even by root (sysfs)."""
-    root = Path("/sys")
-    try:
-        os.mkdir(root / "ifcn-write-probe")
-    except OSError:
-        return root
-    os.rmdir(root / "ifcn-write-probe")
-    pytest.skip("no unwritable folder on this machine")
-
-
-def bad_outputs(tmp_path: Path, kind: str) -> dict[str, str]:
-    """Output paths that cannot be written: case name -> path."""
-    a_file = tmp_path / "a_file.txt"
-    a_file.write_text("x")
-    a_dir = tmp_path / "a_dir"
-    a_dir.mkdir(exist_ok=True)
-    cases = {
-        "under_a_file": str(a_file / "sub" / ("out.npz" if kind == "file" else "out")),
-        "unwritable": str(_unwritable_root() / "ifcn-test" / "out"),
-        "name_too_long": str(tmp_path / ("x" * 300) / "out"),
-        "nul_byte": str(tmp_path / "a\0b"),
-    }
-    cases["a_folder" if kind == "file" else "a_file"] = str(a_dir if kind == "file" else a_file)
-    return cases
-
-
 @pytest.mark.parametrize("command", sorted(OUTPUTS))
 def test_bad_out_refused_before_any_work(command, tmp_path, monkeypatch, capsys):
-    module = importlib.import_module(__import__("models.cli").cli.SUBCOMMANDS[command][0])
+    module = importlib.import_module(SUBCOMMANDS[command][0])
     monkeypatch.setattr(module, "run", lambda args: pytest.fail(f"ifcn {command} started its work"))
     option, kind = OUTPUTS[command][0]
-    for case, out in bad_outputs(tmp_path, kind).items():
+    for case, out in bad_output_paths(tmp_path, kind).items():
         before = sorted(p.name for p in tmp_path.iterdir())
         rc = cli_main([command, *ARGS[command], option, out])
         err = capsys.readouterr().err
