@@ -7,7 +7,8 @@ the sidecars' class tables. Every export is a self-contained folder with the ima
 copied) beside the labels:
 
 - coco: ``images/`` + ``annotations/instances_default.json`` (RLE; ``--polygons`` for polygons);
-- labelme: ``<image>`` + ``<stem>.json`` side by side (polygons; ``--masks`` for exact mask shapes);
+- labelme: ``<image>`` + ``<stem>.json`` side by side (polygons; ``--masks`` for exact mask shapes), and
+  ``labels.txt`` (the class list as labelme's converters take it);
 - yolo: ``images/train``, ``labels/train`` (and ``val`` with ``--holdout``) + ``data.yaml``.
 
 Import (``--from labelme|coco``) writes the annotator's own files into ``--out`` (the folder the annotator
@@ -42,7 +43,7 @@ from training.formats.coco import runs
 
 FORMATS = ("coco", "labelme", "yolo")
 IMPORT_FORMATS = ("labelme", "coco")
-MARKER = "ifcn-convert.json"  # lists what an export wrote, so exporting again replaces exactly that
+MARKER = ".ifcn-convert"  # JSON listing what an export wrote, so exporting again replaces exactly that
 COCO_JSON = Path("annotations") / "instances_default.json"
 # The annotator's own output (annotator/label_file.py owns it; these names and the sidecar schema are its).
 CLASS_DIR, OBJECT_DIR, SIDECAR_DIR = "SegmentationClass", "SegmentationObject", "annotations"
@@ -340,7 +341,7 @@ def read_coco_file(path: str | os.PathLike, images_dir: str | os.PathLike | None
     path = Path(path)
     if path.is_dir():
         raise DatasetError(f"{path}: is a folder; --annotations needs the COCO JSON file.")
-    images = Path(images_dir) if images_dir is not None else path.parent
+    images = Path(images_dir) if images_dir is not None else default_coco_images(path)
     data, skipped = coco.from_coco(_read_json_file(path, MAX_INPUT_JSON_BYTES), path, images)
     index = assign_indices([(n, i) for i, n in sorted(data.classes.items())], existing)
     remap = {i: index[n] for i, n in data.classes.items()}
@@ -349,6 +350,13 @@ def read_coco_file(path: str | os.PathLike, images_dir: str | os.PathLike | None
             o.class_index = remap[o.class_index]
     data.classes = {**existing, **{i: n for n, i in index.items()}}
     return data, skipped
+
+
+def default_coco_images(path: Path) -> Path:
+    """Where a COCO file's images are when --images is not given: `images/` beside its `annotations/`
+    folder (CVAT's and `ifcn convert`'s layout), else the file's folder."""
+    sibling = path.parent.parent / "images"
+    return sibling if path.parent.name == "annotations" and sibling.is_dir() else path.parent
 
 
 # ----------------------------------------------------------------------------- export
@@ -416,6 +424,9 @@ def export(data: Dataset, fmt: str, out: str | os.PathLike, *, polygons: bool = 
             doc, filled = labelme.to_labelme(img, img.image.name, data.classes, masks=masks)
             summary.holes_filled += filled
             write_text(Path(f"{img.image.stem}.json"), json.dumps(doc, ensure_ascii=False, indent=2))
+        # labelme's converters (labelme2voc, labelme2coco) take the class list as labels.txt
+        names = [data.classes[i] for i in sorted(data.classes)]
+        write_text(Path("labels.txt"), "".join(f"{n}\n" for n in [IGNORE_LABEL, BACKGROUND_LABEL, *names]))
     else:
         numbers = yolo.class_numbers(data.classes)
         train, val = split_holdout([img.image.stem for img in data.images], holdout, seed)
@@ -449,7 +460,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--annotations", required=True,
       help="export: the annotator's output folder; import: the labelme folder or the COCO JSON file")
     a("--images", help="folder of the images (export: default ANNOTATIONS/JPEGImages if it exists, else "
-                       "ANNOTATIONS; import: default beside the labelme files / the COCO file)")
+                       "ANNOTATIONS; import: default beside the labelme files / the COCO file, or images/ "
+                       "beside the COCO file's annotations/ folder)")
     a("--out", required=True, help="export: a new or empty folder (or one written by ifcn convert); "
                                    "import: the annotator's output folder, usually the image folder")
     a("--polygons", action="store_true", help="coco: polygons instead of RLE (holes are filled)")
@@ -493,7 +505,8 @@ def run(args: argparse.Namespace) -> int:
             summary.skipped = skipped + summary.skipped
         print(summary.text(), file=human, flush=True)
         if not args.to and summary.images:
-            images = args.images or (args.annotations if args.from_ == "labelme" else Path(args.annotations).parent)
+            images = args.images or (args.annotations if args.from_ == "labelme"
+                                     else default_coco_images(Path(args.annotations)))
             print(f"open them with: ifcn annotate {images}"
                   + ("" if _default_output(images) == Path(args.out).resolve()
                      else f"  (then File → Change Output Folder… {args.out})"), file=human)

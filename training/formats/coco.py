@@ -188,8 +188,9 @@ def _class_indices(categories: list[dict[str, Any]], path: Path) -> tuple[dict[i
 def from_coco(doc: Any, path: Path, images_dir: Path) -> tuple[Dataset, list[dict[str, str]]]:
     """The images of a COCO instances document that have annotations, and the ones skipped (with reasons).
 
-    Objects are ordered by decreasing area, so smaller objects lying on larger ones stay visible in the
-    annotator's masks; crowd annotations become the image's ignore region.
+    Objects keep the file's order unless some overlap; then they are ordered by decreasing area, so smaller
+    objects lying on larger ones stay visible in the annotator's masks. Crowd annotations become the
+    image's ignore region.
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) \
             or not isinstance(doc.get("annotations"), list) or not isinstance(doc.get("categories"), list):
@@ -231,7 +232,8 @@ def from_coco(doc: Any, path: Path, images_dir: Path) -> tuple[Dataset, list[dic
         except (ValueError, TypeError, OverflowError) as e:
             skipped.append({"image": name, "reason": f"malformed annotation ({str(e)[:200]})"})
             continue
-        objects.sort(key=lambda t: -t[0])  # stable: equal areas keep the file's order
+        if sum(a for a, _ in objects) > np.logical_or.reduce([o.mask for _, o in objects] or [False]).sum():
+            objects.sort(key=lambda t: -t[0])  # they overlap: larger first (stable: ties keep the file's order)
         img.objects = [o for _, o in objects]
         data.images.append(img)
     return data, skipped
