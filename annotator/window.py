@@ -13,7 +13,7 @@ from PyQt5.QtGui import QIcon
 from PyQt5.QtWidgets import (QAction, QActionGroup, QApplication, QLabel, QMainWindow, QMenu, QSlider,
                              QToolBar, QWidget)
 
-from annotator import label_file
+from annotator import convert_dialog, label_file
 from annotator.actions import ICONS, build_actions, shortcut_rows
 from annotator.inference import InferenceFailure, InferenceResult, InferenceService
 from annotator.settings import Settings, default_settings, load_settings, open_qsettings, save_settings
@@ -141,6 +141,8 @@ class MainWindow(QMainWindow):
             "focus_zoom": lambda on: self._toggle_reload("focus_zoom", "zoom_in", on),
             "enforce_clicks": lambda on: self._toggle_reload("enforce_clicks", "brs", on),
             "model_info": self.show_model_info, "shortcuts": self.show_shortcuts, "about": self.show_about,
+            "export": lambda: convert_dialog.show(self, "export"),
+            "import_annotations": lambda: convert_dialog.show(self, "import"),
         })
         tools = QActionGroup(self)
         for n in ("tool_click", "tool_brush", "tool_eraser"):
@@ -159,8 +161,8 @@ class MainWindow(QMainWindow):
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for n in ("open_folder", "open_image", "change_output", None, "save", "autosave", None, "prev_image",
-                  "next_image", None, "quit"):
+        for n in ("open_folder", "open_image", "change_output", None, "save", "autosave", None, "export",
+                  "import_annotations", None, "prev_image", "next_image", None, "quit"):
             m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&Edit")
         for n in ("undo", "redo", None, "finish", "clear", None, "edit_object", "delete_object"):

@@ -202,11 +202,28 @@ def _sidecar_text(img: ImageAnnotation, classes: dict[int, str]) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
+def _has_objects(sidecar: Path, object_png: Path) -> bool:
+    """True when the annotator's files hold an object (finished or not); an unreadable file counts as one."""
+    if sidecar.exists():
+        try:
+            doc = _read_json_file(sidecar, MAX_SIDECAR_BYTES)
+        except DatasetError:
+            return True
+        return not isinstance(doc, dict) or bool(doc.get("objects")) or doc.get("current") is not None
+    if object_png.exists():
+        try:
+            return bool(read_index_png(object_png).any())
+        except ImageReadError:
+            return True
+    return False
+
+
 def write_annotator_output(data: Dataset, out: str | os.PathLike, overwrite: bool = False) -> ConvertSummary:
     """Write each image's sidecar and VOC PNGs into `out` as the annotator saves them.
 
-    An image that already has an annotation in `out` is skipped unless `overwrite`; an image file that
-    is missing or whose size differs from the annotation's is skipped (reasons in the summary).
+    An image that already has objects in `out` is skipped unless `overwrite` (one opened and left empty is
+    not); an image file that is missing or whose size differs from the annotation's is skipped (reasons
+    in the summary).
     """
     out = Path(out)
     summary = ConvertSummary("import", "", "", str(out), classes=len(data.classes))
@@ -231,7 +248,7 @@ def write_annotator_output(data: Dataset, out: str | os.PathLike, overwrite: boo
         except ImageReadError as e:
             summary.skipped.append({"image": name, "reason": str(e)})
             continue
-        if not overwrite and (files[0].exists() or files[2].exists()):
+        if not overwrite and _has_objects(files[0], files[2]):
             summary.skipped.append({"image": name, "reason": f"already annotated in {out} (--overwrite replaces it)"})
             continue
         text = _sidecar_text(img, data.classes)
