@@ -561,3 +561,52 @@ def test_import_skips_mismatched_and_missing_images(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "imported 0 image(s)" in text and "x.png" in text and "gone.png" in text
     assert not (d / "annotations").exists() or not list((d / "annotations").iterdir())
+
+
+def test_import_fills_images_left_empty_and_overwrites_only_when_asked(tmp_path, capsys):
+    d = tmp_path / "lm"
+    d.mkdir()
+    for name in ("empty", "done"):
+        write_image(d / f"{name}.png", 0)
+        write_labelme(d / f"{name}.json", f"{name}.png", [{"label": "weed", "points": [[1, 1], [9, 1], [9, 9]]}])
+    label_file.save(d, d / "empty.png", AnnotationState((H, W)))  # opened and left without objects
+    annotate(d, "done.png", [(12, BOX)])
+    assert cli_main(["convert", "--from", "labelme", "--annotations", str(d), "--out", str(d)]) == 0
+    assert "imported 1 image(s)" in capsys.readouterr().out
+    got, names = loaded_objects(d, d / "empty.png")
+    assert [names[c] for c, _ in got] == ["weed"]
+    assert [c for c, _ in loaded_objects(d, d / "done.png")[0]] == [12]  # left alone
+    assert cli_main(["convert", "--from", "labelme", "--annotations", str(d), "--out", str(d), "--overwrite"]) == 0
+    got, names = loaded_objects(d, d / "done.png")
+    assert [names[c] for c, _ in got] == ["weed"]
+
+
+def test_hostile_files_are_skipped_with_reasons(tmp_path, capsys):
+    d = tmp_path / "lm"
+    d.mkdir()
+    write_image(d / "x.png", 0)
+    bad_shapes = [
+        [{"label": "a", "points": [[1, "x"], [2, 2], [3, 3]]}],
+        [{"label": "a", "points": [[1, 1], [2, 2]]}],                              # a 2-point polygon
+        [{"label": "a", "points": [[0, 0], [5, 5]], "shape_type": "mask", "mask": "not base64 png"}],
+        [{"label": "a", "points": [[1, 1], [2, 2], [3, 3]], "group_id": "one"}],
+    ]
+    for k, shapes in enumerate(bad_shapes):
+        write_labelme(d / f"bad{k}.json", "x.png", shapes)
+    (d / "huge.json").write_text(json.dumps({"shapes": [], "imagePath": "x.png", "imageHeight": 10**6,
+                                             "imageWidth": 10**6}))
+    (d / "garbage.json").write_bytes(b"\xff\x00{")
+    write_labelme(d / "x.json", "x.png", [{"label": "ok", "points": [[1, 1], [9, 1], [9, 9]]}])
+    assert cli_main(["convert", "--from", "labelme", "--annotations", str(d), "--out", str(d)]) == 0
+    text = capsys.readouterr().out
+    assert "imported 1 image(s), 1 object(s)" in text
+    for name in [f"bad{k}.json" for k in range(len(bad_shapes))] + ["huge.json", "garbage.json"]:
+        assert name in text
+    coco_doc = {"images": [{"id": 1, "file_name": "x.png", "width": W, "height": H}],
+                "categories": [{"id": 1, "name": "a"}],
+                "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+                                 "segmentation": {"size": [H, W], "counts": "\x7f\x7f"}}]}
+    (d / "c.json").write_text(json.dumps(coco_doc))
+    assert cli_main(["convert", "--from", "coco", "--annotations", str(d / "c.json"), "--out", str(d),
+                     "--overwrite"]) == 0
+    assert "imported 0 image(s)" in (text := capsys.readouterr().out) and "malformed annotation" in text

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from models.fileio import MAX_PIXELS
 from training.formats import BACKGROUND_LABEL, IGNORE_LABEL, ImageAnnotation, Instance
 from training.formats.polygons import centre_polygons, fill_centre, has_holes
 
@@ -94,6 +95,8 @@ def check_document(doc: Any) -> None:
         v = doc.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise ValueError(f"'{key}' must be a positive integer, got {v!r}")
+    if doc["imageHeight"] * doc["imageWidth"] > MAX_PIXELS:
+        raise ValueError(f"the image size {doc['imageWidth']}x{doc['imageHeight']} is over {MAX_PIXELS:,} pixels")
     for s in doc["shapes"]:
         if not isinstance(s, dict) or not isinstance(s.get("label"), str) or not isinstance(s.get("points"), list):
             raise ValueError(f"a shape needs a 'label' and 'points', got {str(s)[:80]!r}")
