@@ -35,7 +35,7 @@ from PIL import Image
 
 from models.errors import DatasetError, IFCNError, ImageReadError
 from models.fileio import atomic_write_bytes, atomic_write_text, encode_index_png, read_index_png, voc_colormap
-from training.annotations import find_annotations, split_holdout
+from training.annotations import AnnotatedImage, find_annotations, split_holdout
 from training.formats import (BACKGROUND_LABEL, IGNORE_LABEL, VOC_CLASSES, VOID, Dataset, ImageAnnotation,
                               Instance, default_class_name)
 from training.formats import coco, labelme, yolo
@@ -140,41 +140,64 @@ def class_table(out_dir: str | os.PathLike) -> dict[int, str]:
     return table
 
 
-def read_annotator_output(annotations_dir: str | os.PathLike,
-                          images_dir: str | os.PathLike | None = None) -> tuple[Dataset, list[dict[str, str]]]:
-    """The finished objects the annotator saved in `annotations_dir`, and the images skipped (with reasons)."""
-    found, skipped = find_annotations(annotations_dir, images_dir, min_area=0)
-    names = class_table(annotations_dir)
-    data = Dataset(classes={})
+def _load_pngs(a: AnnotatedImage, classes: dict[int, str]) -> ImageAnnotation:
+    """The objects (one an instance index, class = the majority of its pixels) and ignore region of the
+    annotator's PNGs of one image; ValueError with the reason when they cannot be read."""
+    try:
+        inst = read_index_png(a.object_png)
+        cls = read_index_png(a.class_png) if a.class_png is not None else None
+    except ImageReadError as e:
+        raise ValueError(str(e)) from None
+    if cls is not None and cls.shape != inst.shape:
+        raise ValueError(f"{a.class_png.name}: its size differs from {a.object_png.name}")
+    img = ImageAnnotation(image=a.image, height=inst.shape[0], width=inst.shape[1])
+    for k in np.unique(inst):
+        if k == 0 or k == VOID:
+            continue
+        mask = inst == k
+        index = 1
+        if cls is not None:
+            vals = cls[mask]
+            vals = vals[(vals != 0) & (vals != VOID)]
+            if vals.size:
+                index = int(np.bincount(vals).argmax())
+        if index not in classes:
+            raise ValueError(f"class {index} of object {k} is in no class table (resave the image in the annotator)")
+        img.objects.append(Instance(index, mask))
+    void = (inst == VOID) if cls is None else ((inst == VOID) | (cls == VOID))
+    img.void = void if void.any() else None
+    return img
+
+
+def _classes_in(a: AnnotatedImage) -> set[int]:
+    """The class indices of one image's objects, from its class PNG (1 without one, as the annotator reads it)."""
+    if a.class_png is None:
+        return {1}
+    vals = np.unique(read_index_png(a.class_png))
+    return {int(v) for v in vals if v not in (0, VOID)}
+
+
+def read_annotator_output(annotations_dir: str | os.PathLike, images_dir: str | os.PathLike | None = None) -> Dataset:
+    """The finished objects the annotator saved in `annotations_dir` (read one image at a time by
+    `Dataset.loaded()`); images that cannot be used are in `skipped`, with reasons."""
+    out = Path(annotations_dir)
+    found, skipped = find_annotations(out, images_dir, min_area=0)
+    names = class_table(out)
+    data = Dataset(classes={}, skipped=skipped)
+    sources: dict[Path, AnnotatedImage] = {}
     used: set[int] = set()
     for a in found:
-        try:
-            inst = read_index_png(a.object_png)
-            cls = read_index_png(a.class_png) if a.class_png is not None else None
-        except ImageReadError as e:
-            skipped.append({"image": a.stem, "reason": str(e)})
-            continue
-        if cls is not None and cls.shape != inst.shape:
-            skipped.append({"image": a.stem, "reason": f"{a.class_png.name}: its size differs from {a.object_png.name}"})
-            continue
-        img = ImageAnnotation(image=a.image, height=inst.shape[0], width=inst.shape[1])
-        for k in np.unique(inst):
-            if k == 0 or k == VOID:
+        if not (out / SIDECAR_DIR / f"{a.stem}.json").is_file():  # plain VOC PNGs: no class table names them
+            try:
+                used |= _classes_in(a)
+            except ImageReadError as e:
+                data.skipped.append({"image": a.image.name, "reason": str(e)})
                 continue
-            mask = inst == k
-            index = 1
-            if cls is not None:
-                vals = cls[mask]
-                vals = vals[(vals != 0) & (vals != VOID)]
-                if vals.size:
-                    index = int(np.bincount(vals).argmax())
-            img.objects.append(Instance(index, mask))
-            used.add(index)
-        void = (inst == VOID) if cls is None else ((inst == VOID) | (cls == VOID))
-        img.void = void if void.any() else None
-        data.images.append(img)
+        sources[a.image] = a
+        data.images.append(ImageAnnotation(image=a.image, height=0, width=0))  # size read with the masks
     data.classes = {i: names.get(i, default_class_name(i)) for i in sorted(set(names) | used)}
-    return data, skipped
+    data.loader = lambda header: _load_pngs(sources[header.image], data.classes)
+    return data
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -229,9 +252,14 @@ def write_annotator_output(data: Dataset, out: str | os.PathLike, overwrite: boo
     summary = ConvertSummary("import", "", "", str(out), classes=len(data.classes))
     palette = voc_colormap()  # the class colours written are the VOC colours of their indices
     stems: set[str] = set()
-    for img in data.images:
+    for img in data.loaded():
         name = img.image.name
         stem = img.image.stem
+        if img.void is not None:  # the sidecar has no place for it: counted, not written
+            summary.ignore_regions += 1
+            summary.ignore_dropped += 1
+        if not img.objects:
+            continue
         files = [out / SIDECAR_DIR / f"{stem}.json", out / CLASS_DIR / f"{stem}.png", out / OBJECT_DIR / f"{stem}.png"]
         if stem in stems:
             summary.skipped.append({"image": name, "reason": f"another image named {stem}.* was imported; the "
@@ -266,8 +294,6 @@ def write_annotator_output(data: Dataset, out: str | os.PathLike, overwrite: boo
         stems.add(stem)
         summary.images += 1
         summary.objects += len(img.objects)
-        if img.void is not None:
-            summary.ignore_dropped += 1
         summary.files += [str(f) for f in files]
     return summary
 
@@ -309,26 +335,46 @@ def read_labels_file(path: str | os.PathLike) -> list[str]:
     return names
 
 
+def _read_labelme(path: Path) -> dict[str, Any]:
+    """A checked labelme document (ValueError with the reason when it is not one)."""
+    try:
+        doc = _read_json_file(path, MAX_INPUT_JSON_BYTES)
+    except DatasetError as e:
+        raise ValueError(str(e)) from None
+    labelme.check_document(doc)
+    return doc
+
+
 def read_labelme_folder(folder: str | os.PathLike, images_dir: str | os.PathLike | None, existing: dict[int, str],
-                        labels: list[str] | None = None) -> tuple[Dataset, list[dict[str, str]], int]:
-    """(dataset, skipped files with reasons, shapes skipped) of the labelme files in `folder`."""
+                        labels: list[str] | None = None) -> tuple[Dataset, int]:
+    """(dataset, shapes skipped because they are no region) of the labelme files in `folder`.
+
+    Each file is read twice: for its labels (the class table is fixed before any image is written), then
+    for its shapes when `Dataset.loaded()` reaches it.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: no such folder of labelme files.")
     images = Path(images_dir) if images_dir is not None else None
-    docs: list[tuple[Path, dict]] = []
-    skipped: list[dict[str, str]] = []
+    data = Dataset(classes={})
+    sources: dict[Path, Path] = {}  # image -> its labelme file
     found: set[str] = set()
+    not_regions = 0
     for path in sorted(folder.glob("*.json")):
         try:
-            doc = _read_json_file(path, MAX_INPUT_JSON_BYTES)
-            labelme.check_document(doc)
-        except (DatasetError, ValueError) as e:
-            skipped.append({"image": path.name, "reason": str(e)})
+            doc = _read_labelme(path)
+        except ValueError as e:
+            data.skipped.append({"image": path.name, "reason": str(e)})
+            continue
+        image = labelme.image_path_of(doc, path, images)
+        if image in sources:
+            data.skipped.append({"image": path.name, "reason": f"{sources[image].name} annotates {image.name} too"})
             continue
         found |= labelme.labels_of(doc)
-        docs.append((path, doc))
-    if not docs:
+        not_regions += sum((s.get("shape_type") or "polygon") not in labelme.REGION_TYPES for s in doc["shapes"])
+        sources[image] = path
+        data.images.append(ImageAnnotation(image=image, height=doc["imageHeight"], width=doc["imageWidth"]))
+    if not sources:
         raise DatasetError(f"{folder}: no labelme files (<image>.json with 'shapes' and 'imagePath') here.")
     if labels is not None:
         unknown = sorted(found - set(labels))
@@ -338,35 +384,43 @@ def read_labelme_folder(folder: str | os.PathLike, images_dir: str | os.PathLike
     else:
         wanted = [(n, None) for n in sorted(found)]
     index = assign_indices(wanted, existing)
-    data = Dataset(classes={**existing, **{i: n for n, i in index.items()}})
-    not_regions = 0
-    for path, doc in docs:
+    data.classes = {**existing, **{i: n for n, i in index.items()}}
+
+    def load(header: ImageAnnotation) -> ImageAnnotation:
+        path = sources[header.image]
+        doc = _read_labelme(path)
+        if labelme.labels_of(doc) - set(index):
+            raise ValueError(f"{path.name} changed while it was imported")
         try:
-            img, n = labelme.from_labelme(doc, labelme.image_path_of(doc, path, images), index)
+            return labelme.from_labelme(doc, header.image, index)[0]
         except (ValueError, TypeError) as e:
-            skipped.append({"image": path.name, "reason": f"malformed shape ({str(e)[:200]})"})
-            continue
-        not_regions += n
-        if img.objects or img.void is not None:
-            data.images.append(img)
-    return data, skipped, not_regions
+            raise ValueError(f"{path.name}: malformed shape ({str(e)[:200]})") from None
+
+    data.loader = load
+    return data, not_regions
 
 
 def read_coco_file(path: str | os.PathLike, images_dir: str | os.PathLike | None,
-                   existing: dict[int, str]) -> tuple[Dataset, list[dict[str, str]]]:
-    """(dataset with indices fitted to `existing`, skipped images with reasons) of a COCO instances file."""
+                   existing: dict[int, str]) -> Dataset:
+    """The images of a COCO instances file, class indices fitted to the class table `existing`."""
     path = Path(path)
     if path.is_dir():
         raise DatasetError(f"{path}: is a folder; --annotations needs the COCO JSON file.")
     images = Path(images_dir) if images_dir is not None else default_coco_images(path)
-    data, skipped = coco.from_coco(_read_json_file(path, MAX_INPUT_JSON_BYTES), path, images)
+    data = coco.from_coco(_read_json_file(path, MAX_INPUT_JSON_BYTES), path, images)
     index = assign_indices([(n, i) for i, n in sorted(data.classes.items())], existing)
     remap = {i: index[n] for i, n in data.classes.items()}
-    for img in data.images:
+    load = data.loader
+
+    def load_remapped(header: ImageAnnotation) -> ImageAnnotation:
+        img = load(header)
         for o in img.objects:
             o.class_index = remap[o.class_index]
+        return img
+
+    data.loader = load_remapped
     data.classes = {**existing, **{i: n for n, i in index.items()}}
-    return data, skipped
+    return data
 
 
 def default_coco_images(path: Path) -> Path:
@@ -413,7 +467,7 @@ def _place(src: Path, dst: Path, link: bool) -> None:
 
 def export(data: Dataset, fmt: str, out: str | os.PathLike, *, polygons: bool = False, masks: bool = False,
            holdout: float = 0.0, seed: int = 0, link: bool = True) -> ConvertSummary:
-    """Write `data` in format `fmt` ("coco", "labelme" or "yolo") into the folder `out`."""
+    """Write `data` in format `fmt` ("coco", "labelme" or "yolo") into the folder `out`, one image at a time."""
     if fmt not in FORMATS:
         raise IFCNError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     out = Path(out)
@@ -429,37 +483,39 @@ def export(data: Dataset, fmt: str, out: str | os.PathLike, *, polygons: bool = 
         _place(src, out / rel, link)
         written.append(rel)
 
-    names = [img.image.name for img in data.images]
-    if fmt == "coco":
-        for img in data.images:
+    builder = coco.CocoBuilder(polygons=polygons)
+    numbers = yolo.class_numbers(data.classes)
+    _, val = split_holdout([img.image.stem for img in data.images], holdout, seed)
+    held = set(val)
+    for img in data.loaded():
+        if fmt == "coco":
             place(img.image, Path("images") / img.image.name)
-        doc, summary.holes_filled = coco.to_coco(data, names, polygons=polygons)
-        write_text(COCO_JSON, json.dumps(doc, separators=(",", ":")))
-    elif fmt == "labelme":
-        for img in data.images:
+            builder.add(img, img.image.name)
+        elif fmt == "labelme":
             place(img.image, Path(img.image.name))
             doc, filled = labelme.to_labelme(img, img.image.name, data.classes, masks=masks)
             summary.holes_filled += filled
             write_text(Path(f"{img.image.stem}.json"), json.dumps(doc, ensure_ascii=False, indent=2))
-        # labelme's converters (labelme2voc, labelme2coco) take the class list as labels.txt
-        names = [data.classes[i] for i in sorted(data.classes)]
-        write_text(Path("labels.txt"), "".join(f"{n}\n" for n in [IGNORE_LABEL, BACKGROUND_LABEL, *names]))
-    else:
-        numbers = yolo.class_numbers(data.classes)
-        train, val = split_holdout([img.image.stem for img in data.images], holdout, seed)
-        held = set(val)
-        for img in data.images:
+        else:
             split = "val" if img.image.stem in held else "train"
             place(img.image, Path("images") / split / img.image.name)
             lines, filled = yolo.label_lines(img, numbers)
             summary.holes_filled += filled
             summary.ignore_dropped += img.void is not None
             write_text(Path("labels") / split / f"{img.image.stem}.txt", "".join(f"{s}\n" for s in lines))
+        summary.images += 1
+        summary.objects += len(img.objects)
+        summary.ignore_regions += img.void is not None
+    if fmt == "coco":
+        summary.holes_filled = builder.holes_filled
+        write_text(COCO_JSON, json.dumps(builder.document(data.classes), separators=(",", ":")))
+    elif fmt == "labelme":  # labelme's converters (labelme2voc, labelme2coco) take the class list as labels.txt
+        names = [data.classes[i] for i in sorted(data.classes)]
+        write_text(Path("labels.txt"), "".join(f"{n}\n" for n in [IGNORE_LABEL, BACKGROUND_LABEL, *names]))
+    else:
         write_text(Path("data.yaml"), yolo.data_yaml(str(out.resolve()), "images/train",
                                                      "images/val" if val else "images/train", data.classes))
-    summary.images = len(data.images)
-    summary.objects = sum(len(img.objects) for img in data.images)
-    summary.ignore_regions = sum(img.void is not None for img in data.images)
+    summary.skipped = list(data.skipped)
     summary.files = [str(out / p) for p in written]
     atomic_write_text(out / MARKER, json.dumps({"format": fmt, "files": [p.as_posix() for p in written]}, indent=1))
     return summary
@@ -499,27 +555,25 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.progress_json else sys.stdout
     try:
         if args.to:
-            data, skipped = read_annotator_output(args.annotations, args.images)
+            data = read_annotator_output(args.annotations, args.images)
             if not data.images:
                 raise DatasetError(f"{args.annotations}: no finished objects to export (annotate and save some "
                                    "first; unfinished objects are not exported).")
             summary = export(data, args.to, args.out, polygons=args.polygons, masks=args.masks,
                              holdout=args.holdout, seed=args.seed, link=not args.copy)
             summary.source = str(args.annotations)
-            summary.skipped = skipped + summary.skipped
         else:
             existing = class_table(args.out)
+            shapes_skipped = 0
             if args.from_ == "labelme":
                 labels = read_labels_file(args.labels) if args.labels else None
-                data, skipped, shapes_skipped = read_labelme_folder(args.annotations, args.images, existing, labels)
+                data, shapes_skipped = read_labelme_folder(args.annotations, args.images, existing, labels)
             else:
-                data, skipped = read_coco_file(args.annotations, args.images, existing)
-                shapes_skipped = 0
+                data = read_coco_file(args.annotations, args.images, existing)
             summary = write_annotator_output(data, args.out, overwrite=args.overwrite)
             summary.format, summary.source = args.from_, str(args.annotations)
             summary.shapes_skipped = shapes_skipped
-            summary.ignore_regions = sum(img.void is not None for img in data.images)
-            summary.skipped = skipped + summary.skipped
+            summary.skipped = data.skipped + summary.skipped
         print(summary.text(), file=human, flush=True)
         if not args.to and summary.images:
             images = args.images or (args.annotations if args.from_ == "labelme"

@@ -156,15 +156,17 @@ def test_our_coco_polygon_reader_agrees_with_pycocotools_on_arbitrary_polygons()
 # ----------------------------------------------------------------------------- export
 
 def test_read_annotator_output(annotated):
-    data, skipped = convert.read_annotator_output(annotated)
-    assert skipped == []
+    data = convert.read_annotator_output(annotated)
+    assert data.skipped == []
     assert [img.image.name for img in data.images] == ["a.png", "b.png", "c.png"]
     assert data.classes[3] == "stone wall" and data.classes[15] == "person" and data.classes[12] == "dog"
-    got = {img.image.stem: [(o.class_index, o.mask) for o in img.objects] for img in data.images}
+    loaded = list(data.loaded())
+    assert [(img.height, img.width) for img in loaded] == [(H, W)] * 3
+    got = {img.image.stem: [(o.class_index, o.mask) for o in img.objects] for img in loaded}
     for stem, objs in EXPECTED.items():
         assert [c for c, _ in got[stem]] == [c for c, _ in objs]
         assert all(np.array_equal(a, b & ~VOID_REGION) for (_, a), (_, b) in zip(got[stem], objs))
-    assert np.array_equal(data.images[0].void, VOID_REGION) and data.images[1].void is None
+    assert np.array_equal(loaded[0].void, VOID_REGION) and loaded[1].void is None
 
 
 def _coco_masks(coco_api, stem):
@@ -196,7 +198,7 @@ def test_coco_rle_export_read_by_pycocotools(annotated, tmp_path):
 
 
 def test_coco_polygon_export_read_by_pycocotools(annotated, tmp_path):
-    data, _ = convert.read_annotator_output(annotated)
+    data = convert.read_annotator_output(annotated)
     summary = convert.export(data, "coco", tmp_path / "coco", polygons=True)
     assert summary.holes_filled == 2  # the ring in a and in b
     api = COCO(str(tmp_path / "coco" / "annotations" / "instances_default.json"))
@@ -255,7 +257,7 @@ def test_labelme_export_follows_its_schema_and_rasterises_back(annotated, tmp_pa
     args = ["convert", "--to", "labelme", "--annotations", str(annotated), "--out", str(out)]
     assert cli_main(args + (["--masks"] if masks else [])) == 0
     assert sorted(p.name for p in out.glob("*.json")) == ["a.json", "b.json", "c.json"]
-    data, _ = convert.read_annotator_output(annotated)
+    data = convert.read_annotator_output(annotated)
     assert (out / "labels.txt").read_text().splitlines() == \
            ["__ignore__", "_background_", *[data.classes[i] for i in sorted(data.classes)]]
     for stem, objs in EXPECTED.items():
@@ -282,7 +284,7 @@ def test_labelme_export_read_by_labelme_itself_when_installed(annotated, tmp_pat
     lm = pytest.importorskip("labelme", reason="labelme is not installed (its schema is checked above)")
     from labelme.utils import shapes_to_label
 
-    data, _ = convert.read_annotator_output(annotated)
+    data = convert.read_annotator_output(annotated)
     for masks in (False, True):
         out = tmp_path / f"lm{masks}"
         convert.export(data, "labelme", out, masks=masks)
@@ -329,7 +331,7 @@ def test_yolo_export_parsed_as_ultralytics_does(annotated, tmp_path):
     out = tmp_path / "yolo"
     assert cli_main(["convert", "--to", "yolo", "--annotations", str(annotated), "--out", str(out)]) == 0
     doc = parse_data_yaml((out / "data.yaml").read_text(encoding="utf-8"))
-    data, _ = convert.read_annotator_output(annotated)
+    data = convert.read_annotator_output(annotated)
     names = [data.classes[i] for i in sorted(data.classes)]
     assert doc["nc"] == len(names) and [doc["names"][k] for k in range(len(names))] == names
     assert Path(doc["path"]) == out.resolve() and doc["train"] == "images/train" and doc["val"] == "images/train"
@@ -350,7 +352,7 @@ def test_yolo_export_parsed_as_ultralytics_does(annotated, tmp_path):
 
 
 def test_yolo_holdout_split(annotated, tmp_path):
-    data, _ = convert.read_annotator_output(annotated)
+    data = convert.read_annotator_output(annotated)
     convert.export(data, "yolo", tmp_path / "y", holdout=0.34, seed=0)
     doc = parse_data_yaml((tmp_path / "y" / "data.yaml").read_text())
     assert doc["val"] == "images/val"
@@ -366,7 +368,7 @@ def test_export_refuses_a_foreign_folder_and_replaces_its_own(annotated, tmp_pat
     assert rc == 2 and "not written by `ifcn convert`" in capsys.readouterr().err
     assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
     out = tmp_path / "lm"
-    data, _ = convert.read_annotator_output(annotated)
+    data = convert.read_annotator_output(annotated)
     convert.export(data, "labelme", out)
     data.images = data.images[:1]
     convert.export(data, "labelme", out)
@@ -592,7 +594,9 @@ def test_hostile_files_are_skipped_with_reasons(tmp_path, capsys):
         [{"label": "a", "points": [[1, 1], [2, 2], [3, 3]], "group_id": "one"}],
     ]
     for k, shapes in enumerate(bad_shapes):
-        write_labelme(d / f"bad{k}.json", "x.png", shapes)
+        write_image(d / f"bad{k}.png", k)
+        write_labelme(d / f"bad{k}.json", f"bad{k}.png", shapes)
+    write_labelme(d / "twin.json", "x.png", [{"label": "a", "points": [[1, 1], [9, 1], [9, 9]]}])
     (d / "huge.json").write_text(json.dumps({"shapes": [], "imagePath": "x.png", "imageHeight": 10**6,
                                              "imageWidth": 10**6}))
     (d / "garbage.json").write_bytes(b"\xff\x00{")
@@ -600,6 +604,7 @@ def test_hostile_files_are_skipped_with_reasons(tmp_path, capsys):
     assert cli_main(["convert", "--from", "labelme", "--annotations", str(d), "--out", str(d)]) == 0
     text = capsys.readouterr().out
     assert "imported 1 image(s), 1 object(s)" in text
+    assert "twin.json annotates x.png too" in text
     for name in [f"bad{k}.json" for k in range(len(bad_shapes))] + ["huge.json", "garbage.json"]:
         assert name in text
     coco_doc = {"images": [{"id": 1, "file_name": "x.png", "width": W, "height": H}],

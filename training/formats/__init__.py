@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -47,10 +48,29 @@ class ImageAnnotation:
 
 @dataclass
 class Dataset:
-    """Annotated images and the class table (index -> name) their objects use."""
+    """Annotated images and the class table (index -> name) their objects use.
+
+    With a `loader`, `images` are headers (file and size, no masks) and `loaded()` reads each image's
+    objects when it is reached, so a conversion holds the masks of one image at a time.
+    """
 
     classes: dict[int, str]
     images: list[ImageAnnotation] = field(default_factory=list)
+    loader: Callable[[ImageAnnotation], ImageAnnotation] | None = None  # ValueError(reason) when unreadable
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def loaded(self) -> Iterator[ImageAnnotation]:
+        """Each image with its objects, in order; one whose loading fails is left out (reason in `skipped`)."""
+        for img in self.images:
+            if self.loader is None:
+                yield img
+                continue
+            try:
+                full = self.loader(img)
+            except ValueError as e:
+                self.skipped.append({"image": img.image.name, "reason": str(e)})
+                continue
+            yield full
 
 
 def default_class_name(index: int) -> str:

@@ -121,39 +121,47 @@ def bbox(mask: np.ndarray) -> list[float]:
 
 # ----------------------------------------------------------------------------- writing
 
-def to_coco(data: Dataset, file_names: list[str], polygons: bool = False) -> tuple[dict[str, Any], int]:
-    """(COCO instances document, objects whose holes were filled in polygons) of `data`.
+class CocoBuilder:
+    """A COCO instances document built one image at a time (`add`), then `document(classes)`."""
 
-    `file_names[i]` is the `file_name` of `data.images[i]` (relative to the exported image folder).
-    """
-    images, annotations = [], []
-    filled = 0
-    any_void = False
-    for image_id, (img, name) in enumerate(zip(data.images, file_names), start=1):
-        images.append({"id": image_id, "file_name": name, "width": img.width, "height": img.height})
+    def __init__(self, polygons: bool = False) -> None:
+        self.polygons = polygons
+        self.images: list[dict[str, Any]] = []
+        self.annotations: list[dict[str, Any]] = []
+        self.holes_filled = 0  # objects written as polygons whose holes were filled
+        self.any_void = False
+
+    def _annotation(self, image_id: int, category: int, segm: Any, mask: np.ndarray, crowd: int) -> None:
+        self.annotations.append({"id": len(self.annotations) + 1, "image_id": image_id, "category_id": category,
+                                 "segmentation": segm, "area": int(mask.sum()), "bbox": bbox(mask),
+                                 "iscrowd": crowd})
+
+    def add(self, img: ImageAnnotation, file_name: str) -> None:
+        """Add an image (`file_name` relative to the exported image folder), its objects and ignore region."""
+        image_id = len(self.images) + 1
+        self.images.append({"id": image_id, "file_name": file_name, "width": img.width, "height": img.height})
         for obj in img.objects:
             if not obj.mask.any():
                 continue
-            if polygons:
-                filled += has_holes(obj.mask)
-                segm: Any = [[round(float(v), POLYGON_DECIMALS) for v in p.ravel()] for p in area_polygons(obj.mask)]
+            if self.polygons:
+                self.holes_filled += has_holes(obj.mask)
+                segm: Any = [[round(float(v), POLYGON_DECIMALS) for v in p.ravel()]
+                             for p in area_polygons(obj.mask)]
             else:
                 segm = encode_mask(obj.mask)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": obj.class_index,
-                                "segmentation": segm, "area": int(obj.mask.sum()), "bbox": bbox(obj.mask),
-                                "iscrowd": 0})
+            self._annotation(image_id, obj.class_index, segm, obj.mask, 0)
         if img.void is not None and img.void.any():
-            any_void = True
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": VOID,
-                                "segmentation": encode_mask(img.void), "area": int(img.void.sum()),
-                                "bbox": bbox(img.void), "iscrowd": 1})
-    categories = [{"id": i, "name": n, "supercategory": ""} for i, n in sorted(data.classes.items())]
-    if any_void:
-        categories.append({"id": VOID, "name": IGNORE_LABEL, "supercategory": ""})
-    doc = {"info": {"description": "exported by ifcn convert (ifcn-annotator)", "version": "1.0",
-                    "date_created": datetime.date.today().isoformat()},
-           "licenses": [], "images": images, "annotations": annotations, "categories": categories}
-    return doc, filled
+            self.any_void = True
+            self._annotation(image_id, VOID, encode_mask(img.void), img.void, 1)
+
+    def document(self, classes: dict[int, str]) -> dict[str, Any]:
+        """The COCO document: categories from `classes` (plus `__ignore__` when an image had an ignore region)."""
+        categories = [{"id": i, "name": n, "supercategory": ""} for i, n in sorted(classes.items())]
+        if self.any_void:
+            categories.append({"id": VOID, "name": IGNORE_LABEL, "supercategory": ""})
+        return {"info": {"description": "exported by ifcn convert (ifcn-annotator)", "version": "1.0",
+                         "date_created": datetime.date.today().isoformat()},
+                "licenses": [], "images": self.images, "annotations": self.annotations, "categories": categories}
 
 
 # ----------------------------------------------------------------------------- reading
@@ -185,8 +193,9 @@ def _class_indices(categories: list[dict[str, Any]], path: Path) -> tuple[dict[i
     return index, names, ignore
 
 
-def from_coco(doc: Any, path: Path, images_dir: Path) -> tuple[Dataset, list[dict[str, str]]]:
-    """The images of a COCO instances document that have annotations, and the ones skipped (with reasons).
+def from_coco(doc: Any, path: Path, images_dir: Path) -> Dataset:
+    """The images of a COCO instances document that have annotations (headers; masks decoded by
+    `Dataset.loaded()`, a malformed annotation skips its image with the reason).
 
     Objects keep the file's order unless some overlap; then they are ordered by decreasing area, so smaller
     objects lying on larger ones stay visible in the annotator's masks. Crowd annotations become the
@@ -201,26 +210,14 @@ def from_coco(doc: Any, path: Path, images_dir: Path) -> tuple[Dataset, list[dic
         if not isinstance(a, dict) or not isinstance(a.get("image_id"), int):
             raise _bad(path, f"an annotation needs an integer 'image_id', got {str(a)[:80]!r}")
         by_image.setdefault(a["image_id"], []).append(a)
-    data = Dataset(classes=names)
-    skipped: list[dict[str, str]] = []
-    for info in doc["images"]:
-        if not isinstance(info, dict) or not isinstance(info.get("file_name"), str):
-            raise _bad(path, f"an image needs a 'file_name', got {str(info)[:80]!r}")
-        anns = by_image.get(info.get("id"), [])
-        if not anns:
-            continue
-        name = info["file_name"]
-        h, w = info.get("height"), info.get("width")
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
-            skipped.append({"image": name, "reason": "no valid 'width' and 'height'"})
-            continue
-        if h * w > MAX_PIXELS:
-            skipped.append({"image": name, "reason": f"declared size {w}x{h} is over {MAX_PIXELS:,} pixels"})
-            continue
-        img = ImageAnnotation(image=images_dir / name, height=h, width=w)
+    anns_of: dict[str, list[dict[str, Any]]] = {}
+
+    def load(header: ImageAnnotation) -> ImageAnnotation:
+        h, w = header.height, header.width
+        img = ImageAnnotation(image=header.image, height=h, width=w)
         objects: list[tuple[int, Instance]] = []
         try:
-            for a in anns:
+            for a in anns_of[header.image.name]:
                 mask = decode_segmentation(a.get("segmentation"), h, w)
                 cat = a.get("category_id")
                 if a.get("iscrowd") or cat in ignore:
@@ -230,10 +227,28 @@ def from_coco(doc: Any, path: Path, images_dir: Path) -> tuple[Dataset, list[dic
                 elif mask.any():
                     objects.append((int(mask.sum()), Instance(index[cat], mask)))
         except (ValueError, TypeError, OverflowError) as e:
-            skipped.append({"image": name, "reason": f"malformed annotation ({str(e)[:200]})"})
-            continue
+            raise ValueError(f"malformed annotation ({str(e)[:200]})") from None
         if sum(a for a, _ in objects) > np.logical_or.reduce([o.mask for _, o in objects] or [False]).sum():
             objects.sort(key=lambda t: -t[0])  # they overlap: larger first (stable: ties keep the file's order)
         img.objects = [o for _, o in objects]
-        data.images.append(img)
-    return data, skipped
+        return img
+
+    data = Dataset(classes=names, loader=load)
+    for info in doc["images"]:
+        if not isinstance(info, dict) or not isinstance(info.get("file_name"), str):
+            raise _bad(path, f"an image needs a 'file_name', got {str(info)[:80]!r}")
+        anns = by_image.get(info.get("id"), [])
+        if not anns:
+            continue
+        name = info["file_name"]
+        h, w = info.get("height"), info.get("width")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
+            data.skipped.append({"image": name, "reason": "no valid 'width' and 'height'"})
+        elif h * w > MAX_PIXELS:
+            data.skipped.append({"image": name, "reason": f"declared size {w}x{h} is over {MAX_PIXELS:,} pixels"})
+        elif name in anns_of:
+            data.skipped.append({"image": name, "reason": "listed twice in 'images'"})
+        else:
+            anns_of[name] = anns
+            data.images.append(ImageAnnotation(image=images_dir / name, height=h, width=w))
+    return data

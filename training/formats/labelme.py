@@ -103,6 +103,7 @@ def check_document(doc: Any) -> None:
         gid = s.get("group_id")
         if gid is not None and (not isinstance(gid, int) or isinstance(gid, bool)):
             raise ValueError(f"group_id must be an integer or null, got {gid!r}")
+        _points(s["points"])
 
 
 def labels_of(doc: dict[str, Any]) -> set[str]:
