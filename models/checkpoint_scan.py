@@ -147,8 +147,12 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 
-class _SkeletonUnpickler(pickle.Unpickler):
-    """Builds tensors as TensorRefs; any global outside a short list raises Refused."""
+class _SkeletonUnpickler(pickle._Unpickler):  # noqa: SLF001
+    """Builds tensors as TensorRefs; any global outside a short list raises Refused.
+
+    The pure-Python unpickler on purpose: its memo is a dict, where the C one grows an array to the
+    largest index a PUT names (LONG_BINPUT 2**31 asks it for 16 GB).
+    """
 
     def __init__(self, file: IO[bytes]) -> None:
         super().__init__(file)

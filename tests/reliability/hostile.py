@@ -7,6 +7,7 @@ import pickle
 import random
 import signal
 import struct
+import zipfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -379,8 +380,9 @@ def _keys(state: dict) -> tuple[str, str, str]:
     return conv, var, nbt
 
 
-def memory_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
-    """Checkpoints small on disk that declare gigabytes: name -> (path, words the refusal must contain).
+def memory_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str | None]]:
+    """Checkpoints small on disk that declare gigabytes: name -> (path, words the refusal must contain,
+    or None for a valid file that must load).
 
     Before any of these is materialised the loader must see that the sizes do not fit the architecture:
     a zero-stride fp16 tensor that becomes 17 GB when converted, a deflated record that inflates to
@@ -414,8 +416,23 @@ def memory_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
         "extra_zero_stride.pt": (_variant(base, extra={"rng": ForgedTensor(
             ForgedStorage("z", "HalfStorage", 1), (1 << 34,), (0,))}), zero, "refusing to materialise"),
     }
-    return {name: (forge_checkpoint(folder / name, payload, records), words)
-            for name, (payload, records, words) in cases.items()}
+    out = {name: (forge_checkpoint(folder / name, payload, records), words)
+           for name, (payload, records, words) in cases.items()}
+    # valid (torch reads it): must load, in bounded memory
+    out["memo_index_16gb.pt"] = (_with_memo_bomb(forge_checkpoint(folder / "memo_index_16gb.pt", base)), None)
+    return out
+
+
+def _with_memo_bomb(path: Path) -> Path:
+    """Memo the top-level dict at index 2**31 - 1 instead of 0: a valid pickle that torch reads, but a C
+    unpickler sizes its memo array to that index (16 GB)."""
+    with zipfile.ZipFile(path) as z:
+        entries = [(i.filename, Record(z.read(i.filename))) for i in z.infolist()]
+    name, rec = entries[0]
+    assert name.endswith("data.pkl") and rec.data[:5] == b"\x80\x02}q\x00"
+    data = rec.data[:3] + b"r" + struct.pack("<I", 2 ** 31 - 1) + rec.data[5:]
+    path.write_bytes(_zip([(name, Record(data))] + entries[1:]))
+    return path
 
 
 def malformed_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
