@@ -18,7 +18,7 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/ifcn annotate resources/samples
+	$(VENV)/bin/ifcn annotate --samples
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q

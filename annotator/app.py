@@ -19,6 +19,9 @@ from models.errors import IFCNError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the `annotate` subcommand."""
     parser.add_argument("folder", nargs="?", help="folder of images (or one image) to annotate")
+    parser.add_argument("--samples", action="store_true",
+                        help="annotate a copy of the bundled sample photos in the user's data folder "
+                             "(~/.local/share/ifcn-annotator/samples; what `make run` opens)")
     parser.add_argument("--output", help="where SegmentationClass/, SegmentationObject/ and annotations/ "
                                          "go (default: the folder, or its parent for a VOC JPEGImages/)")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model, else GrabCut)")
@@ -51,6 +54,14 @@ def _load_predictor(window: MainWindow, checkpoint: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Open the window on `args.folder` and run the event loop; returns the exit code."""
+    if getattr(args, "samples", False):
+        if args.folder:
+            raise IFCNError("give a folder or --samples, not both.")
+        from annotator.samples import samples_workspace
+        try:
+            args.folder = str(samples_workspace())
+        except OSError as e:
+            raise IFCNError(f"cannot copy the sample photos to the data folder: {e}") from None
     folder = Path(args.folder).expanduser() if args.folder else None
     if folder is not None and not folder.exists():
         raise IFCNError(f"{folder}: no such folder or image.")
