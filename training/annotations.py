@@ -206,6 +206,18 @@ def _place_image(src: Path, dst: Path, link: bool, summary: DevkitSummary) -> No
     summary.converted += 1
 
 
+def _refuse_overlap(out: Path, inputs: list[tuple[str, Path]]) -> None:
+    """IFCNError when `out` is one of the input folders or holds one: rebuilding it would delete them.
+
+    An --out inside an input is fine (the annotator's retraining writes OUT/training-runs/<run>/devkit)."""
+    o = out.expanduser().resolve()
+    for option, path in inputs:
+        p = Path(path).expanduser().resolve()
+        if p.is_relative_to(o):
+            raise IFCNError(f"--out {out} overlaps {option} {path}: the devkit is rebuilt from scratch there, "
+                            "which would delete the inputs. Choose a separate --out folder.")
+
+
 def _prepare_out(out: Path) -> Path:
     """Create (or empty a devkit previously written by this module at) `out`; refuse other folders."""
     if out.exists() and not out.is_dir():
@@ -243,6 +255,8 @@ def build_devkit(annotations_dir: str | os.PathLike, out: str | os.PathLike, *,
             f"{annotations_dir}: only {summary.usable_objects} annotated object(s) large enough for "
             f"training ({summary.objects} finished in {summary.images} image(s)); at least {min_objects} "
             "are needed. Annotate and finish more objects (Space), save, and try again.")
+    _refuse_overlap(Path(out), [("--annotations", annotations_dir), ("--images", images_dir)]
+                    + ([("--voc-root", Path(voc_root))] if voc_root is not None else []))
     extra = VOCDevkit(voc_root) if voc_root is not None else None
     extra_ids = extra.image_ids("train") if extra is not None else []
     train, val = split_holdout([a.stem for a in found], holdout, seed)

@@ -90,7 +90,16 @@ class VOCDevkit:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise DatasetError(f"{path}: cannot read the split file ({e}).") from None
-        return [line.split()[0] for line in text.splitlines() if line.strip()]
+        ids = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            image_id = line.split()[0]
+            if image_id in (".", "..") or any(ch in image_id for ch in ("/", "\\", "\0")):
+                raise DatasetError(f"{path}, line {n}: {image_id!r} is not an image id (a file name without "
+                                   "folders); refusing the split file.")
+            ids.append(image_id)
+        return ids
 
     def image_path(self, image_id: str) -> Path:
         """Path of the image (JPEGImages/<id>.jpg)."""

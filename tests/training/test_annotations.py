@@ -144,3 +144,31 @@ def test_cli_progress_json_and_refusal(annotated, tmp_path, capsys):
                    "--min-objects", "50"])
     captured = capsys.readouterr()
     assert rc == 2 and "error:" in captured.err and "at least 50" in captured.err
+
+
+def test_out_overlapping_the_inputs_is_refused_and_nothing_is_deleted(annotated, tmp_path):
+    """`ifcn devkit --annotations D --out D` (or an --out holding D) would rebuild the devkit over the user's
+    images and masks: refused before anything is touched (issue 15 item 12). An --out inside D is fine."""
+    before = sorted(p.relative_to(annotated) for p in annotated.rglob("*"))
+    build_devkit(annotated, tmp_path / "ok", min_objects=0)  # a devkit made by ifcn devkit, reused below
+    for out in (annotated, tmp_path):
+        with pytest.raises(IFCNError, match="overlaps --annotations"):
+            build_devkit(annotated, out, min_objects=0)
+    build_devkit(annotated, annotated / "training-runs" / "run-1" / "devkit", min_objects=0)  # the GUI's place
+    with pytest.raises(IFCNError, match="overlaps --voc-root"):
+        build_devkit(annotated, tmp_path / "ok", min_objects=0, voc_root=tmp_path / "ok")
+    after = [p.relative_to(annotated) for p in annotated.rglob("*")]
+    assert sorted(p for p in after if p.parts[0] != "training-runs") == before
+
+
+def test_split_file_ids_with_folders_are_refused_naming_the_line(tmp_path):
+    """A downloaded devkit's train.txt must not send reads or writes outside its folders (issue 15 item 13)."""
+    root = tmp_path / "VOC2012"
+    for sub in ("JPEGImages", "SegmentationObject", "ImageSets/Segmentation"):
+        (root / sub).mkdir(parents=True)
+    for bad in ("../../etc/passwd", "a/b", "..", "x\\y"):
+        (root / "ImageSets/Segmentation/train.txt").write_text(f"good_1\n\n{bad}\n")
+        with pytest.raises(DatasetError, match=r"train.txt, line 3: .*not an image id"):
+            VOCDevkit(root).image_ids("train")
+    (root / "ImageSets/Segmentation/train.txt").write_text("2007_000032\n2007_000039 1\n")
+    assert VOCDevkit(root).image_ids("train") == ["2007_000032", "2007_000039"]
