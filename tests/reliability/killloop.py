@@ -183,10 +183,15 @@ def check_disk(folder: Path, ledger: Ledger, final: bool = False) -> DiskCheck:
         prefixes = [compose(objs[:k], shape) for k in range(n, len(objs) + 1)]
         for png, which in ((paths.class_png, 0), (paths.object_png, 1)):
             if not png.exists():
-                # Only an unfinished object: no VOC masks are written (issue 15 item 3)
-                if objs or loaded.current is None:
+                # Only an unfinished object: no VOC masks are written (issue 15 item 3). So a save of the
+                # first finished object cut short between the sidecar and the PNGs leaves none yet: stale,
+                # like a PNG of an earlier save. Once a save with a finished object is confirmed, the PNGs
+                # are only ever replaced atomically, so a missing one is a fault.
+                if n > 0 or (not objs and loaded.current is None):
                     res.inconsistent += 1
-                    res.problems.append(f"{png}: missing ({len(objs)} objects in the sidecar)")
+                    res.problems.append(f"{png}: missing ({len(objs)} objects in the sidecar, {n} confirmed)")
+                elif objs:
+                    res.stale_pngs += 1
                 continue
             arr = read_index_png(png)
             match = [k for k, maps in enumerate(prefixes) if np.array_equal(arr, maps[which])]
