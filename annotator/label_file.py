@@ -457,16 +457,7 @@ def import_voc(paths: LabelPaths, shape: tuple[int, int]) -> LoadedAnnotation | 
         return None
     objects = []
     if inst is not None:
-        for k in np.unique(inst):
-            if k == 0 or k == VOID:
-                continue
-            m = inst == k
-            c = 1
-            if cls is not None:
-                vals = cls[m]
-                vals = vals[(vals != 0) & (vals != VOID)]
-                if vals.size:
-                    c = int(np.bincount(vals).argmax())
+        for _, m, c in fileio.voc_instances(inst, cls, VOID):
             objects.append(AnnotObject(uid=0, class_index=c, mask=m))
     else:
         for k in np.unique(cls):

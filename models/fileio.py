@@ -163,6 +163,25 @@ def voc_colormap(n: int = 256) -> np.ndarray:
     return cmap
 
 
+def voc_instances(inst: np.ndarray, cls: np.ndarray | None,
+                  void: int = 255) -> list[tuple[int, np.ndarray, int]]:
+    """(instance id, bool mask, class index) of each object of a VOC instance PNG, in id order: the class is
+    the most common value of the class PNG under the object other than background and void (1 without one)."""
+    out = []
+    for k in np.unique(inst):
+        if k == 0 or k == void:
+            continue
+        mask = inst == k
+        index = 1
+        if cls is not None:
+            vals = cls[mask]
+            vals = vals[(vals != 0) & (vals != void)]
+            if vals.size:
+                index = int(np.bincount(vals).argmax())
+        out.append((int(k), mask, index))
+    return out
+
+
 def _open(path: Path, max_pixels: int) -> Image.Image:
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file.")

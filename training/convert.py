@@ -34,7 +34,8 @@ import numpy as np
 from PIL import Image
 
 from models.errors import DatasetError, IFCNError, ImageReadError
-from models.fileio import atomic_write_bytes, atomic_write_text, encode_index_png, read_index_png, voc_colormap
+from models.fileio import (atomic_write_bytes, atomic_write_text, encode_index_png, read_index_png, voc_colormap,
+                           voc_instances)
 from training.annotations import AnnotatedImage, find_annotations, split_holdout
 from training.formats import (BACKGROUND_LABEL, IGNORE_LABEL, VOC_CLASSES, VOID, Dataset, ImageAnnotation,
                               Instance, default_class_name)
@@ -151,16 +152,7 @@ def _load_pngs(a: AnnotatedImage, classes: dict[int, str]) -> ImageAnnotation:
     if cls is not None and cls.shape != inst.shape:
         raise ValueError(f"{a.class_png.name}: its size differs from {a.object_png.name}")
     img = ImageAnnotation(image=a.image, height=inst.shape[0], width=inst.shape[1])
-    for k in np.unique(inst):
-        if k == 0 or k == VOID:
-            continue
-        mask = inst == k
-        index = 1
-        if cls is not None:
-            vals = cls[mask]
-            vals = vals[(vals != 0) & (vals != VOID)]
-            if vals.size:
-                index = int(np.bincount(vals).argmax())
+    for k, mask, index in voc_instances(inst, cls, VOID):
         if index not in classes:
             raise ValueError(f"class {index} of object {k} is in no class table (resave the image in the annotator)")
         img.objects.append(Instance(index, mask))
