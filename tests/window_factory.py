@@ -33,3 +33,21 @@ def window_factory(qtbot, tmp_path: Path, default_predictor: Callable[[], Any], 
         return w
 
     return make, made
+
+
+def click(qtbot, w, x, y, button=None):
+    """A real mouse click on image pixel (x, y) of the canvas (left button by default)."""
+    from PyQt5.QtCore import Qt
+
+    qtbot.mouseClick(w.canvas.viewport(), Qt.LeftButton if button is None else button,
+                     pos=w.canvas.view_pos_of(x, y))
+
+
+def key(qtbot, w, k, mod=None):
+    """A real key press, delivered like the user's (window active, canvas focused)."""
+    from PyQt5.QtCore import Qt
+    from PyQt5.QtWidgets import QApplication
+
+    QApplication.setActiveWindow(w)
+    w.canvas.setFocus()
+    qtbot.keyClick(w.canvas, k, Qt.NoModifier if mod is None else mod)

@@ -6,22 +6,12 @@ import shutil
 import numpy as np
 import pytest
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QApplication
 
 from annotator import label_file
 from models.errors import AnnotationFileError
+from tests.window_factory import click, key
 
 
-def click(qtbot, w, x, y, button=Qt.LeftButton):
-    """A real mouse click on image pixel (x, y) of the canvas."""
-    qtbot.mouseClick(w.canvas.viewport(), button, pos=w.canvas.view_pos_of(x, y))
-
-
-def key(qtbot, w, k, mod=Qt.NoModifier):
-    """A real key press, delivered like the user's (window active, canvas focused)."""
-    QApplication.setActiveWindow(w)
-    w.canvas.setFocus()
-    qtbot.keyClick(w.canvas, k, mod)
 
 
 def annotate(qtbot, w, x, y):

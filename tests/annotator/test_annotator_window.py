@@ -11,18 +11,9 @@ from PyQt5.QtWidgets import QApplication
 
 from annotator import label_file
 from models.clicks import Click
+from tests.window_factory import click, key
 
 
-def click(qtbot, w, x, y, button=Qt.LeftButton):
-    """A real mouse click on image pixel (x, y) of the canvas."""
-    qtbot.mouseClick(w.canvas.viewport(), button, pos=w.canvas.view_pos_of(x, y))
-
-
-def key(qtbot, w, k, mod=Qt.NoModifier):
-    """A real key press, delivered like the user's (window active, canvas focused)."""
-    QApplication.setActiveWindow(w)
-    w.canvas.setFocus()
-    qtbot.keyClick(w.canvas, k, mod)
 
 
 def drag(qtbot, w, points):
