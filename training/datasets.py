@@ -137,7 +137,7 @@ class ClickDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         last: Exception | None = None
         for k in range(_RETRIES):
-            i = (index + k) % len(self.items)
+            i = (index + k) % len(self)
             try:
                 return self._build(self._item_at(i), self._rng(i))
             except SAMPLE_ERRORS as e:  # e.g. a corrupt JPEG only noticed when decoding

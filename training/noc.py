@@ -343,7 +343,7 @@ def open_folders(images: str, masks: str):
     from training.voc import FolderDataset
 
     plain = FolderDataset(images, masks)  # checks both folders and that there are images
-    imgs = {p.stem: p for p in plain._images.values()}
+    imgs = {stem: plain.image_path(stem) for stem in plain.image_ids()}
     per_object, instance_maps, _ = scan_masks(imgs, Path(masks))
     if per_object and instance_maps:
         raise DatasetError(

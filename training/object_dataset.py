@@ -111,17 +111,6 @@ class ObjectClickDataset(ClickDataset):
     def _item_at(self, index: int) -> _ObjItem:
         return self.items[int(self._map[index % len(self._map)])]
 
-    def __getitem__(self, index: int):
-        last: Exception | None = None
-        for k in range(8):
-            i = (index + k) % self.epoch_size
-            try:
-                return self._build(self._item_at(i), self._rng(i))
-            except SAMPLE_ERRORS as e:
-                log.warning("skipping unreadable sample: %s", e)
-                last = e
-        raise DatasetError(f"8 samples in a row could not be read; last error: {last}")
-
     def _load(self, item: _ObjItem) -> tuple[np.ndarray, np.ndarray]:
         return self.sources[item.source].load_object(item.image_id, item.k)
 
