@@ -26,10 +26,13 @@ def ask(parent: QWidget | None, title: str, text: str, choices: Sequence[str], d
     """Ask a question with buttons named by `choices` (e.g. save / discard / cancel); returns the choice."""
     roles = {"save": QMessageBox.Save, "discard": QMessageBox.Discard, "cancel": QMessageBox.Cancel,
              "yes": QMessageBox.Yes, "no": QMessageBox.No, "retry": QMessageBox.Retry}
+    named = {"overwrite": ("Overwrite", QMessageBox.DestructiveRole),
+             "reload": ("Reload from Disk", QMessageBox.ResetRole),
+             "read_only": ("Open Read-Only", QMessageBox.AcceptRole)}
     box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.NoButton, parent)
     buttons = {}
     for c in choices:
-        buttons[box.addButton(roles[c])] = c
+        buttons[box.addButton(roles[c]) if c in roles else box.addButton(*named[c])] = c
     box.setDefaultButton(next(b for b, c in buttons.items() if c == default))
     box.exec_()
     return buttons.get(box.clickedButton(), "cancel")
