@@ -222,6 +222,20 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ImageReadError(f"{path}: the image is truncated or corrupt ({e}).") from None
 
 
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation tag of an image file (1, the upright default, when absent or unreadable).
+
+    read_image applies it; a tool that reads the raw pixels (PIL's Image.open, most VOC loaders) does
+    not, so a file whose tag is not 1 shows other pixels there than here.
+    """
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get(0x0112, 1)
+    except Exception:  # PIL raises many types for garbage; read_image reports those
+        return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def _deep_grey_to_rgb(arr: np.ndarray) -> np.ndarray:
     """16/32-bit grey (H, W) scaled so its maximum is 255, as RGB uint8 (H, W, 3); a few rows at a time."""
     hi = float(np.nanmax(arr)) if arr.size else 0.0

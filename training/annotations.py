@@ -6,7 +6,8 @@ only in the sidecar), `OUT/SegmentationClass/<stem>.png` and the sidecar `OUT/an
 (whose ``"image"`` key names the image file). The PNGs are plain VOC palette PNGs, so a devkit is built
 by hardlinking (or copying) them next to the images, with a seeded, per-image held-out share as the
 ``val`` split. Images that are not JPEG are re-encoded as JPEG (quality 95), because a VOC devkit names
-every image ``JPEGImages/<id>.jpg``.
+every image ``JPEGImages/<id>.jpg``; so are JPEGs with an EXIF orientation other than upright, rotated as
+the annotator showed them, so that every image has the pixels and the size of its masks for any reader.
 
 With ``--progress-json`` stdout carries JSON lines (format of `training.progress`): ``devkit`` (the
 summary: ``images``, ``objects``, ``usable_objects``, ``train_images``, ``train_objects``,
@@ -29,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from models.errors import DatasetError, IFCNError, ImageReadError
-from models.fileio import IMAGE_SUFFIXES, atomic_write_bytes, atomic_write_text, read_image, read_index_png
+from models.fileio import (IMAGE_SUFFIXES, atomic_write_bytes, atomic_write_text, exif_orientation, read_image,
+                           read_index_png)
 from training.progress import ProgressWriter
 from training.sampling import SamplingConfig
 from training.voc import VOID, VOCDevkit
@@ -192,8 +194,9 @@ def _place(src: Path, dst: Path, link: bool, summary: DevkitSummary) -> None:
 
 
 def _place_image(src: Path, dst: Path, link: bool, summary: DevkitSummary) -> None:
-    """The image as JPEGImages/<id>.jpg: linked when it already is a JPEG, else re-encoded."""
-    if src.suffix.lower() in (".jpg", ".jpeg"):
+    """The image as JPEGImages/<id>.jpg: linked when it already is an upright JPEG, else re-encoded with
+    its EXIF orientation applied (the pixels, and the size, its masks were drawn on: read_image's)."""
+    if src.suffix.lower() in (".jpg", ".jpeg") and exif_orientation(src) == 1:
         _place(src, dst, link, summary)
         return
     import cv2
@@ -287,7 +290,7 @@ def build_devkit(annotations_dir: str | os.PathLike, out: str | os.PathLike, *,
             summary.skipped.append({"image": image_id, "reason": str(e)})
             continue
         new_id = image_id if image_id not in taken else f"extra_{image_id}"
-        _place(extra.image_path(image_id), out / "JPEGImages" / f"{new_id}.jpg", link, summary)
+        _place_image(extra.image_path(image_id), out / "JPEGImages" / f"{new_id}.jpg", link, summary)
         _place(extra.object_path(image_id), out / OBJECT_DIR / f"{new_id}.png", link, summary)
         if extra.class_path(image_id).is_file():
             _place(extra.class_path(image_id), out / CLASS_DIR / f"{new_id}.png", link, summary)

@@ -172,3 +172,32 @@ def test_split_file_ids_with_folders_are_refused_naming_the_line(tmp_path):
             VOCDevkit(root).image_ids("train")
     (root / "ImageSets/Segmentation/train.txt").write_text("2007_000032\n2007_000039 1\n")
     assert VOCDevkit(root).image_ids("train") == ["2007_000032", "2007_000039"]
+
+
+def test_exif_rotated_jpeg_is_written_upright_at_its_masks_size(tmp_path):
+    """Issue 15 item 14: a JPEG whose EXIF says 'rotate 90°' is annotated upright (W x H swapped); the devkit
+    image must have the masks' size and pixels for any reader, not only for one that applies EXIF."""
+    d = tmp_path / "imgs"
+    d.mkdir()
+    yy, xx = np.mgrid[:W, :H]  # stored as H_raw=W rows x W_raw=H cols; shown rotated: H x W like the masks
+    raw = np.stack([xx * 5, yy * 3, np.full_like(xx, 90)], axis=-1).clip(0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    Image.fromarray(raw).save(d / "rot.jpg", quality=95, exif=exif.tobytes())
+    shown = read_image(d / "rot.jpg")
+    assert shown.shape[:2] == (H, W), "read_image applies the orientation"
+    st = AnnotationState((H, W))
+    st.load_objects([AnnotObject(uid=0, class_index=2 + k, mask=_disc(14 + 30 * k, 24, 12)) for k in range(2)])
+    label_file.save(d, d / "rot.jpg", st)
+    for i in range(5):
+        annotate(d, f"a{i}.jpg", [_disc(18, 20, 10), _disc(46, 26, 9)], seed=i)
+    s = build_devkit(d, tmp_path / "dk", min_objects=0)
+    img = tmp_path / "dk" / "JPEGImages" / "rot.jpg"
+    with Image.open(img) as im:  # a reader that ignores EXIF, like most VOC loaders
+        raw_size = im.size
+        raw_pixels = np.asarray(im.convert("RGB"), dtype=np.int16)
+    mask = read_index_png(tmp_path / "dk" / "SegmentationObject" / "rot.png")
+    assert raw_size == (W, H) == (mask.shape[1], mask.shape[0]), "the image is the size of its masks"
+    assert np.abs(raw_pixels - shown).mean() < 3, "and has the pixels the masks were drawn on"
+    assert not os.path.samefile(img, d / "rot.jpg") and s.converted == 1
+    assert os.path.samefile(tmp_path / "dk" / "JPEGImages" / "a0.jpg", d / "a0.jpg"), "upright JPEGs stay linked"
