@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(~/.local/share/ifcn-annotator/samples; what `make run` opens)")
     parser.add_argument("--output", help="where SegmentationClass/, SegmentationObject/ and annotations/ "
                                          "go (default: the folder, or its parent for a VOC JPEGImages/)")
+    parser.add_argument("--labels", help="class list (labelme's labels.txt: one name a line, __ignore__ and "
+                                         "_background_ lines honoured; or a classes.json): the classes of a "
+                                         "folder without a class list, added to one that has one; stored "
+                                         "with the output folder (OUT/classes.json)")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model, else GrabCut)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="device for the model")
     parser.add_argument("--max-size", type=int, help="longest side of the copy the model runs on")
@@ -65,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder).expanduser() if args.folder else None
     if folder is not None and not folder.exists():
         raise IFCNError(f"{folder}: no such folder or image.")
+    labels = None
+    if getattr(args, "labels", None):
+        from models.class_list import read_any_list
+        labels = read_any_list(Path(args.labels).expanduser())  # ClassListError: exit 2 before any window
     _preload_model_code()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APPLICATION)
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if changes:
         settings = settings.updated(**changes)
     window = MainWindow(settings=settings, store=store)
+    window.class_ctl.set_start_list(labels)
     hook = crash_report.install(window)  # an exception in a slot is shown and logged, not fatal
     try:
         return _run_window(app, window, folder, settings, args)

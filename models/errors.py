@@ -20,3 +20,7 @@ class AnnotationFileError(IFCNError):
 
 class DatasetError(IFCNError):
     """A dataset folder (VOC devkit, image/mask folder) is missing or incomplete."""
+
+
+class ClassListError(IFCNError):
+    """A class list file (classes.json, labels.txt) is unreadable, malformed or hostile."""

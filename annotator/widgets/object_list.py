@@ -8,7 +8,8 @@ from PyQt5.QtGui import QColor, QIcon, QPixmap
 from PyQt5.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QListWidget, QListWidgetItem, QPushButton,
                              QVBoxLayout, QWidget)
 
-from annotator.state import AnnotObject, ClassTable
+from annotator.state import AnnotObject
+from models.class_list import ClassTable
 
 
 def color_icon(rgb: Sequence[int], size: int = 14) -> QIcon:
@@ -52,12 +53,14 @@ class ObjectList(QDockWidget):
         lay.addLayout(row)
         self.setWidget(w)
         self._updating = False
+        self._class_of: dict[int, int] = {}
 
     def set_objects(self, objects: Sequence[AnnotObject], classes: ClassTable, hidden: set[int]) -> None:
         """Show these objects (keeping the selection where possible)."""
         keep = self.selected_uid()
         self._updating = True
         self.list.clear()
+        self._class_of = {o.uid: o.class_index for o in objects}
         for i, o in enumerate(objects, start=1):
             c = classes.get(o.class_index)
             it = QListWidgetItem(color_icon(c.color), f"#{i}  {c.name}")
@@ -70,6 +73,9 @@ class ObjectList(QDockWidget):
                 self.list.setCurrentItem(it)
         self.class_box.clear()
         for c in classes:
+            self.class_box.addItem(color_icon(c.color), c.name, c.index)
+        for index in sorted(set(self._class_of.values()) - {c.index for c in classes}):
+            c = classes.get(index)  # an index no class of the list has: shown, so the box never lies
             self.class_box.addItem(color_icon(c.color), c.name, c.index)
         self._updating = False
         self._sync_box()
@@ -87,6 +93,12 @@ class ObjectList(QDockWidget):
                 return
 
     def _sync_box(self) -> None:
+        """Show the selected object's class in the class box (empty when no object is selected)."""
+        uid = self.selected_uid()
+        row = self.class_box.findData(self._class_of.get(uid)) if uid else -1
+        blocked = self.class_box.blockSignals(True)
+        self.class_box.setCurrentIndex(row)
+        self.class_box.blockSignals(blocked)
         self.class_box.setEnabled(self.selected_uid() != 0)
         self.delete_button.setEnabled(self.selected_uid() != 0)
 

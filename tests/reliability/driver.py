@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     def on_opened(index: int) -> None:
         _say("OPENED", win.images[index].stem, len(win.state.objects))
 
+    from models.class_list import ClassTable
+    win.class_ctl.set_start_list(ClassTable.voc(), store=False)  # no dialog asks for a first class
     win.saved.connect(on_saved)
     win.imageChanged.connect(on_opened)
     win.show()
