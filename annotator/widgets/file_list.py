@@ -19,6 +19,7 @@ class FileList(QDockWidget):
     """The image list; emits `activated(index)` when the user picks an image."""
 
     activated = pyqtSignal(int)
+    _picked = pyqtSignal(int)
 
     def __init__(self, parent=None) -> None:
         super().__init__("Images", parent)
@@ -29,8 +30,11 @@ class FileList(QDockWidget):
         self._summary = QLabel()
         self.list = QListWidget()
         self.list.setFocusPolicy(Qt.ClickFocus)
-        self.list.itemActivated.connect(lambda it: self.activated.emit(self.list.row(it)))
-        self.list.itemClicked.connect(lambda it: self.activated.emit(self.list.row(it)))
+        # The highlighted row is always the image shown: moving it (click, arrow keys) opens that image,
+        # once the list has finished its own event (the window may move the highlight elsewhere, e.g. past
+        # an unreadable image). No itemClicked / itemActivated: they would name the skipped row again.
+        self._picked.connect(self.activated, Qt.QueuedConnection)
+        self.list.currentRowChanged.connect(lambda row: row >= 0 and self._picked.emit(row))
         w = QWidget()
         lay = QVBoxLayout(w)
         lay.setContentsMargins(2, 2, 2, 2)
