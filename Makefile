@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install clean reliability-table
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (set PYTHON=...)"; exit 1; }
@@ -22,6 +22,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest -q
+
+# `make test` writes the reliability figures to build/reliability/figures.json when all of tests/reliability
+# passed; this copies them into README.md's Reliability table (the test run never edits the README).
+reliability-table: $(STAMP)
+	$(PY) -m tests.reliability.table
 
 # BENCH_DATA=DIR (e.g. ../shared/data/bench) adds the real-photo quality section (hours on 2 cores);
 # BENCH_QUALITY_LIMIT=N measures N objects per set only, for a quick look that stores nothing;

@@ -1,13 +1,13 @@
-"""Reliability tests: shared fixtures, and the README's "Reliability" figures written from the test run.
+"""Reliability tests: shared fixtures, and the figures of the README's "Reliability" table.
 
 The figures (kills survived, files fuzzed, inputs tried, annotations lost) are added up by the tests
-through the `figures` fixture. At the end of a session in which every test of tests/reliability ran and
-passed, the text between the README markers is replaced with them; any other session leaves it alone.
+through the `figures` fixture. A session in which every test of tests/reliability ran and passed writes
+them to build/reliability/figures.json (tests/reliability/table.py); any other session writes nothing.
+The tracked README is never touched by a test run: `make reliability-table` copies the figures there.
 """
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,11 +17,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import models.predictor  # noqa: E402,F401  (torch before any QApplication: xcb-safe)
 import pytest  # noqa: E402
 
-from models.fileio import atomic_write_text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parents[1] / "README.md"
-BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
 
 _figures: Counter = Counter()
 _outcomes: dict[str, str] = {}
@@ -74,45 +71,16 @@ def _whole_set_passed() -> bool:
             and set(_outcomes) == _collected and all(v == "passed" for v in _outcomes.values()))
 
 
-def render_section(f: Counter) -> str:
-    """The README text between the markers."""
-    rows = [
-        ("kill -9 of the annotator at random moments, restarted each time", f["kills"]),
-        ("saves confirmed by the annotator during those runs", f["saves_confirmed"]),
-        ("kills of `ifcn train` (mid-epoch and mid-checkpoint-write), each resumed", f["train_kills"]),
-        ("hostile or broken files fed to the readers, CLI and annotator", f["hostile_files"]),
-        ("files fuzzed (random byte flips / truncations / JSON mutations)", f["files_fuzzed"]),
-        ("inputs tried (clicks, disk faults, property-test examples)", f["inputs"]),
-        ("**annotations lost**", f["lost"]),
-    ]
-    lines = [
-        "Figures written by the last full run of `tests/reliability/` (`make test`), not by hand; the",
-        "longer soak is `python -m benchmarks.soak_reliability`.",
-        "",
-        "| what | count |",
-        "|---|---|",
-        *[f"| {k} | {v:,} |" for k, v in rows],
-    ]
-    return "\n".join(lines)
-
-
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Rewrite the README's reliability section when the whole set ran and passed."""
-    if not _collected or not _whole_set_passed() or _figures["lost"] != 0:
+    """Store the figures (build/reliability/figures.json) when the whole set ran and passed; the README
+    is never written by the suite (`make reliability-table` copies them there)."""
+    if not _collected or not _whole_set_passed():
         return
-    if os.environ.get("IFCN_NO_README"):
-        return
-    try:
-        text = README.read_text(encoding="utf-8")
-    except OSError:
-        return
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        return
-    new = pattern.sub(lambda _m: f"{BEGIN}\n{render_section(_figures)}\n{END}", text, count=1)
-    if new != text:
-        atomic_write_text(README, new)
-        print(f"\nreliability: README figures updated ({README})", file=sys.stderr)
+    from tests.reliability.table import write_figures
+
+    path = write_figures(_figures)
+    print(f"\nreliability: figures written to {path} (make reliability-table copies them into the README)",
+          file=sys.stderr)
 
 
 class DialogRecorder:
