@@ -118,7 +118,11 @@ class ClassController:
         else:
             self._unsaved = False
             if self.start is not None:
-                report = class_list.merge_list(table, self.start)
+                try:
+                    report = class_list.merge_list(table, self.start)
+                except ValueError as e:  # the folder's list is full (254 classes)
+                    report = class_list.MergeReport([], [], [])
+                    self.w.statusBar().showMessage(f"The given class list was not added: {e}", 10000)
                 self._unsaved = bool(report.added)
                 if report.added:
                     note = f"{len(report.added)} class(es) of the given list added to {self.class_file}"
@@ -263,7 +267,11 @@ class ClassController:
 
     def use_voc(self) -> None:
         """Classes → Use VOC Classes: add the 20 PASCAL VOC classes (at their VOC indices where free)."""
-        report = class_list.merge_list(self.table, ClassTable.voc())
+        try:
+            report = class_list.merge_list(self.table, ClassTable.voc())
+        except ValueError as e:
+            dialogs.message(self.w, "warning", "Cannot add the VOC classes", str(e))
+            return
         self._changed()
         self._pick_default_class()
         moved = "".join(f"\n  • '{n}': {want} → {got}" for n, want, got in report.moved[:10])

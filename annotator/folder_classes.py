@@ -80,7 +80,7 @@ def table_from_sidecars(out_dir: Path, start: ClassTable | None = None) -> tuple
                 table.merge([c])
     if start is not None:
         for c in start:
-            if table.find(c.name) is None:
+            if table.find(c.name) is None and len(table) < 254:
                 table.add(c.name, c.color, index=c.index)
     return table, used
 
@@ -121,7 +121,10 @@ def reconcile(table: ClassTable, sidecar_classes: Sequence[ClassDef], used: Iter
             if table.find(name) is not None:
                 name = f"class {index} ({len(table)})"
             color = other.color if other is not None else voc_color(index)
-            out.added.append(table.add(name, color, index=index))
+            try:
+                out.added.append(table.add(name, color, index=index))
+            except ValueError:  # unreachable for a used index (free by definition) unless the name clashes
+                continue
         elif other is not None and other.name != mine.name and other.name not in table.previous_names(index):
             out.disagreements.append((index, other.name, mine.name))
     return out

@@ -616,3 +616,36 @@ def bad_output_paths(tmp_path: Path, kind: str) -> dict[str, str]:
     except OSError:
         cases["unwritable"] = "/sys/ifcn-test/out"
     return cases
+
+
+def hostile_class_files() -> dict[str, dict[str, str | bytes]]:
+    """Class lists that must be refused with ClassListError naming the file: kind ("classes.json" or
+    "labels.txt") → case name → content (FIFOs and device links are made by the test)."""
+    row = lambda **c: {"index": 1, "name": "a", "color": [1, 2, 3], **c}  # noqa: E731
+    doc = lambda *rows, **top: json.dumps({"format": "ifcn-classes", "version": 1,  # noqa: E731
+                                           "classes": list(rows), **top})
+    return {
+        "classes.json": {
+            "truncated": doc(row())[:25], "empty": "", "not_utf8": b"\xff\xfe\x00{\x80",
+            "list": "[]", "other_format": json.dumps({"format": "ifcn-annotation", "version": 1}),
+            "future_version": doc(row(), version=7), "classes_not_list": doc(classes={"1": "a"}),
+            "index_zero": doc(row(index=0)), "index_void": doc(row(index=255)), "index_big": doc(row(index=2 ** 70)),
+            "index_bool": doc(row(index=True)), "index_float": doc(row(index=1.5)),
+            "index_twice": doc(row(), row(name="b")), "name_twice": doc(row(), row(index=2)),
+            "name_empty": doc(row(name="  ")), "name_control": doc(row(name="a\u0000b")),
+            "name_huge": doc(row(name="x" * 100_000)), "name_ignore": doc(row(name="__ignore__")),
+            "name_not_text": doc(row(name=["a"])), "colour_range": doc(row(color=[1000, -3, 0])),
+            "colour_inf": doc(row(color=[float("inf"), 0, 0])), "colour_short": doc(row(color=[1, 2])),
+            "colour_bool": doc(row(color=[True, 0, 0])),
+            "too_many": doc(*[row(index=i % 254 + 1, name=f"c{i}") for i in range(300)]),
+            "previous_not_list": doc(row(previous_names="a")),
+            "previous_many": doc(row(previous_names=[f"p{i}" for i in range(100)])),
+            "deep_nesting": "[" * 50_000 + "]" * 50_000,
+            "two_megabytes": doc(row()) + " " * (2 << 20),
+        },
+        "labels.txt": {
+            "twice": "cat\ndog\ncat\n", "control": "cat\nbad\u0007\n", "huge_name": "y" * 5000 + "\n",
+            "too_many": "".join(f"c{i}\n" for i in range(400)), "binary": b"\xff\xfe\x00\x81garbage",
+            "two_megabytes": "cat\n" * (600 << 10),
+        },
+    }
