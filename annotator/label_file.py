@@ -13,12 +13,17 @@ Sidecar (`format` = "ifcn-annotation", `version` = 1)::
      "objects": [{"instance": 1, "class": 15, "clicks": [[x, y, true], ...],
                   "strokes": [{"points": [[x, y], ...], "radius": 4.0, "erase": false}, ...],
                   "mask": {"rle": [n0, n1, ...]}}, ...],
+     "void": null | {"rle": [n0, n1, ...]},
      "current": null | {"class": 15, "clicks": [...], "strokes": [...]}}
 
 `mask.rle` is the object's full mask (before later objects cover it) as alternating run lengths of
-0s and 1s over the row-major flattened HxW image, starting with 0s. The sidecar is the source of truth:
+0s and 1s over the row-major flattened HxW image, starting with 0s. `void` (optional) is the image's
+VOC void / ignore region in the same encoding (annotator.void_layer), written as 255 in both PNGs over
+the objects. The sidecar is the source of truth:
 when present it restores every object exactly (clicks, strokes, mask, and the unfinished object);
-the PNGs are derived from it. Without a sidecar, existing VOC PNGs are imported as objects.
+the PNGs are derived from it. Without a sidecar, existing VOC PNGs are imported as objects, their 255
+as void (annotator.foreign_masks), and `LoadedAnnotation.foreign` lists the PNGs that the first save
+must back up.
 Write order is sidecar first, then the PNGs, each atomic, so a crash never leaves the sidecar older
 than the PNGs. An image with only an unfinished object has no PNGs (an unfinished object is not a label;
 no mask may call the image all background). The sidecar's `image` names its image: a sidecar that names
@@ -32,13 +37,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from annotator import foreign_masks, void_layer
 from annotator.state import AnnotationState, AnnotObject, ClassDef, Stroke, clip_stroke, compose, insert_at
+from annotator.void_layer import VoidLayer, apply_void
 from models.clicks import Click
 from models.errors import AnnotationFileError, ImageReadError
 from models.fileio import atomic_write_text, encode_index_png, read_index_png, voc_colormap
@@ -83,6 +90,8 @@ class LoadedAnnotation:
     objects: list[AnnotObject]
     current: AnnotObject | None
     needs_resave: bool = False  # PNGs on disk disagree with the sidecar (e.g. a crash between writes)
+    void: VoidLayer = field(default_factory=VoidLayer)
+    foreign: list[Path] = field(default_factory=list)  # PNGs another program wrote: back up before saving
 
 
 def output_dir_for(folder: str | os.PathLike) -> Path:
@@ -211,6 +220,7 @@ def to_sidecar(state: AnnotationState, image_name: str) -> dict[str, Any]:
         "objects": [{"instance": i, "class": o.class_index, "clicks": _clicks_json(o.clicks),
                      "strokes": _strokes_json(o.strokes), "mask": {"rle": rle_encode(o.mask)}}
                     for i, o in enumerate(state.objects, start=1) if o.mask is not None],
+        "void": {"rle": rle_encode(state.void.mask(state.shape))} if state.void.any(state.shape) else None,
         "current": None if cur.is_empty or cur.base is not None else {
             "class": cur.class_index, "clicks": _clicks_json(cur.clicks),
             "strokes": _strokes_json(cur.strokes)},
@@ -237,6 +247,7 @@ def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: Annot
         if mask is None:
             done = replace(done, mask=cur.base, clicks=cur.base_clicks or ())
         tmp = AnnotationState(state.shape, state.classes)
+        tmp.void = state.void
         tmp.objects = insert_at(state.objects, done, cur.slot) if done.mask.any() else state.objects
         state = tmp
     doc = to_sidecar(state, Path(image_path).name)
@@ -422,6 +433,12 @@ def read_sidecar(path: Path, shape: tuple[int, int], image: Path | None = None) 
             objects.append(AnnotObject(uid=0, class_index=_parse_class_index(o["class"], path),
                                        clicks=_parse_clicks(o.get("clicks", []), path, shape),
                                        strokes=_parse_strokes(o.get("strokes", []), path, shape), mask=mask))
+        void = VoidLayer()
+        if doc.get("void") is not None:
+            try:
+                void = void_layer.from_mask(rle_decode(doc["void"]["rle"], shape))
+            except ValueError as e:
+                raise _bad(path, f"void: {e}") from None
         current = None
         cur = doc.get("current")
         if cur is not None:
@@ -434,7 +451,7 @@ def read_sidecar(path: Path, shape: tuple[int, int], image: Path | None = None) 
         raise _bad(path, "the sidecar does not follow the schema") from None
     if len(objects) > 254:
         raise _bad(path, "more than 254 objects")
-    return LoadedAnnotation(classes, objects, current)
+    return LoadedAnnotation(classes, objects, current, void=void)
 
 
 def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
@@ -455,16 +472,10 @@ def import_voc(paths: LabelPaths, shape: tuple[int, int]) -> LoadedAnnotation | 
     cls = _read_mask(paths.class_png, shape)
     if inst is None and cls is None:
         return None
-    objects = []
-    if inst is not None:
-        for _, m, c in fileio.voc_instances(inst, cls, VOID):
-            objects.append(AnnotObject(uid=0, class_index=c, mask=m))
-    else:
-        for k in np.unique(cls):
-            if k == 0 or k == VOID:
-                continue
-            objects.append(AnnotObject(uid=0, class_index=int(k), mask=cls == k))
-    return LoadedAnnotation([], objects, None)
+    objects = [AnnotObject(uid=0, class_index=c, mask=m) for c, m in foreign_masks.read_regions(inst, cls)]
+    foreign = [p for p, a in ((paths.class_png, cls), (paths.object_png, inst)) if a is not None]
+    return LoadedAnnotation([], objects, None, void=void_layer.from_mask(void_layer.voc_void(inst, cls)),
+                            foreign=foreign)
 
 
 def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
@@ -483,9 +494,13 @@ def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
         if not _pngs_expected(bool(loaded.objects), loaded.current is not None):
             loaded.needs_resave = on_disk is not None or cls_on_disk is not None  # stale: remove them
             return loaded
-        cls, inst = compose(loaded.objects, shape)
+        cls, inst = apply_void(*compose(loaded.objects, shape),
+                               None if loaded.void.is_empty else loaded.void.mask(shape))
         # Both PNGs: a relabel changes only the class PNG, so a crash can leave just that one stale.
         loaded.needs_resave = (on_disk is None or not np.array_equal(on_disk, inst)
                                or cls_on_disk is None or not np.array_equal(cls_on_disk, cls))
+        loaded.foreign = [p for p, a, b in ((paths.class_png, cls_on_disk, cls), (paths.object_png, on_disk, inst))
+                          if a is not None and not np.array_equal(a, b)
+                          and foreign_masks.changed_elsewhere(p, paths.sidecar)]
         return loaded
     return import_voc(paths, shape)
