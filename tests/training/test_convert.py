@@ -415,9 +415,12 @@ def test_round_trip_import_of_export_gives_the_same_objects(annotated, tmp_path,
         for (_, g), (_, m) in zip(got, objs):
             want = m & ~VOID_REGION
             assert np.array_equal(g, want if exact else filled(want))
-        # the PNGs written are what the annotator writes for those objects
-        assert np.array_equal(read_index_png(images / "SegmentationObject" / f"{stem}.png"),
-                              _compose(got)[1])
+        # the PNGs written are what the annotator writes for those objects and the ignore region (255)
+        void = VOID_REGION if stem == "a" else np.zeros((H, W), bool)
+        want_inst = _compose(got)[1]
+        want_inst[void] = 255
+        assert np.array_equal(read_index_png(images / "SegmentationObject" / f"{stem}.png"), want_inst)
+        assert np.array_equal(label_file.load(images, images / f"{stem}.png", (H, W)).void.mask((H, W)), void)
     # a second import leaves them alone without --overwrite
     capsys.readouterr()
     assert cli_main(["convert", "--from", fmt, "--annotations", str(src), "--out", str(images)]) == 0
@@ -459,8 +462,11 @@ def test_import_a_labelme_folder_as_labelme_reads_it(tmp_path, capsys):
     assert cli_main(["convert", "--from", "labelme", "--annotations", str(d), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "imported 2 image(s), 4 object(s)" in text and "1 line/point shape(s) skipped" in text
-    assert "notes.json" in text and "1 ignore region(s) not written" in text
+    assert "notes.json" in text and "1 image(s) with an ignore region" in text and "not written" not in text
     got, names = loaded_objects(out, d / "cat.png")
+    ignored = label_file.load(out, d / "cat.png", (H, W)).void.mask((H, W))  # the __ignore__ triangle
+    assert ignored[3, 76] and ignored.sum() < 50 and (read_index_png(out / "SegmentationClass" / "cat.png")[ignored]
+                                                       == 255).all()
     assert [names[c] for c, _ in got] == ["cat", "ball", "ball"]
     cat = np.zeros((H, W), bool)
     cat[5:31, 5:31] = True
