@@ -256,6 +256,7 @@ def test_brush_and_eraser_by_mouse_drag(make_window, image_folder, qtbot):
     m = w.current_mask()
     assert len(w.state.current.strokes) == 1 and m[80, 20] and m[45, 60]
     key(qtbot, w, Qt.Key_E)
+    w.set_brush_size(4)  # image pixels: a dab at (60, 45) leaves (70, 45) alone
     qtbot.mouseClick(vp, Qt.LeftButton, pos=w.canvas.view_pos_of(60, 45))
     assert not w.current_mask()[45, 60]
     key(qtbot, w, Qt.Key_C)
