@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from models.brs import BRS, refine_logits
 from models.checkpoint import load_checkpoint
 from models.clicks import Click, distance_maps, validate_clicks
 from models.device import resolve_device
+from models.engines import FeatureEngine, make_engine
 from models.errors import IFCNError
 from models.fcn import IFCN
 from models.inputs import normalize_rgb, scale_maps
@@ -107,8 +109,14 @@ class Predictor:
     def __init__(self, model: IFCN | None, device: str | torch.device = "cpu",
                  max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
                  meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = None,
-                 brs: BRS | None = BRS()) -> None:
+                 brs: BRS | None = BRS(), engine: str = "torch") -> None:
         self.model = model
+        self.engine_name = engine  # "torch" (eager), "auto", "onnxruntime" or "openvino": models.engines
+        self._engine: FeatureEngine | None = None
+        #: milliseconds by stage of the last predict() / predict_work(): inputs (click maps), network
+        #: (backbone; with f-BRS off also the head), brs (everything after the backbone with f-BRS on: its
+        #: first head pass included), grabcut, resize (to the image's size), total
+        self.last_timings: dict[str, float] = {}
         self.zoom_in = zoom_in
         self.brs = brs
         self.brs_evals = 0  # head evaluations f-BRS ran in the last network run (1: clicks respected)
@@ -128,8 +136,9 @@ class Predictor:
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, device: str = "auto",
              max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = None,
-             brs: BRS | None = BRS()) -> "Predictor":
-        """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical)."""
+             brs: BRS | None = BRS(), engine: str = "torch") -> "Predictor":
+        """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical); `engine` runs
+        the backbone (see `models.engines`)."""
         if checkpoint is None:
             path = default_checkpoint()
             if not path.is_file():
@@ -140,7 +149,7 @@ class Predictor:
             return cls(None, device="cpu", max_size=max_size)
         loaded = load_checkpoint(checkpoint, map_location="cpu")
         return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
-                   meta=loaded.meta, zoom_in=zoom_in, brs=brs)
+                   meta=loaded.meta, zoom_in=zoom_in, brs=brs, engine=engine)
 
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
@@ -151,6 +160,8 @@ class Predictor:
             self._net = fold_batchnorm(self.model).requires_grad_(False)
             if dev.type == "cpu":
                 self._net.to(memory_format=torch.channels_last)
+            # an engine runs the backbone on the CPU only; it is built from the folded network
+            self._engine = make_engine(self._net, self.engine_name) if dev.type == "cpu" else None
         self.device = dev if self.model is not None else torch.device("cpu")
         if self._work is not None:
             self._prepare_rgb()
@@ -176,6 +187,7 @@ class Predictor:
                              "device": str(self.device), "max_size": self.max_size,
                              "zoom_in": self.zoom_in is not None and not self.is_classical,
                              "brs": self.brs is not None and not self.is_classical,
+                             "engine": self._engine.name if self._engine is not None else "torch",
                              "checkpoint": str(self.checkpoint_path) if self.checkpoint_path else None}
         if self.spec is not None:
             d.update(backbone=self.spec.backbone, stride=self.spec.stride, upsample=self.spec.upsample)
@@ -232,6 +244,19 @@ class Predictor:
         """Probability at the working (downscaled) resolution for clicks in original coordinates."""
         if self._image is None:
             raise IFCNError("Predictor: call set_image() before predict().")
+        t0 = time.perf_counter()
+        self.last_timings = {}
+        prob = self._predict_work(clicks, refine)
+        self.last_timings["total"] = (time.perf_counter() - t0) * 1000.0
+        return prob
+
+    def _add_time(self, key: str, t0: float) -> float:
+        """Add the milliseconds since `t0` to `last_timings[key]`; returns now."""
+        t1 = time.perf_counter()
+        self.last_timings[key] = self.last_timings.get(key, 0.0) + (t1 - t0) * 1000.0
+        return t1
+
+    def _predict_work(self, clicks: Sequence[Click], refine: bool) -> np.ndarray:
         clicks = validate_clicks(clicks, *self._image.shape[:2])
         wh, ww = self._work.shape[:2]
         if not any(c.positive for c in clicks):
@@ -241,7 +266,9 @@ class Predictor:
             return grabcut.grabcut_from_clicks(self._work, wc)
         prob = self._network_prob(wc).copy()  # the caller may scribble on it: the cache is not theirs
         if refine:
+            t0 = time.perf_counter()
             prob = grabcut.refine(self._work, prob, wc)
+            self._add_time("grabcut", t0)
         return prob
 
     def forget(self, clicks: Iterable[Click] | None = None) -> None:
@@ -254,17 +281,28 @@ class Predictor:
 
     def _forward(self, rgb: torch.Tensor, clicks: Sequence[Click], h: int, w: int) -> np.ndarray:
         """The network's probability (float32 h x w) for a normalised (3, h, w) image and its clicks."""
+        t0 = time.perf_counter()
         maps = scale_maps(distance_maps(clicks, h, w, self.spec.clamp), self.spec)
         x = torch.cat([rgb, torch.from_numpy(maps).to(self.device)])[None]
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
+        self._add_time("inputs", t0)
         if self.brs is None:
             with torch.inference_mode():
-                return torch.sigmoid(self._net(x))[0, 0].float().cpu().numpy()
+                return torch.sigmoid(self._net.head(self._features(x), (h, w)))[0, 0].float().cpu().numpy()
         with torch.no_grad():  # not inference_mode: f-BRS differentiates the head through these features
-            feats = self._net.features(x)
+            feats = self._features(x)
         logits, self.brs_evals = refine_logits(self._net, feats, clicks, (h, w), self.brs)
         return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
+
+    def _features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The backbone's features of the input `x` (through the engine once it is ready for x's size)."""
+        t0 = time.perf_counter()
+        feats = self._engine.features(x) if self._engine is not None else None
+        if feats is None:
+            feats = self._net.features(x)
+        self._add_time("network", t0)
+        return feats
 
     def _network_prob(self, wc: list[Click]) -> np.ndarray:
         """The network's probability at working resolution for working-image clicks (cached).
@@ -275,7 +313,7 @@ class Predictor:
         if tuple(wc) in self._history:
             self._history.move_to_end(tuple(wc))
             return self._history[tuple(wc)]
-        start = len(wc)
+        t0, start = time.perf_counter(), len(wc)
         if self.zoom_in is not None:
             while start > 1 and tuple(wc[:start - 1]) not in self._history:
                 start -= 1
@@ -288,6 +326,11 @@ class Predictor:
             self._history[tuple(prefix)] = prob
             while len(self._history) > _HISTORY:
                 self._history.popitem(last=False)
+        # what the stage spent beyond the click maps and the backbone: f-BRS (or, without it, the head)
+        spent = sum(self.last_timings.get(k, 0.0) for k in ("inputs", "network"))
+        rest = (time.perf_counter() - t0) * 1000.0 - spent
+        key = "brs" if self.brs is not None else "network"
+        self.last_timings[key] = self.last_timings.get(key, 0.0) + max(0.0, rest)
         return prob
 
     def _predict_prefix(self, wc: list[Click]) -> np.ndarray:
@@ -337,9 +380,14 @@ class Predictor:
 
     def predict(self, clicks: Iterable[Click], refine: bool = False) -> np.ndarray:
         """Foreground probability (float32 HxW in [0, 1]) of the current image for these clicks."""
+        t0 = time.perf_counter()
         clicks = list(clicks)
         prob = self.predict_work(clicks, refine=refine)
+        t1 = time.perf_counter()
         h, w = self._image.shape[:2]
         if prob.shape != (h, w):
             prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
-        return np.clip(prob, 0.0, 1.0, out=prob)
+        prob = np.clip(prob, 0.0, 1.0, out=prob)
+        self._add_time("resize", t1)
+        self.last_timings["total"] = (time.perf_counter() - t0) * 1000.0
+        return prob

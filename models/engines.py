@@ -1,0 +1,218 @@
+"""Optional inference engines for the network's backbone: ONNX Runtime or OpenVINO on the CPU.
+
+The predictor's backbone forward (`IFCN.features`, the costly part) can run through a graph exported with
+`torch.onnx.export`; the FCN head stays in PyTorch, so f-BRS differentiates it as before. The graph is
+exported per input size (the TF "same" padding and the small-input padding depend on it), in a background
+thread the first time a size is seen: until it is ready, and for a size whose outputs do not match
+PyTorch's, `features` answers None and the predictor runs PyTorch. A compiled size is checked once on the
+input that triggered it: the head's probabilities from the engine's features must lie within `TOLERANCE`
+of PyTorch's, or that size keeps PyTorch.
+
+    eng = make_engine(net, "auto")     # None when neither package is installed (or "torch")
+    feats = eng.features(x)            # {8: ..., 16: ..., 32: ...} or None (not compiled yet / rejected)
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import io
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["ENGINES", "TOLERANCE", "FeatureEngine", "available", "export_features", "make_engine"]
+
+log = logging.getLogger(__name__)
+
+#: Engine names: "torch" (eager, no engine), "onnxruntime", "openvino", or "auto" (the first installed of
+#: `PREFERENCE`).
+ENGINES = ("torch", "auto", "onnxruntime", "openvino")
+#: Fastest first, as measured by benchmarks/bench_latency_real.py (see benchmarks/RESULTS.md).
+PREFERENCE = ("openvino", "onnxruntime")
+_PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
+#: Largest allowed |probability difference| between the engine's and PyTorch's output.
+TOLERANCE = 1e-4
+_SIZES = 4  # compiled input sizes kept
+
+
+def available(name: str) -> bool:
+    """True when the packages engine `name` needs are installed."""
+    return all(importlib.util.find_spec(p) is not None for p in _PACKAGES.get(name, ("-",)))
+
+
+class _Features(nn.Module):
+    """`net.features` as a module with a tuple output (strides ascending), for export."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        f = self.net.features(x)
+        return tuple(f[s] for s in sorted(f))
+
+
+def export_features(net: nn.Module, x: torch.Tensor) -> bytes:
+    """The ONNX graph (bytes) of `net.features` for inputs of x's shape."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Features(net).eval(), (x.contiguous(),), buf, dynamo=False, opset_version=17,
+                          input_names=["x"], do_constant_folding=True)
+    return buf.getvalue()
+
+
+def _onnxruntime(graph: bytes, threads: int) -> Callable[[np.ndarray], list[np.ndarray]]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(graph, so, providers=["CPUExecutionProvider"])
+    return lambda x: sess.run(None, {"x": x})
+
+
+def _openvino(graph: bytes, threads: int) -> Callable[[np.ndarray], list[np.ndarray]]:
+    import openvino as ov
+
+    core = ov.Core()
+    with tempfile.TemporaryDirectory() as d:  # read_model takes a file for ONNX
+        path = os.path.join(d, "features.onnx")
+        with open(path, "wb") as f:
+            f.write(graph)
+        compiled = core.compile_model(core.read_model(path), "CPU", {
+            "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"})
+    req = compiled.create_infer_request()
+    outs = list(compiled.outputs)
+    lock = threading.Lock()
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        with lock:  # one request object: copies leave it before the next call
+            res = req.infer({0: x})
+            return [np.array(res[o]) for o in outs]
+    return run
+
+
+_BUILDERS = {"onnxruntime": _onnxruntime, "openvino": _openvino}
+
+
+class FeatureEngine:
+    """`net.features` through ONNX Runtime or OpenVINO, compiled per input size (see the module doc)."""
+
+    def __init__(self, net: nn.Module, name: str, threads: int | None = None, background: bool = True) -> None:
+        if name not in _BUILDERS:
+            raise ValueError(f"unknown engine {name!r}: one of {', '.join(_BUILDERS)}")
+        self.name = name
+        self.threads = int(threads or torch.get_num_threads())
+        self.background = background
+        self._net = copy.deepcopy(net).eval().requires_grad_(False)  # export never touches the live network
+        self._strides: tuple[int, ...] = ()  # the keys of net.features' dict, in the graph's output order
+        self._sizes: OrderedDict[tuple[int, ...], Callable | None] = OrderedDict()
+        self._pending: set[tuple[int, ...]] = set()
+        self._lock = threading.Lock()
+        self.max_diff: dict[tuple[int, ...], float] = {}  # per compiled size: the check's |Δprob|
+
+    def ready(self, shape: tuple[int, ...]) -> bool:
+        """True when inputs of `shape` run through the engine (compiled and matching)."""
+        with self._lock:
+            return self._sizes.get(tuple(shape)) is not None
+
+    def prepare(self, x: torch.Tensor, wait: bool = True) -> bool:
+        """Compile and check the engine for x's shape (in the background unless `wait`); True when ready."""
+        shape = tuple(x.shape)
+        with self._lock:
+            if shape in self._sizes:
+                return self._sizes[shape] is not None
+            if shape in self._pending:
+                start = False
+            else:
+                self._pending.add(shape)
+                start = True
+        sample = x.detach().contiguous().clone()
+        if start and not wait:
+            threading.Thread(target=self._build, args=(shape, sample), daemon=True,
+                             name=f"ifcn-{self.name}-compile").start()
+            return False
+        if start:
+            self._build(shape, sample)
+        return self.ready(shape)
+
+    def features(self, x: torch.Tensor) -> dict[int, torch.Tensor] | None:
+        """The backbone's features of `x` by stride, or None when this size is not (yet) compiled."""
+        shape = tuple(x.shape)
+        with self._lock:
+            run = self._sizes.get(shape)
+            if run is not None:
+                self._sizes.move_to_end(shape)
+        if run is None:
+            if shape not in self._sizes:
+                self.prepare(x, wait=not self.background)
+                if self.background or not self.ready(shape):
+                    return None
+                return self.features(x)
+            return None
+        outs = run(np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32))
+        return {s: torch.from_numpy(np.ascontiguousarray(o)).to(x.device) for s, o in zip(self._strides, outs)}
+
+    def _build(self, shape: tuple[int, ...], x: torch.Tensor) -> None:
+        run = None
+        try:
+            run = _BUILDERS[self.name](export_features(self._net, x), self.threads)
+            diff = self._check(run, x)
+            self.max_diff[shape] = diff
+            if not diff <= TOLERANCE:
+                log.warning("%s: outputs differ from PyTorch by %.2g for input %s: PyTorch is kept for it",
+                            self.name, diff, shape)
+                run = None
+        except Exception as e:  # an engine that cannot take the graph must never break a prediction
+            log.warning("%s: could not compile the network for input %s (%s): PyTorch is kept for it",
+                        self.name, shape, e)
+            run = None
+        with self._lock:
+            self._pending.discard(shape)
+            self._sizes[shape] = run
+            while len(self._sizes) > _SIZES:
+                self._sizes.popitem(last=False)
+
+    def _check(self, run: Callable, x: torch.Tensor) -> float:
+        """Max |probability difference| of the head on the engine's vs PyTorch's features of `x`."""
+        with torch.inference_mode():
+            ref = self._net.features(x)
+            self._strides = tuple(sorted(ref))
+            outs = run(np.ascontiguousarray(x.numpy(), dtype=np.float32))
+            got = {s: torch.from_numpy(np.ascontiguousarray(o)) for s, o in zip(sorted(ref), outs)}
+            if len(outs) != len(ref) or any(got[s].shape != ref[s].shape for s in ref):
+                return float("inf")
+            if not hasattr(self._net, "head"):
+                return max(float((got[s] - ref[s]).abs().max()) for s in ref)
+            size = x.shape[-2:]
+            p_ref = torch.sigmoid(self._net.head(ref, size))
+            p_got = torch.sigmoid(self._net.head(got, size))
+            return float((p_ref - p_got).abs().max())
+
+
+def make_engine(net: nn.Module, name: str = "auto", threads: int | None = None,
+                background: bool = True) -> FeatureEngine | None:
+    """The engine `name` for `net` ("auto": the preferred installed one), or None for PyTorch.
+
+    A named engine whose package is missing raises ValueError; "auto" then falls back to None."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown inference engine {name!r}: one of {', '.join(ENGINES)}")
+    if name == "torch":
+        return None
+    if name == "auto":
+        name = next((n for n in PREFERENCE if available(n)), "")
+        if not name:
+            return None
+    elif not available(name):
+        raise ValueError(f"inference engine {name!r}: its package is not installed "
+                         f"(pip install {' '.join(_PACKAGES[name])})")
+    return FeatureEngine(net, name, threads=threads, background=background)

@@ -1,0 +1,140 @@
+"""The optional backbone engines (ONNX Runtime, OpenVINO) and the predictor's per-stage timings."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import engines
+from models.clicks import Click
+from models.predictor import Predictor
+from tests.models.helpers import random_model
+
+H, W = 70, 90  # odd sizes: the TF "same" padding of EfficientNet-Lite differs from an even size's
+CLICKS = [[Click(45, 35, True)], [Click(45, 35, True), Click(10, 60, False)],
+          [Click(45, 35, True), Click(10, 60, False), Click(70, 20, True)]]
+
+
+def _image(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 80, (H, W, 3), dtype=np.uint8)
+    img[20:50, 30:65] = (200, 60, 40)
+    return img
+
+
+@pytest.fixture(scope="module")
+def model():
+    return random_model("efficientnet_lite0")
+
+
+def _pair(model, engine: str, brs: bool):
+    """(eager predictor, engine predictor) on the same image; the engine compiles in the foreground."""
+    kw = {} if brs else {"brs": None}
+    eager, fast = Predictor(model, device="cpu", **kw), Predictor(model, device="cpu", engine=engine, **kw)
+    assert fast._engine is not None and fast._engine.name == engine
+    fast._engine.background = False
+    for p in (eager, fast):
+        p.set_image(_image())
+    return eager, fast
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_engine_outputs_match_pytorch(model, name, monkeypatch):
+    """Predictions through the engine equal eager PyTorch's within 1e-4; with f-BRS on, the features it
+    optimises from are the same within 1e-4 (its output also depends on its time budget, so on the clock);
+    the engine really ran (the size is compiled, its check recorded)."""
+    if not engines.available(name):
+        pytest.skip(f"{name} is not installed (pip install '.[bench]')")
+    import torch
+
+    import models.predictor as predictor_module
+
+    seen = []
+    original = predictor_module.refine_logits
+
+    def spy(net, feats, *args, **kwargs):
+        with torch.no_grad():
+            seen.append(torch.sigmoid(net.head(feats, args[1])))
+        return original(net, feats, *args, **kwargs)
+
+    monkeypatch.setattr(predictor_module, "refine_logits", spy)
+    for brs in (False, True):
+        eager, fast = _pair(model, name, brs)
+        for clicks in CLICKS:
+            want, got = eager.predict(clicks), fast.predict(clicks)
+            if brs:
+                assert float((seen[-2] - seen[-1]).abs().max()) <= engines.TOLERANCE
+            else:
+                assert np.abs(want - got).max() <= engines.TOLERANCE
+        assert fast.info()["engine"] == name
+        (shape,) = fast._engine.max_diff
+        assert shape[-2:] == (H, W) and fast._engine.ready(shape)
+        assert fast._engine.max_diff[shape] <= engines.TOLERANCE
+    assert len(seen) == 2 * len(CLICKS)
+
+
+def test_a_size_whose_outputs_differ_keeps_pytorch(model, monkeypatch):
+    """An engine that returns wrong features is rejected for that size: the predictor's output stays
+    exactly PyTorch's."""
+    def broken(graph, threads):
+        return lambda x: [np.zeros((1, 40, 9, 12), np.float32)] * 3
+
+    monkeypatch.setattr(engines, "available", lambda name: True)
+    monkeypatch.setitem(engines._BUILDERS, "onnxruntime", broken)
+    monkeypatch.setattr(engines, "export_features", lambda net, x: b"")
+    eager, fast = _pair(model, "onnxruntime", brs=False)
+    for clicks in CLICKS:
+        np.testing.assert_array_equal(fast.predict(clicks), eager.predict(clicks))
+    (shape,) = fast._engine.max_diff
+    assert not fast._engine.ready(shape)
+
+
+def test_background_compile_answers_pytorch_until_ready(model, monkeypatch):
+    """Before its size is compiled the engine answers None, and the predictor runs PyTorch."""
+    monkeypatch.setattr(engines, "available", lambda name: True)
+    started = []
+    monkeypatch.setattr(engines.FeatureEngine, "_build", lambda self, shape, x: started.append(shape))
+    eng = engines.make_engine(model, "openvino")
+    import torch
+
+    x = torch.zeros(1, 5, H, W)
+    assert eng.features(x) is None and eng.features(x) is None
+    for _ in range(100):  # the compile thread starts once for the size, however often it is asked
+        if started:
+            break
+        import time
+        time.sleep(0.01)
+    assert started == [(1, 5, H, W)]
+
+
+def test_engine_names(model, monkeypatch):
+    assert engines.make_engine(model, "torch") is None
+    with pytest.raises(ValueError, match="unknown inference engine"):
+        engines.make_engine(model, "tensorrt")
+    monkeypatch.setattr(engines, "available", lambda name: False)
+    assert engines.make_engine(model, "auto") is None
+    with pytest.raises(ValueError, match="not installed"):
+        engines.make_engine(model, "openvino")
+    assert Predictor(model, device="cpu").info()["engine"] == "torch"
+
+
+def test_last_timings_break_a_click_down_by_stage(model):
+    """predict() exposes milliseconds per stage; a cached click list runs no network, only GrabCut."""
+    p = Predictor(model, device="cpu")
+    assert p.last_timings == {}
+    big = np.repeat(np.repeat(_image(), 2, 0), 2, 1)  # downscaled to max_size, so the resize stage runs
+    p.max_size = 100
+    p.set_image(big)
+    clicks = [Click(90, 70, True), Click(20, 120, False)]
+    p.predict(clicks)
+    t = p.last_timings
+    assert {"inputs", "network", "brs", "resize", "total"} <= set(t) and "grabcut" not in t
+    assert all(v >= 0 for v in t.values())
+    assert t["network"] > 0 and t["total"] >= t["inputs"] + t["network"] + t["brs"] + t["resize"] - 1e-6
+    p.predict(clicks, refine=True)  # the preview's network output is reused
+    t = p.last_timings
+    assert "network" not in t and t["grabcut"] > 0 and t["total"] >= t["grabcut"]
+    plain = Predictor(model, device="cpu", brs=None)
+    plain.set_image(big)
+    plain.predict_work(clicks)
+    assert "brs" not in plain.last_timings and "resize" not in plain.last_timings
+    assert plain.last_timings["total"] >= plain.last_timings["network"] > 0
