@@ -8,16 +8,19 @@ network's weights untouched, so that the click pixels get the labels the user ga
     loss = mean over positive click discs of -log p + mean over negative discs of -log(1 - p)
            + reg_weight * (|scale - 1|^2 + |bias|^2)
 
-minimised with L-BFGS (at most `max_evals` evaluations), stopping as soon as every click-disc pixel is on
-the right side of `prob_thresh`. Only the FCN head runs per evaluation (the backbone runs once): on an FCN
-that is a few 1x1 convolutions and upsamplings. The settings are those of the authors' code (RITM) except
+minimised with L-BFGS (at most `max_evals` evaluations and `time_ratio` x the backbone's time), stopping as
+soon as every click-disc pixel is on the right side of `prob_thresh`. The backbone runs once. The FCN head is
+linear in the features, so the click-disc logits are affine in the scales and biases: their Jacobian is
+built once (each feature channel pushed through the head's upsamplings, `disc_jacobian`) and an evaluation
+is then one small matrix product instead of a run of the head. The settings are those of the authors' code (RITM) except
 the click loss: theirs, (1 - p)^2 and p^2, has almost no gradient where the network is confidently wrong
 (p ~ 1e-5 at an ignored click), which is exactly where it is needed; cross-entropy on the logits has.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -27,7 +30,7 @@ from scipy.optimize import fmin_l_bfgs_b
 
 from models.clicks import Click
 
-__all__ = ["BRS", "LOSSES", "click_discs", "refine_logits"]
+__all__ = ["BRS", "LOSSES", "click_discs", "disc_jacobian", "refine_logits"]
 
 #: "bce": binary cross-entropy on the logits of the click discs (the default: its gradient does not vanish
 #: when the network is confidently wrong); "squared": the authors' (1 - p)^2 / p^2 on probabilities.
@@ -36,18 +39,21 @@ LOSSES = ("bce", "squared")
 
 @dataclass(frozen=True)
 class BRS:
-    """f-BRS-B settings: click disc radius (px of the network input), L-BFGS budget, regulariser."""
+    """f-BRS-B settings: click disc radius (px of the network input), L-BFGS budget (evaluations, and time
+    as a multiple of the backbone's forward time, which the caller measures), regulariser."""
 
     radius: int = 5
     max_evals: int = 20
     reg_weight: float = 1e-3
     prob_thresh: float = 0.49
     loss: str = "bce"
+    time_ratio: float = 0.8
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"f-BRS loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.radius < 0 or self.max_evals < 1 or self.reg_weight < 0 or not 0 < self.prob_thresh < 1:
+        if self.radius < 0 or self.max_evals < 1 or self.reg_weight < 0 or not 0 < self.prob_thresh < 1 \
+                or not self.time_ratio > 0:
             raise ValueError(f"invalid f-BRS settings: {self}")
 
 
@@ -60,6 +66,10 @@ def click_discs(clicks: Sequence[Click], h: int, w: int, radius: int) -> tuple[n
         cv2.circle(pos if c.positive else neg, (min(w - 1, max(0, x)), min(h - 1, max(0, y))), int(radius), 1,
                    thickness=-1)
     return pos.astype(bool), neg.astype(bool)
+
+
+class _BudgetSpent(Exception):
+    """Raised inside the L-BFGS objective to stop it when f-BRS's evaluations or time are spent."""
 
 
 def _respected(z: torch.Tensor, is_pos: torch.Tensor, thresh: float) -> bool:
@@ -108,15 +118,39 @@ def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], size: tuple[int, i
     return torch.from_numpy(index.reshape(n, 16)), torch.from_numpy(weight.reshape(n, 16).astype(np.float32))
 
 
+@torch.no_grad()
+def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: torch.Tensor,
+                  weight: torch.Tensor) -> torch.Tensor:
+    """(n, 2 * channels): d logits / d (scales, biases) at the n pixels of `pixel_sampler`'s (index, weight),
+    in `refine_logits`' parameter order (all scales stride by stride, then all biases). Exact, as the head
+    is linear: channel c of stride s adds w_c * (f_c * scale_c + bias_c) to that stride's score map."""
+    strides = net.head_strides
+    scale_cols, bias_cols = [], []
+    for s in strides:
+        f = feats[s][0]                                               # (C, h, w)
+        w = getattr(net, f"score{s}").weight.detach().reshape(-1, 1, 1).to(f)   # (C, 1, 1)
+        maps = torch.cat([f * w, torch.ones_like(f[:1])])[:, None]    # per-channel scores, then a ones map
+        batch = {t: maps if t == s else maps.new_zeros(len(maps), 1, *feats[t].shape[-2:]) for t in strides}
+        low = net.combine(batch).reshape(len(maps), -1)               # (C + 1, cells)
+        at = (low[:, index] * weight).sum(-1)                         # (C + 1, n)
+        scale_cols.append(at[:-1].T)
+        bias_cols.append(at[-1:].T * w.reshape(1, -1))
+    return torch.cat(scale_cols + bias_cols, 1)
+
+
 def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: Sequence[Click],
-                  size: tuple[int, int], cfg: BRS = BRS()) -> tuple[torch.Tensor, int]:
+                  size: tuple[int, int], cfg: BRS = BRS(), budget_s: float | None = None,
+                  clock: Callable[[], float] = time.perf_counter) -> tuple[torch.Tensor, int]:
     """Logits (1, 1, h, w) of `net.head` on `feats` after f-BRS-B for `clicks`, and the number of head
-    evaluations run (1 when the clicks were already respected, so nothing was optimised; at most
-    `cfg.max_evals` + 1). When the budget runs out first, the logits of the lowest loss seen are returned.
+    evaluations run (1 when the clicks were already respected, so nothing was optimised: the logits are then
+    exactly the head's; at most `cfg.max_evals` + 1). When the budget runs out first — `cfg.max_evals`
+    evaluations, or `budget_s` seconds of `clock` since the call began — the logits of the lowest loss seen
+    are returned.
 
     `net` is an `models.fcn.IFCN` (its `head` is linear in the features); `feats` its `features(x)` for
-    the input whose click maps came from `clicks` (coordinates in that input's pixels). Each evaluation
-    computes the logits at the click discs only (`pixel_sampler`), the full map once at the end."""
+    the input whose click maps came from `clicks` (coordinates in that input's pixels). Evaluations compute
+    the logits at the click discs only (`pixel_sampler`, `disc_jacobian`), the full map once at the end."""
+    start = clock()
     h, w = size
     strides = net.head_strides
     dev = feats[strides[0]].device
@@ -132,8 +166,11 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
     feats = {s: feats[s].detach().float() for s in strides}
     sizes = [feats[s].shape[1] for s in strides]
     sampler = pixel_sampler(net, tuple(fused.shape[-2:]), (h, w), ys, xs)
+    jac = z0 = None
     if sampler is not None:
         index, weight = (t.to(dev) for t in sampler)
+        jac = disc_jacobian(net, feats, index, weight)
+        z0 = (fused.float().reshape(-1)[index] * weight).sum(1)
     n_pos, n_neg = max(1, int(is_pos.sum())), max(1, int((~is_pos).sum()))
     best: dict[str, object] = {"loss": np.inf, "params": None}
     evals = [1]
@@ -147,9 +184,9 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
         return out
 
     def disc_logits(params: torch.Tensor) -> torch.Tensor:
-        if sampler is None:
+        if jac is None:  # no transposed-convolution upsampling to sample: the whole head
             return net.head(unpack(params), (h, w))[0, 0][ys, xs]
-        return (net.fuse(unpack(params)).reshape(-1)[index] * weight).sum(1)
+        return z0 + jac @ params
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         evals[0] += 1
@@ -165,13 +202,18 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
             value = float(loss.detach())
             if value < best["loss"]:
                 best["loss"], best["params"] = value, params.detach().clone()
-            if _respected(z, is_pos, cfg.prob_thresh) or evals[0] > cfg.max_evals:
-                return value, np.zeros_like(x)  # clicks respected or budget spent: a zero gradient ends it
+            if _respected(z, is_pos, cfg.prob_thresh):
+                return value, np.zeros_like(x)  # clicks respected: a zero gradient ends it
+            if evals[0] > cfg.max_evals or (budget_s is not None and clock() - start >= budget_s):
+                raise _BudgetSpent  # L-BFGS's line search would ask again after a zero gradient
             (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
         return value, grad.cpu().numpy().astype(np.float64)
 
-    fmin_l_bfgs_b(fun, np.zeros(2 * sum(sizes), np.float64), m=20, factr=0, pgtol=1e-8,
-                  maxfun=cfg.max_evals, maxiter=cfg.max_evals)
+    try:
+        fmin_l_bfgs_b(fun, np.zeros(2 * sum(sizes), np.float64), m=20, factr=0, pgtol=1e-8,
+                      maxfun=cfg.max_evals, maxiter=cfg.max_evals)
+    except _BudgetSpent:
+        pass
     if best["params"] is None or not np.isfinite(best["loss"]):
         return base, evals[0]  # a non-finite loss (broken weights): the network's own output
     with torch.no_grad():

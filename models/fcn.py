@@ -89,13 +89,16 @@ class IFCN(nn.Module):
 
     def fuse(self, f: dict[int, torch.Tensor]) -> torch.Tensor:
         """The FCN-{stride}s logit map at 1/stride of the input: the head before its last upsampling."""
-        s = self.score32(f[32])
+        return self.combine({s: getattr(self, f"score{s}")(f[s]) for s in self.head_strides})
+
+    def combine(self, scores: dict[int, torch.Tensor]) -> torch.Tensor:
+        """FCN fusion of one-channel score maps by stride: upsample the coarser, add (linear, no bias; each
+        batch item on its own, so f-BRS can push one map per feature channel through it at once)."""
+        s = scores[32]
         if self.spec.stride <= 16:
-            s16 = self.score16(f[16])
-            s = _match(self.up32to16(s), s16) + s16
+            s = _match(self.up32to16(s), scores[16]) + scores[16]
         if self.spec.stride == 8:
-            s8 = self.score8(f[8])
-            s = _match(self.up16to8(s), s8) + s8
+            s = _match(self.up16to8(s), scores[8]) + scores[8]
         return s
 
     def upsample_logits(self, s: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:

@@ -290,9 +290,11 @@ class Predictor:
         if self.brs is None:
             with torch.inference_mode():
                 return torch.sigmoid(self._net.head(self._features(x), (h, w)))[0, 0].float().cpu().numpy()
+        t0 = time.perf_counter()
         with torch.no_grad():  # not inference_mode: f-BRS differentiates the head through these features
             feats = self._features(x)
-        logits, self.brs_evals = refine_logits(self._net, feats, clicks, (h, w), self.brs)
+        budget = self.brs.time_ratio * (time.perf_counter() - t0)  # f-BRS's time: a share of the forward's
+        logits, self.brs_evals = refine_logits(self._net, feats, clicks, (h, w), self.brs, budget_s=budget)
         return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
 
     def _features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:

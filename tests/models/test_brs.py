@@ -131,6 +131,8 @@ def test_invalid_settings():
         BRS(max_evals=0)
     with pytest.raises(ValueError):
         BRS(prob_thresh=1.0)
+    with pytest.raises(ValueError):
+        BRS(time_ratio=0.0)
 
 
 @pytest.mark.parametrize("stride", [8, 16, 32])
@@ -162,3 +164,69 @@ def test_non_finite_loss_falls_back_to_the_network_output():
     logits, evals = refine_logits(net, feats, clicks, rgb.shape[:2], BRS())
     assert logits.shape == base.shape and evals >= 1
     assert torch.isnan(logits).all() == torch.isnan(base).all()
+
+
+@pytest.mark.parametrize("stride", [8, 16, 32])
+def test_disc_jacobian_gives_the_heads_logits(stride):
+    """f-BRS's evaluations (base logits + Jacobian x parameters) are the head's logits at the click discs
+    for any per-channel scales and biases: the head is linear, so nothing is approximated."""
+    from models.brs import disc_jacobian, pixel_sampler
+
+    net = random_model("efficientnet_lite0", stride=stride)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.startswith("score"):
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+        size = (97, 130)
+        feats = net.features(torch.randn(1, 5, *size, generator=g))
+        fused = net.fuse(feats)
+    ys, xs = np.nonzero(np.random.default_rng(0).random(size) < 0.05)
+    index, weight = pixel_sampler(net, tuple(fused.shape[-2:]), size, ys, xs)
+    jac = disc_jacobian(net, feats, index, weight)
+    sizes = [feats[s].shape[1] for s in net.head_strides]
+    params = torch.randn(2 * sum(sizes), generator=g) * 0.1
+    scale, bias = params.chunk(2)
+    moved, i = {}, 0
+    for s, c in zip(net.head_strides, sizes):
+        moved[s] = feats[s] * (1 + scale[i:i + c]).view(1, c, 1, 1) + bias[i:i + c].view(1, c, 1, 1)
+        i += c
+    with torch.no_grad():
+        head = net.head(moved, size)[0, 0][ys, xs]
+        base = (fused.reshape(-1)[index] * weight).sum(1)
+    assert jac.shape == (len(ys), 2 * sum(sizes))
+    assert float((head - net.head(feats, size)[0, 0][ys, xs]).abs().max()) > 1e-2  # the parameters matter
+    np.testing.assert_allclose((base + jac @ params).numpy(), head.numpy(), atol=1e-5)
+
+
+def test_the_time_budget_is_a_hard_cap():
+    """f-BRS stops when its time is spent, whatever its evaluation budget: with a clock that advances one
+    second per reading and 2.5 s to spend, the third evaluation is the last; its best logits come back."""
+    from models.checkpoint import load_checkpoint
+    from models.predictor import default_checkpoint
+
+    net = load_checkpoint(default_checkpoint()).model.float().eval()
+    clicks = [Click(80, 60, True), Click(100, 60, False)]
+    x = _input(net, _disk_scene(), clicks)
+    with torch.no_grad():
+        feats, plain = net.features(x), net(x)
+    ticks = iter(range(1000))
+    _, free = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=50))
+    logits, evals = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=50), budget_s=2.5,
+                                  clock=lambda: float(next(ticks)))
+    assert free > 4 and evals == 4 and not torch.equal(logits, plain)
+
+
+def test_predictor_gives_brs_a_share_of_the_forwards_time():
+    """The predictor times the backbone and passes f-BRS `time_ratio` x that: a tiny ratio stops f-BRS after
+    its first evaluation (the clicks then stay ignored); the default ratio lets it enforce them."""
+    img = _disk_scene()
+    clicks = [Click(80, 60, True), Click(100, 60, False)]
+    for ratio, evals in ((1e-9, 2), (BRS().time_ratio, None)):
+        p = Predictor.load(None, device="cpu", brs=BRS(time_ratio=ratio))
+        p.set_image(img)
+        prob = p.predict(clicks)
+        if evals is not None:
+            assert p.brs_evals == evals and prob[60, 100] > 0.5
+        else:
+            assert p.brs_evals > 2 and prob[60, 100] < 0.5
