@@ -98,4 +98,4 @@ class FileList(QDockWidget):
         done = self._status.count("annotated")
         unfinished = self._status.count("unfinished")
         text = f"{done} of {n} annotated" + (f", {unfinished} with unfinished work" if unfinished else "")
-        self._summary.setText(text if n else "No folder open")
+        self._summary.setText(text if n else "No images in this folder")  # (set_files: a folder is open)

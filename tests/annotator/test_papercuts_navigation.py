@@ -98,6 +98,7 @@ def test_empty_folder_says_so_on_the_canvas_and_disables_finish_and_clear(make_w
     assert w.canvas.placeholder == ""
     w.open_folder(empty)
     assert "No images in" in w.canvas.placeholder and str(empty) in w.canvas.placeholder
+    assert w.file_list._summary.text() == "No images in this folder"
     assert not w.actions_by_name["finish"].isEnabled() and not w.actions_by_name["clear"].isEnabled()
     assert _shown(w) == (None, None, None)
     # the text is on screen: the middle of the empty canvas is not the plain background
