@@ -29,8 +29,9 @@ from PyQt5.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDialog
                              QPushButton, QRadioButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                              QVBoxLayout, QWidget)
 
+from annotator import data_folders
 from annotator.child_process import ChildProcess, ifcn_command
-from annotator.training_dialog import (RUNS_DIRNAME, count_annotations, current_checkpoint, device_combo,
+from annotator.training_dialog import (count_annotations, current_checkpoint, device_combo,
                                        make_plot)
 from annotator.widgets import dialogs
 from annotator.widgets.process_panes import error_box, log_view
@@ -284,16 +285,16 @@ class NocDialog(QDialog):
                                else "no folder open")
         run = self.tools.last_run_dir() if self.tools is not None else None
         if run is None and out is not None:
-            runs = sorted((Path(out) / RUNS_DIRNAME).glob("run-*/devkit"), key=lambda p: p.stat().st_mtime)
-            run = runs[-1].parent if runs else None
+            runs = data_folders.run_dirs(out)
+            run = runs[-1] if runs else None
         if run is not None and self.run_edit.text() in ("", self._auto_run):  # unless the user chose one
             self._auto_run = str(run)
             self.run_edit.setText(self._auto_run)
         if not (self.src_heldout.isChecked() or self.src_all.isChecked() or self.src_voc.isChecked()):
             (self.src_heldout if run is not None else self.src_all).setChecked(True)
         if not self.out_edit.text() or not self.running:
-            base = Path(out) if out is not None else Path.home()
-            self.out_edit.setText(str(base / "noc-results" / time.strftime("noc-%Y%m%d-%H%M%S")))
+            base = data_folders.noc_results_root(out)  # the user's data folder, not the image folder
+            self.out_edit.setText(str(base / time.strftime("noc-%Y%m%d-%H%M%S")))
         self._update_buttons()
 
     def _update_buttons(self) -> None:

@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (QAction, QApplication, QButtonGroup, QCheckBox, QCo
                              QProgressBar, QPushButton, QRadioButton, QSpinBox, QSplitter,
                              QVBoxLayout, QWidget)
 
-from annotator import label_file
+from annotator import data_folders, label_file
 from annotator.child_process import ChildProcess, ifcn_command
 from annotator.widgets import dialogs
 from annotator.widgets.process_panes import error_box, log_view
@@ -30,7 +30,6 @@ from models.fileio import read_index_png
 
 MIN_OBJECTS = 10                 # refuse to retrain on fewer finished objects
 MIN_FREE_BYTES = 500 * 2 ** 20   # refuse to start with less free disk space at the runs folder
-RUNS_DIRNAME = "training-runs"
 DEFAULT_BACKBONE = "efficientnet_lite0"  # its ImageNet weights ship with the install
 
 
@@ -55,9 +54,8 @@ def count_annotations(out_dir: str | os.PathLike | None) -> tuple[int, int]:
 
 
 def runs_root(window: Any) -> Path:
-    """Default folder for training runs: <output folder>/training-runs."""
-    base = getattr(window, "output_dir", None) or Path.home()
-    return Path(base) / RUNS_DIRNAME
+    """Default folder for training runs: in the user's data folder, one per output folder (data_folders)."""
+    return data_folders.runs_root(getattr(window, "output_dir", None))
 
 
 def free_bytes(path: Path) -> int:

@@ -65,6 +65,14 @@ class Dialogs:
         self.path: str | None = None
 
 
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch):
+    """The annotator's per-user data folder (training runs, NoC results, samples) lives in the test's tmp_path."""
+    d = tmp_path / "ifcn-data"
+    monkeypatch.setenv("IFCN_DATA_DIR", str(d))
+    return d
+
+
 @pytest.fixture(name="FakePredictor")
 def fake_predictor_class():
     """The FakePredictor class (fixtures, because test modules cannot import conftest)."""
