@@ -124,4 +124,7 @@ def test_sidecar_written_before_strokes_were_clipped_reopens(tmp_path, window, d
     (o,) = win.state.objects
     assert np.array_equal(o.mask, mask)
     assert all(abs(v) <= 4 * w for p in o.strokes[0].points for v in p)
-    assert win.current_mask()[15, 12:].all(), "the unfinished stroke still paints to the image's edge"
+    raw = win.state.raw_current_mask()
+    assert raw[15, 12:].all(), "the unfinished stroke still paints to the image's edge"
+    # protect-finished (issue 15 item 1): the finished object keeps its pixels, the current mask leaves them
+    assert np.array_equal(win.current_mask(), raw & ~mask)
