@@ -8,6 +8,7 @@ each object's outline is black or white, whichever differs more from the image a
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import cv2
@@ -15,6 +16,7 @@ import numpy as np
 
 MIN_SHOWN_DELTA_E = 24.0    # an object's fill, blended at the overlay opacity, differs at least this much
 BLACK, WHITE = (0, 0, 0), (255, 255, 255)
+MEAN_SAMPLE_PIXELS = 160_000  # the mean colours are taken on a grid of about this many pixels
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -103,8 +105,10 @@ def overlay_colors(labels: np.ndarray, colors: np.ndarray, image: np.ndarray, cu
     visible against the image under it (object_colors, readable_color)."""
     from annotator.widgets.canvas import label_edges  # (the one edge definition the overlay draws)
 
+    k = max(1, math.ceil(math.sqrt(labels.size / MEAN_SAMPLE_PIXELS)))  # means need no more pixels
+    labels, image = labels[::k, ::k], image[::k, ::k]
     fill, outline = object_colors(labels, colors, image, label_edges(labels), max(opacity, 0.05))
-    if current is not None and current.any():  # (the overlay draws the current object 30/255 more opaque)
-        current_color = readable_color(current_color, image[current].reshape(-1, 3).mean(axis=0),
+    if current is not None and current[::k, ::k].any():  # (the overlay draws it 30/255 more opaque)
+        current_color = readable_color(current_color, image[current[::k, ::k]].reshape(-1, 3).mean(axis=0),
                                        min(1.0, max(opacity, 0.05) + 30 / 255))
     return fill, outline, tuple(int(v) for v in current_color)
