@@ -31,7 +31,10 @@ reliability-table: $(STAMP)
 # BENCH_DATA=DIR (e.g. ../shared/data/bench) adds the real-photo quality section (hours on 2 cores);
 # BENCH_QUALITY_LIMIT=N measures N objects per set only, for a quick look that stores nothing;
 # BENCH_QUALITY_SKIP=grabcut leaves a predictor out (GrabCut from clicks is reused from the stored run anyway).
+# BENCH_LATENCY_LIMIT=N: objects per set of the click-latency section (default 3; 0 = all). The bench extra
+# (engines and peer networks, random weights) is installed here only.
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all $(if $(BENCH_DATA),--bench-data "$(BENCH_DATA)")
 
 clean:

@@ -5,6 +5,7 @@
     python -m benchmarks.run_all --only latency gui --out /tmp/r.md
     python -m benchmarks.run_all --bench-data ../shared/data/bench   # also the real-photo quality (hours)
     python -m benchmarks.run_all --only quality --bench-data ../shared/data/bench
+    python -m benchmarks.run_all --only latency_real [--bench-data DIR]   # replaces its block of RESULTS.md
 
 The real-photo quality section (benchmarks/bench_quality.py) runs only when benchmark data is given
 (--bench-data or BENCH_DATA); otherwise RESULTS.md shows the one stored by its last full run. Its section
@@ -26,7 +27,7 @@ from models.errors import IFCNError  # noqa: E402
 from models.fileio import atomic_write_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BENCHMARKS = ("latency", "optim", "gui", "pairs", "noc", "train", "quality")
+BENCHMARKS = ("latency", "latency_real", "optim", "gui", "pairs", "noc", "train", "quality")
 TARGETS_NOTE = "Causes of the gaps are in the notes of each section below."
 
 
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     sections = []
     for name in names:
         print(f"== {name} ...", flush=True)
-        kwargs = {"data": args.bench_data, "limit": limit} if name == "quality" else {}
+        kwargs = {"data": args.bench_data, "limit": limit} if name == "quality" else \
+            {"data": args.bench_data} if name == "latency_real" else {}
         sec = _run_one(name, **kwargs)
         print(sec.markdown(), flush=True)
         sections.append(sec)
@@ -147,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         stored = bench_quality.stored_section()
         if stored is not None:
             sections.append(stored)
-    if names == ["quality"] and args.out is None:
+    if names == ["latency_real"] and args.out is None and RESULTS.is_file() and sections[0].block:
+        text = splice(RESULTS.read_text(encoding="utf-8"), sections[0])  # its block alone is replaced
+    elif names == ["quality"] and args.out is None:
         if quality is None:
             failed = any(s.title == "quality: FAILED" for s in sections)
             print(f"{RESULTS.name} left as it was ({(time.perf_counter() - t0) / 60:.1f} min)")
