@@ -14,14 +14,17 @@ Sidecar (`format` = "ifcn-annotation", `version` = 1)::
                   "strokes": [{"points": [[x, y], ...], "radius": 4.0, "erase": false}, ...],
                   "mask": {"rle": [n0, n1, ...]}}, ...],
      "void": null | {"rle": [n0, n1, ...]},
-     "current": null | {"class": 15, "clicks": [...], "strokes": [...]}}
+     "current": null | {"class": 15, "clicks": [...], "strokes": [...], "mask": {"rle": [...]}}}
 
 `mask.rle` is the object's full mask (before later objects cover it) as alternating run lengths of
 0s and 1s over the row-major flattened HxW image, starting with 0s. `void` (optional) is the image's
 VOC void / ignore region in the same encoding (annotator.void_layer), written as 255 in both PNGs over
-the objects. The sidecar is the source of truth:
+the objects. `current` is the unfinished object; its optional `mask` is its prediction + strokes as
+last shown (absent while its prediction was pending), restored on reopening until the next click. In the
+PNGs its pixels outside finished objects are 255 too: not labelled yet, so neither background nor an
+object (training and NoC ignore them). The sidecar is the source of truth:
 when present it restores every object exactly (clicks, strokes, mask, and the unfinished object);
-the PNGs are derived from it. Without a sidecar, existing VOC PNGs are imported as objects, their 255
+the PNGs are derived from it (png_maps). Without a sidecar, existing VOC PNGs are imported as objects, their 255
 as void (annotator.foreign_masks), and `LoadedAnnotation.foreign` lists the PNGs that the first save
 must back up.
 Write order is sidecar first, then the PNGs, each atomic, so a crash never leaves the sidecar older
@@ -210,10 +213,30 @@ def _strokes_json(strokes) -> list:
              "radius": round(float(s.radius), 3), "erase": bool(s.erase)} for s in strokes]
 
 
+def unfinished_mask(state: AnnotationState) -> np.ndarray | None:
+    """The unfinished object's prediction + strokes as shown, or None (no unfinished object, a resumed
+    one, or its prediction pending)."""
+    cur = state.current
+    if cur.is_empty or cur.base is not None:
+        return None
+    return state.raw_current_mask()
+
+
+def png_maps(objects: Sequence[AnnotObject], void: VoidLayer, unfinished: np.ndarray | None,
+             shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(class map, instance map) the PNGs hold: the finished objects, 255 on the void and on the
+    unfinished object's pixels outside finished objects (not labelled yet: not background)."""
+    cls, inst = apply_void(*compose(objects, shape), None if void.is_empty else void.mask(shape))
+    if unfinished is not None:
+        apply_void(cls, inst, unfinished & (inst == 0))
+    return cls, inst
+
+
 def to_sidecar(state: AnnotationState, image_name: str) -> dict[str, Any]:
     """The sidecar document describing `state`."""
     h, w = state.shape
     cur = state.current
+    pending = unfinished_mask(state)
     return {
         "format": FORMAT, "version": VERSION, "image": image_name, "size": [w, h],
         "classes": [{"index": c.index, "name": c.name, "color": list(c.color)} for c in state.classes],
@@ -223,7 +246,8 @@ def to_sidecar(state: AnnotationState, image_name: str) -> dict[str, Any]:
         "void": {"rle": rle_encode(state.void.mask(state.shape))} if state.void.any(state.shape) else None,
         "current": None if cur.is_empty or cur.base is not None else {
             "class": cur.class_index, "clicks": _clicks_json(cur.clicks),
-            "strokes": _strokes_json(cur.strokes)},
+            "strokes": _strokes_json(cur.strokes),
+            **({} if pending is None else {"mask": {"rle": rle_encode(pending)}})},
     }
 
 
@@ -265,7 +289,7 @@ def save(out_dir: str | os.PathLike, image_path: str | os.PathLike, state: Annot
             except FileNotFoundError:
                 pass
         return paths
-    cls, inst = state.label_maps()
+    cls, inst = png_maps(state.objects, state.void, unfinished_mask(state), state.shape)
     class_bytes = encode_index_png(cls, state.classes.palette())
     object_bytes = encode_index_png(inst, voc_colormap())
     atomic_write_text(paths.sidecar, text)
@@ -442,9 +466,13 @@ def read_sidecar(path: Path, shape: tuple[int, int], image: Path | None = None) 
         current = None
         cur = doc.get("current")
         if cur is not None:
+            try:
+                cur_mask = None if cur.get("mask") is None else rle_decode(cur["mask"]["rle"], shape)
+            except ValueError as e:
+                raise _bad(path, f"current: {e}") from None
             current = AnnotObject(uid=0, class_index=_parse_class_index(cur["class"], path),
                                   clicks=_parse_clicks(cur.get("clicks", []), path, shape),
-                                  strokes=_parse_strokes(cur.get("strokes", []), path, shape))
+                                  strokes=_parse_strokes(cur.get("strokes", []), path, shape), mask=cur_mask)
     except AnnotationFileError:
         raise
     except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError):
@@ -494,8 +522,8 @@ def load(out_dir: str | os.PathLike, image_path: str | os.PathLike,
         if not _pngs_expected(bool(loaded.objects), loaded.current is not None):
             loaded.needs_resave = on_disk is not None or cls_on_disk is not None  # stale: remove them
             return loaded
-        cls, inst = apply_void(*compose(loaded.objects, shape),
-                               None if loaded.void.is_empty else loaded.void.mask(shape))
+        cls, inst = png_maps(loaded.objects, loaded.void,
+                             None if loaded.current is None else loaded.current.mask, shape)
         # Both PNGs: a relabel changes only the class PNG, so a crash can leave just that one stale.
         loaded.needs_resave = (on_disk is None or not np.array_equal(on_disk, inst)
                                or cls_on_disk is None or not np.array_equal(cls_on_disk, cls))

@@ -155,19 +155,47 @@ def test_unfinished_object_is_kept_not_written_as_background(make_window, image_
     assert len(_pngs(image_folder, "img0")) == 2 and w2.file_list.status(0) == "annotated"
 
 
-def test_finished_and_unfinished_objects_on_switch(make_window, image_folder, qtbot):
+def test_finished_and_unfinished_objects_on_switch(make_window, image_folder, qtbot, FakePredictor):
+    """The unfinished object's pixels outside finished objects are 255 (void) in both PNGs, never
+    background; its mask is kept in the sidecar and is back, unchanged, when the image is reopened."""
     from models.fileio import read_index_png
 
     w = make_window(image_folder)
     annotate(qtbot, w, 20, 20)
-    click(qtbot, w, 90, 60)  # unfinished
+    finished = w.state.objects[0].mask.copy()
+    click(qtbot, w, 30, 25)  # unfinished, overlapping the finished disc
     assert w.wait_for_inference(10)
+    pending = w.state.raw_current_mask().copy()
+    assert (pending & finished).any() and (pending & ~finished).any()
     key(qtbot, w, Qt.Key_D)
-    inst = read_index_png(image_folder / "SegmentationObject" / "img0.png")
-    assert inst[20, 20] == 1 and inst[60, 90] == 0 and inst.max() == 1, "only the finished object"
-    assert w.file_list.status(0) == "unfinished"
+    paths = label_file.paths_for(image_folder, image_folder / "img0.png")
+    inst, cls = read_index_png(paths.object_png), read_index_png(paths.class_png)
+    unlabelled = pending & ~finished
+    assert np.array_equal(inst == 255, unlabelled) and np.array_equal(cls == 255, unlabelled), \
+        "the unfinished object is void in both PNGs where no finished object lies"
+    assert np.array_equal(inst == 1, finished) and not (pending & (inst == 0)).any(), \
+        "the finished object keeps its pixels; no unfinished pixel is called background"
+    doc = json.loads(paths.sidecar.read_text())
+    assert np.array_equal(label_file.rle_decode(doc["current"]["mask"]["rle"], (90, 120)), pending)
+    assert w.file_list.status(0) == "unfinished" and not w.file_list.is_done(0)
     key(qtbot, w, Qt.Key_A)
-    assert len(w.state.objects) == 1 and w.state.current.clicks[0].x == 90
+    assert len(w.state.objects) == 1 and w.state.current.clicks[0].x == 30 and not w.dirty
+    assert np.array_equal(w.state.raw_current_mask(), pending)
+    # a new session whose model would predict another mask shows the saved one until the next click
+    before = (paths.class_png.read_bytes(), paths.object_png.read_bytes())
+    w2 = make_window(image_folder, predictor=FakePredictor(radius=5))
+    if w2.index != 0:
+        assert w2.go_to(0)
+    assert not w2.dirty and not w2.state.needs_prediction(), "restored as saved: nothing to re-predict"
+    assert np.array_equal(w2.state.raw_current_mask(), pending)
+    assert w2.file_list.status(0) == "unfinished"
+    w2.state.dirty = True  # a later save writes the same files
+    assert w2.save() and (paths.class_png.read_bytes(), paths.object_png.read_bytes()) == before
+    key(qtbot, w2, Qt.Key_Space)  # finishing it turns the void into the object
+    assert w2.wait_for_inference(10) and w2.save()
+    inst = read_index_png(paths.object_png)
+    assert np.array_equal(inst == 2, unlabelled) and not (inst == 255).any()
+    assert w2.file_list.status(0) == "annotated"
 
 
 def test_stale_masks_go_when_only_an_unfinished_object_is_left(make_window, image_folder, qtbot):

@@ -54,6 +54,33 @@ def test_save_writes_palette_pngs_with_right_indices_and_reloads_exactly(tmp_pat
     assert {c.index: c.color for c in loaded.classes}[15] == (10, 20, 30)
 
 
+def test_unfinished_object_is_void_in_the_pngs_and_its_mask_reloads(tmp_path):
+    st = make_state()
+    yy, xx = np.mgrid[0:30, 0:40]
+    prob = (((xx - 30) ** 2 + (yy - 20) ** 2) <= 7 ** 2).astype(np.float32)
+    st.set_prediction(st.current.clicks, False, prob)
+    pending = st.raw_current_mask().copy()
+    img = tmp_path / "p.png"
+    paths = label_file.save(tmp_path, img, st)
+    cls, inst = (np.asarray(Image.open(q)) for q in (paths.class_png, paths.object_png))
+    finished_cls, finished_inst = st.label_maps()
+    outside = pending & (finished_inst == 0)
+    assert outside.any() and np.array_equal(inst == 255, outside) and np.array_equal(cls == 255, outside)
+    assert np.array_equal(inst[~outside], finished_inst[~outside]), "finished objects keep their pixels"
+    loaded = label_file.load(tmp_path, img, st.shape)
+    assert not loaded.needs_resave and np.array_equal(loaded.current.mask, pending)
+    st2 = AnnotationState(st.shape, ClassTable())
+    st2.load_objects(loaded.objects, loaded.current, loaded.void)
+    assert not st2.needs_prediction() and np.array_equal(st2.raw_current_mask(), pending)
+    assert st2.current.mask is None
+    # saved while its prediction is pending (as older writers always did): no mask kept, no 255 written
+    st.forget_predictions()
+    label_file.save(tmp_path, img, st)
+    loaded = label_file.load(tmp_path, img, st.shape)
+    assert loaded.current.mask is None and not loaded.needs_resave
+    assert not (np.asarray(Image.open(paths.object_png)) == 255).any()
+
+
 def test_rle_round_trip():
     rng = np.random.default_rng(1)
     for m in (rng.random((7, 9)) > 0.5, np.ones((3, 4), bool), np.zeros((3, 4), bool)):
@@ -88,6 +115,8 @@ def test_existing_voc_masks_without_sidecar_open_as_objects(tmp_path):
     (json.dumps({"format": "ifcn-annotation", "version": 1, "size": [40, 30],
                  "objects": [{"class": 999, "mask": {"rle": [1200]}}]}), "class index"),
     (json.dumps([1, 2, 3]), "another schema"),
+    (json.dumps({"format": "ifcn-annotation", "version": 1, "size": [40, 30],
+                 "current": {"class": 1, "clicks": [[1, 2, True]], "mask": {"rle": [7]}}}), "current: .*run lengths"),
 ])
 def test_bad_sidecar_raises_annotation_error_naming_the_file(tmp_path, content, match):
     p = tmp_path / "annotations" / "x.json"
