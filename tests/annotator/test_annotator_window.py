@@ -117,6 +117,7 @@ def test_navigation_autosaves_and_reopens_identically(make_window, image_folder,
     click(qtbot, w, 44, 30, Qt.RightButton)  # unfinished object
     settle(w)
     objects_before = w.state.objects
+    pending = w.state.raw_current_mask().copy()
     key(qtbot, w, Qt.Key_D)
     assert w.index == 1
     paths = label_file.paths_for(image_folder, image_folder / "img0.png")
@@ -124,14 +125,19 @@ def test_navigation_autosaves_and_reopens_identically(make_window, image_folder,
         im = Image.open(p)
         assert im.mode == "P"
     inst = np.asarray(Image.open(paths.object_png))
-    assert np.array_equal(inst == 1, objects_before[0].mask) and inst.max() == 1
+    # the unfinished object is void (255) outside the finished one, not background (issue 15 item 3)
+    unlabelled = pending & ~objects_before[0].mask
+    assert np.array_equal(inst == 1, objects_before[0].mask) and np.array_equal(inst == 255, unlabelled)
+    assert set(np.unique(inst)) == {0, 1, 255}
     cls = np.asarray(Image.open(paths.class_png))
-    assert set(np.unique(cls)) == {0, objects_before[0].class_index}
+    assert set(np.unique(cls)) == {0, objects_before[0].class_index, 255}
+    assert np.array_equal(cls == 255, unlabelled)
     assert w.file_list.status(0) == "unfinished", "saved, but with unfinished work (issue 15 item 3)"
     key(qtbot, w, Qt.Key_A)
     assert w.index == 0 and not w.dirty
     assert len(w.state.objects) == 1 and np.array_equal(w.state.objects[0].mask, objects_before[0].mask)
     assert w.state.current.clicks == (Click(40, 30, True), Click(44, 30, False)), "unfinished work restored"
+    assert np.array_equal(w.state.raw_current_mask(), pending), "with its mask as it was"
     key(qtbot, w, Qt.Key_PageDown)
     assert w.index == 1
 
