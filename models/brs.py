@@ -129,9 +129,9 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
     for s in strides:
         f = feats[s][0]                                               # (C, h, w)
         w = getattr(net, f"score{s}").weight.detach().reshape(-1, 1, 1).to(f)   # (C, 1, 1)
-        maps = torch.cat([f * w, torch.ones_like(f[:1])])[:, None]    # per-channel scores, then a ones map
-        batch = {t: maps if t == s else maps.new_zeros(len(maps), 1, *feats[t].shape[-2:]) for t in strides}
-        low = net.combine(batch).reshape(len(maps), -1)               # (C + 1, cells)
+        maps = torch.cat([f * w, torch.ones_like(f[:1])])[None]       # per-channel scores, then a ones map
+        batch = {t: maps if t == s else maps.new_zeros(1, 1, *feats[t].shape[-2:]) for t in strides}
+        low = net.combine(batch).reshape(maps.shape[1], -1)           # (C + 1, cells); zeros broadcast
         at = (low[:, index] * weight).sum(-1)                         # (C + 1, n)
         scale_cols.append(at[:-1].T)
         bias_cols.append(at[-1:].T * w.reshape(1, -1))

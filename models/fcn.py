@@ -38,7 +38,12 @@ class Upsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "deconv":
-            return self.deconv(x)
+            d, c = self.deconv, x.shape[1]
+            if c == d.in_channels:
+                return d(x)
+            # more channels than built for (f-BRS pushes one map per feature channel): the same filter on each
+            return F.conv_transpose2d(x, d.weight.expand(c, -1, -1, -1).contiguous(), stride=d.stride,
+                                      padding=d.padding, groups=c)
         return F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
 
 
@@ -92,8 +97,8 @@ class IFCN(nn.Module):
         return self.combine({s: getattr(self, f"score{s}")(f[s]) for s in self.head_strides})
 
     def combine(self, scores: dict[int, torch.Tensor]) -> torch.Tensor:
-        """FCN fusion of one-channel score maps by stride: upsample the coarser, add (linear, no bias; each
-        batch item on its own, so f-BRS can push one map per feature channel through it at once)."""
+        """FCN fusion of score maps by stride: upsample the coarser, add (linear, no bias; each channel on its
+        own, so f-BRS can push one map per feature channel through it at once)."""
         s = scores[32]
         if self.spec.stride <= 16:
             s = _match(self.up32to16(s), scores[16]) + scores[16]
