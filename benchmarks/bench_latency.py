@@ -109,7 +109,7 @@ def refinement(sec: Section, p: Predictor) -> None:
                         "full": lambda: grabcut.refine_full(rgb, prob, clicks)}, n)
     crop, full = both["crop"], both["full"]
     y0, y1, x0, x1 = grabcut._crop_box(prob >= 0.5, clicks)
-    sec.table(["GrabCut refinement (5 iterations, 500×375)", "p50 ms", "p95 ms", "n"], [
+    sec.table([f"GrabCut refinement ({grabcut.REFINE_ITERATIONS} iterations, 500×375)", "p50 ms", "p95 ms", "n"], [
         ["click → probability + crop GrabCut (end to end)", f"{e2e.median:.1f}", f"{e2e.p95:.1f}", e2e.n],
         [f"`grabcut.refine` (crop {x1 - x0}×{y1 - y0})", f"{crop.median:.1f}", f"{crop.p95:.1f}", crop.n],
         ["`grabcut.refine_full` (whole image, baseline)", f"{full.median:.1f}", f"{full.p95:.1f}", full.n],
@@ -159,9 +159,11 @@ def click_enforcement(sec: Section, p: Predictor) -> None:
                      max(evals), f"{wrong['off']} / {wrong['on']}", both["on"].n])
     sec.table(["f-BRS (default model, 500×375, whole image)", "plain network p50 ms", "f-BRS p50 ms",
                "f-BRS p95 ms", "head evaluations", "clicks wrong (plain / f-BRS)", "n"], rows)
-    sec.notes.append("f-BRS runs only when a click disc is on the wrong side of 0.5; it then re-runs only the FCN "
-                     "head (the backbone features are computed once; the logits at the click discs only, the "
-                     "full map once at the end), at most 20 times under L-BFGS. In the click-latency table the "
+    sec.notes.append("f-BRS runs only when a click disc is on the wrong side of 0.5; the backbone features are "
+                     "computed once, the click-disc logits are affine in f-BRS's scales and biases (their Jacobian "
+                     "is built once, `models.brs.disc_jacobian`), so an L-BFGS evaluation is one small matrix "
+                     "product; at most 20 of them and `BRS.time_ratio` × the backbone's time, then the full map "
+                     "once. In the click-latency table the "
                      "default model runs with f-BRS, as the annotator does; the random-weight ResNets without "
                      "it (an untrained network ignores every click, so f-BRS would spend its whole budget).")
 
