@@ -12,9 +12,9 @@ from models.metrics import object_box
 RADIUS = 5
 #: GrabCut iterations of the classical from-clicks baseline.
 ITERATIONS = 5
-#: GrabCut iterations of the refinement of a network prediction: it starts from the network's mask, so 3
-#: give the masks of 5 (IoU >= 0.98 on the tests' scenes; NoC measured in benchmarks/RESULTS.md) at ~0.6x the cost.
-REFINE_ITERATIONS = 3
+#: GrabCut iterations of the refinement of a network prediction. 3 cost ~0.7x of 5 (benchmarks/bench_refine_cost.py)
+#: but measured GrabCut NoC@90 4.40 / 2 failed vs 4.36 / 1 with 5 (f-BRS + refine, same code): rejected, 5 kept.
+REFINE_ITERATIONS = 5
 #: Crop margins (fraction of the object's box) tried in turn by `refine`.
 CROP_MARGINS = (0.25, 1.0)
 #: `refine` runs GrabCut on at most this many pixels: a bigger crop is downscaled for it (GrabCut's time grows
