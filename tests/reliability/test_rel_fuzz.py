@@ -146,8 +146,10 @@ def test_fuzzed_sidecars_through_the_window(tmp_path, window, dialogs_rec, figur
         dialogs_rec.messages.clear()
         assert w.open_folder(folder) and w.state is not None
         if dialogs_rec.messages:
-            (kind, title, text), = dialogs_rec.messages
-            assert title == "Cannot read the annotation" and str(paths.sidecar) in text
+            # refused, or (issue 15 item 2) a class name that disagrees with the folder's list reported
+            for kind, title, text in dialogs_rec.messages:
+                assert title in ("Cannot read the annotation", "Class names disagree"), (title, text)
+                assert str(paths.sidecar) in text, text
         else:
             w.canvas.grab()  # the restored objects draw
         n += 1
