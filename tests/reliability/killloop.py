@@ -128,6 +128,13 @@ class DiskCheck:
     problems: list[str] = field(default_factory=list)
 
 
+def _holds(png: np.ndarray, labels: np.ndarray) -> bool:
+    """The PNG holds these labels, where it is not 255: the unfinished object of that save, written as void
+    where no finished object lies (issue 15), and which the sidecar may no longer describe."""
+    void = png == label_file.VOID
+    return np.array_equal(png[~void], labels[~void]) and not labels[void].any()
+
+
 def check_disk(folder: Path, ledger: Ledger, final: bool = False) -> DiskCheck:
     """Every output file parses, no temp file stands in for an output, every confirmed object is intact.
 
@@ -181,6 +188,8 @@ def check_disk(folder: Path, ledger: Ledger, final: bool = False) -> DiskCheck:
         # some earlier save: the composition of a prefix of the sidecar's objects, at least the confirmed one.
         paths = label_file.paths_for(folder, img)
         prefixes = [compose(objs[:k], shape) for k in range(n, len(objs) + 1)]
+        exact = label_file.png_maps(objs, loaded.void, loaded.current.mask if loaded.current is not None else None,
+                                    shape)  # what a save of this sidecar writes
         for png, which in ((paths.class_png, 0), (paths.object_png, 1)):
             if not png.exists():
                 # Only an unfinished object: no VOC masks are written (issue 15 item 3). So a save of the
@@ -194,8 +203,8 @@ def check_disk(folder: Path, ledger: Ledger, final: bool = False) -> DiskCheck:
                     res.stale_pngs += 1
                 continue
             arr = read_index_png(png)
-            match = [k for k, maps in enumerate(prefixes) if np.array_equal(arr, maps[which])]
-            if not match or (final and match[-1] != len(prefixes) - 1):
+            match = [k for k, maps in enumerate(prefixes) if _holds(arr, maps[which])]
+            if not match or (final and not np.array_equal(arr, exact[which])):
                 res.inconsistent += 1
                 res.problems.append(f"{png}: matches no save of the sidecar's objects "
                                     f"({n} confirmed, {len(objs)} in the sidecar)")
