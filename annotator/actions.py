@@ -47,10 +47,15 @@ SPECS: tuple[ActionSpec, ...] = (
                "clear.svg"),
     ActionSpec("delete_object", "&Delete Object", ("Del",), "Delete the selected object"),
     ActionSpec("edit_object", "&Edit Object", ("Ctrl+E",), "Make the selected object the current one again"),
+    ActionSpec("protect_finished", "&Protect Finished Objects", (),
+               "A new object's mask leaves the pixels of finished objects alone (its overlap with them is "
+               "hatched); off: finishing it takes them", checkable=True),
     ActionSpec("tool_click", "&Click Tool", ("C",), "Left click: positive, right click: negative",
                "click.svg", True),
     ActionSpec("tool_brush", "&Brush", ("B",), "Paint the current object's mask by hand", "brush.svg", True),
     ActionSpec("tool_eraser", "&Eraser", ("E",), "Erase from the current object's mask", "eraser.svg", True),
+    ActionSpec("tool_void", "&Void Brush", ("V",), "Paint VOC's void (255: ignored in training and scoring) "
+               "with left drag, erase it with right drag", "void.svg", True),
     ActionSpec("brush_smaller", "Brush S&maller", ("[",), "Make the brush smaller"),
     ActionSpec("brush_larger", "Brush &Larger", ("]",), "Make the brush larger"),
     ActionSpec("refine", "&GrabCut Refinement", ("G",), "Refine the prediction with GrabCut", "refine.svg",
@@ -62,6 +67,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_in", "Zoom &In", ("Ctrl++", "Ctrl+="), "Zoom in"),
     ActionSpec("zoom_out", "Zoom &Out", ("Ctrl+-",), "Zoom out"),
     ActionSpec("load_checkpoint", "&Load Checkpoint…", (), "Use another model checkpoint"),
+    ActionSpec("default_model", "Use &Default Model", (), "Go back to the shipped default model"),
     ActionSpec("max_size", "&Maximum Inference Size…", (),
                "Longest side of the image copy the model runs on"),
     ActionSpec("focus_zoom", "&Zoom In on the Object", (),
@@ -83,6 +89,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Middle drag / Ctrl+left drag", "Pan"),
     ("1 – 9", "Pick the class of that row in the class list"),
     ("Left drag (brush / eraser)", "Paint / erase the current object's mask"),
+    ("Left / right drag (void brush)", "Paint / erase the void (ignore) region"),
 )
 
 

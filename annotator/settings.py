@@ -26,8 +26,9 @@ class Settings:
     zoom_in: bool = False         # from the 2nd click on, the model looks at a crop around the object
     brs: bool = True              # f-BRS: a click the network ignores is enforced (NoC@90 11.86 / 19.86 -> 9.84 / 17.51)
     autosave: bool = True         # save on image switch, close and after each finished object
+    protect_finished: bool = True # a new object's mask leaves finished objects' pixels alone
     show_clicks: bool = True      # draw click markers
-    brush_size: int = 12          # brush radius in screen pixels
+    brush_size: int = 12          # brush radius in image pixels
     marker_size: int = 6          # click marker radius in screen pixels
     last_folder: str = ""
 
@@ -41,7 +42,7 @@ def _clamped(s: Settings) -> Settings:
                    threshold=min(0.99, max(0.01, float(s.threshold))),
                    device=s.device if s.device in ("auto", "cuda", "cpu", "mps") else "auto",
                    max_size=min(4096, max(64, int(s.max_size))),
-                   brush_size=min(200, max(1, int(s.brush_size))),
+                   brush_size=min(500, max(1, int(s.brush_size))),
                    marker_size=min(30, max(2, int(s.marker_size))))
 
 

@@ -13,109 +13,14 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from annotator.overlap import protected_pixels, without_protected
+from annotator.void_layer import VoidLayer, apply_void
+from models.class_list import MAX_INDEX, VOC_CLASSES, ClassDef, ClassTable  # noqa: F401 (re-exported)
 from models.clicks import Click
-from models.fileio import voc_colormap
 
-VOC_CLASSES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
-    "tvmonitor",
-)
-#: Index values usable for classes and instances (0 = background, 255 = VOC "void").
-MAX_INDEX = 254
 UNDO_LIMIT = 200
 #: Upper bound on the memory held by cached probability maps (bytes); the latest map is always kept.
 PROB_CACHE_BYTES = 512 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class ClassDef:
-    """One label class: its index in SegmentationClass PNGs, a name and an RGB colour."""
-
-    index: int
-    name: str
-    color: tuple[int, int, int]
-
-
-class ClassTable:
-    """The editable list of label classes (add, rename, recolour), the 20 VOC classes by default."""
-
-    def __init__(self, classes: Iterable[ClassDef] | None = None) -> None:
-        self._classes: dict[int, ClassDef] = {}
-        if classes is None:
-            cmap = voc_colormap()
-            classes = [ClassDef(i + 1, n, tuple(int(v) for v in cmap[i + 1]))
-                       for i, n in enumerate(VOC_CLASSES)]
-        for c in classes:
-            self._put(c)
-
-    def _put(self, c: ClassDef) -> None:
-        if not 1 <= c.index <= MAX_INDEX:
-            raise ValueError(f"class index must lie in 1..{MAX_INDEX}, got {c.index}")
-        name = c.name.strip()
-        if not name:
-            raise ValueError("a class name cannot be empty")
-        color = tuple(int(max(0, min(255, v))) for v in c.color)
-        self._classes[c.index] = ClassDef(c.index, name, color)  # type: ignore[arg-type]
-
-    def __iter__(self):
-        return iter(self.classes())
-
-    def __len__(self) -> int:
-        return len(self._classes)
-
-    def __contains__(self, index: int) -> bool:
-        return index in self._classes
-
-    def classes(self) -> list[ClassDef]:
-        """All classes sorted by index."""
-        return [self._classes[i] for i in sorted(self._classes)]
-
-    def get(self, index: int) -> ClassDef:
-        """The class with this index; an unknown index gets a placeholder name and its VOC colour."""
-        if index in self._classes:
-            return self._classes[index]
-        cmap = voc_colormap()
-        return ClassDef(index, f"class {index}", tuple(int(v) for v in cmap[index % 256]))
-
-    def add(self, name: str, color: Sequence[int] | None = None) -> ClassDef:
-        """Add a class at the first free index (VOC colour of that index unless given)."""
-        free = next((i for i in range(1, MAX_INDEX + 1) if i not in self._classes), None)
-        if free is None:
-            raise ValueError(f"no free class index left (at most {MAX_INDEX} classes)")
-        col = tuple(color) if color is not None else tuple(int(v) for v in voc_colormap()[free])
-        self._put(ClassDef(free, name, col))  # type: ignore[arg-type]
-        return self._classes[free]
-
-    def rename(self, index: int, name: str) -> None:
-        """Rename the class `index`."""
-        self._put(replace(self._require(index), name=name))
-
-    def recolor(self, index: int, color: Sequence[int]) -> None:
-        """Give the class `index` a new RGB colour."""
-        self._put(replace(self._require(index), color=tuple(color)))  # type: ignore[arg-type]
-
-    def merge(self, classes: Iterable[ClassDef]) -> None:
-        """Take names/colours of `classes` (e.g. from a sidecar), adding unknown indices."""
-        for c in classes:
-            self._put(c)
-
-    def palette(self) -> np.ndarray:
-        """(256, 3) uint8 palette: VOC colours with each class's own colour at its index."""
-        pal = voc_colormap().copy()
-        for c in self._classes.values():
-            pal[c.index] = c.color
-        return pal
-
-    def nth(self, n: int) -> ClassDef | None:
-        """The n-th class in index order (0-based), for the number keys 1..9."""
-        cl = self.classes()
-        return cl[n] if 0 <= n < len(cl) else None
-
-    def _require(self, index: int) -> ClassDef:
-        if index not in self._classes:
-            raise KeyError(f"no class with index {index}")
-        return self._classes[index]
 
 
 @dataclass(frozen=True)
@@ -304,12 +209,15 @@ class AnnotationState:
         self.current = self._new_object()
         self.threshold = 0.5
         self.refine = False
+        self.protect_finished = False  # True: the current mask leaves finished objects' pixels alone (the window's default)
         self.hidden: set[int] = set()
+        self.void = VoidLayer()  # VOC 255 "ignore" pixels (annotator.void_layer), part of the undo history
         self.dirty = False
         self._undo: list[tuple] = []
         self._redo: list[tuple] = []
         self._probs: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._mask_cache: tuple | None = None
+        self._protect_cache: tuple | None = None
 
     # ---- snapshots -------------------------------------------------------------------------
     def _new_object(self) -> AnnotObject:
@@ -318,10 +226,10 @@ class AnnotationState:
         return o
 
     def _snapshot(self) -> tuple:
-        return (self.objects, self.current, self._next_uid)
+        return (self.objects, self.current, self._next_uid, self.void)
 
     def _restore(self, snap: tuple) -> None:
-        self.objects, self.current, self._next_uid = snap
+        self.objects, self.current, self._next_uid, self.void = snap
 
     def _edit(self) -> None:
         """Record the state before an edit; every edit clears redo and marks the state dirty."""
@@ -383,6 +291,16 @@ class AnnotationState:
             return False
         self._edit()
         self.current = replace(self.current, strokes=self.current.strokes + (stroke,))
+        return True
+
+    def add_void_stroke(self, stroke: Stroke) -> bool:
+        """Paint (or, with erase, remove) VOC's void with a brush stroke, clipped like add_stroke; False
+        when it paints nothing of the image."""
+        stroke = clip_stroke(stroke, self.shape)
+        if stroke is None:
+            return False
+        self._edit()
+        self.void = self.void.with_stroke(stroke)
         return True
 
     def clear_current(self) -> bool:
@@ -456,8 +374,10 @@ class AnnotationState:
         return True
 
     # ---- loading -------------------------------------------------------------------------------
-    def load_objects(self, objects: Sequence[AnnotObject], current: AnnotObject | None = None) -> None:
-        """Replace the content with objects read from disk (clears history, not dirty)."""
+    def load_objects(self, objects: Sequence[AnnotObject], current: AnnotObject | None = None,
+                     void: VoidLayer | None = None) -> None:
+        """Replace the content with objects (and void) read from disk (clears history, not dirty)."""
+        self.void = void if void is not None else VoidLayer()
         uid = 1
         fixed = []
         for o in objects:
@@ -466,7 +386,10 @@ class AnnotationState:
         self.objects = tuple(fixed)
         self._next_uid = uid
         if current is not None and not current.is_empty:
-            self.current = replace(current, uid=self._next_uid)
+            if current.mask is not None and current.clicks:  # its mask as saved, shown until the next click
+                for refine in (False, True):
+                    self.set_prediction(current.clicks, refine, current.mask.astype(np.float32))
+            self.current = replace(current, uid=self._next_uid, mask=None)
             self._next_uid += 1
             self.current_class = current.class_index
         else:
@@ -512,10 +435,39 @@ class AnnotationState:
         return prob
 
     def current_mask(self) -> np.ndarray | None:
-        """Boolean mask of the current object (prediction + strokes); None while its prediction is pending.
+        """Boolean mask of the current object as shown and finished: prediction + strokes, minus finished
+        objects' pixels while protect_finished is on; None while its prediction is pending.
 
         The returned array is shared (cached): treat it as read-only.
         """
+        raw = self.raw_current_mask()
+        if raw is None or not self.protect_finished:
+            return raw
+        prot = self.protected_pixels()
+        cached = self._protect_cache
+        if len(cached) < 3 or cached[2] is not raw:  # the clipped mask, cached like the raw one
+            self._protect_cache = cached = cached[:2] + (raw, without_protected(raw, prot))
+        return cached[3]
+
+    def protected_pixels(self) -> np.ndarray | None:
+        """Pixels of finished objects the current object may not take (a resumed object keeps its own)."""
+        key = (self.objects, self.current.base)
+        cached = self._protect_cache
+        if cached is None or cached[0][0] is not key[0] or cached[0][1] is not key[1]:
+            self._protect_cache = cached = (key, protected_pixels(self.objects, self.shape, self.current.base))
+        return cached[1]
+
+    def current_overlap(self) -> np.ndarray | None:
+        """Pixels of the current prediction + strokes that finished objects hold (kept by them while
+        protect_finished is on, taken otherwise); None when there are none."""
+        raw, prot = self.raw_current_mask(), self.protected_pixels()
+        if raw is None or prot is None:
+            return None
+        hit = raw & prot
+        return hit if hit.any() else None
+
+    def raw_current_mask(self) -> np.ndarray | None:
+        """The current object's prediction + strokes, before finished objects are protected (read-only)."""
         c = self.current
         key = (c, self.threshold, self.refine)
         src = (self._shown_prob(c.clicks) if c.clicks else None, c.base)
@@ -541,5 +493,6 @@ class AnnotationState:
         return apply_strokes(base, c.strokes) if c.strokes else base
 
     def label_maps(self) -> tuple[np.ndarray, np.ndarray]:
-        """(class map, instance map) of all finished objects, for saving (hidden ones included)."""
-        return compose(self.objects, self.shape)
+        """(class map, instance map) of all finished objects, for saving (hidden ones included), 255 on void."""
+        cls, inst = compose(self.objects, self.shape)
+        return apply_void(cls, inst, None if self.void.is_empty else self.void.mask(self.shape))

@@ -13,13 +13,19 @@ from PyQt5.QtGui import QIcon
 from PyQt5.QtWidgets import (QAction, QActionGroup, QApplication, QLabel, QMainWindow, QMenu, QSlider,
                              QToolBar, QWidget)
 
-from annotator import convert_dialog, label_file
+from annotator import (class_controller, convert_dialog, foreign_masks, label_file,
+                       overlap_view, save_guard, void_tool)
 from annotator.actions import ICONS, build_actions, shortcut_rows
 from annotator.inference import InferenceFailure, InferenceResult, InferenceService
 from annotator.settings import Settings, default_settings, load_settings, open_qsettings, save_settings
 from annotator.state import AnnotationState, ClassTable, Stroke
 from annotator.widgets import dialogs
-from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER, Canvas, label_edges, overlay_rgba
+from annotator import model_actions
+from annotator.contrast import overlay_colors
+from annotator.view_sync import last_image, sync as sync_view
+from annotator.widgets.brush_cursor import BrushCursor
+from annotator.widgets.canvas import (MODE_BRUSH, MODE_CLICK, MODE_ERASER, MODE_VOID, Canvas, label_edges,
+                                      overlay_rgba)
 from annotator.widgets.class_table import ClassTableDock
 from annotator.widgets.file_list import FileList
 from annotator.widgets.object_list import ObjectList
@@ -65,8 +71,8 @@ class MainWindow(QMainWindow):
         self.store = store if store is not None else open_qsettings()
         self.settings = settings if settings is not None else load_settings(self.store, default_settings())
         self.setWindowIcon(QIcon(str(ICONS / "app.svg")))
-        self.classes = ClassTable()
-        self.current_class = 1
+        self.classes = ClassTable(())  # the output folder's class list (annotator.class_controller)
+        self.current_class = 0
         self.predictor: Any = None
         self.folder: Path | None = None
         self.output_dir: Path | None = None
@@ -79,6 +85,7 @@ class MainWindow(QMainWindow):
         self._finish_after = False
         self._last_current_mask: np.ndarray | None = None
         self._broken_annotation: label_file.LabelPaths | None = None
+        self._foreign_masks: list[Path] = []  # masks another program wrote: kept before the first save
         self._stem_conflicts: dict[Path, Path] = {}  # image -> the image of the same stem that owns its files
         self._save_failed = False
         self._info_windows: list[QWidget] = []
@@ -89,7 +96,6 @@ class MainWindow(QMainWindow):
         self.service.failed.connect(self._on_failure)
 
         self.canvas = Canvas(self)
-        self.canvas.brush_size = self.settings.brush_size
         self.canvas.marker_size = self.settings.marker_size
         self.canvas.show_clicks = self.settings.show_clicks
         self.canvas.clicked.connect(self.add_click)
@@ -113,7 +119,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.RightDockWidgetArea, self.object_list)
 
         self._build_actions()
+        self.class_ctl = class_controller.ClassController(self)
+        void_tool.install(self)
         self._build_status_bar()
+        self.brush = BrushCursor(self)
         self.class_dock.set_current(self.current_class)
         self._restore_geometry()
         if predictor is not None:
@@ -132,17 +141,18 @@ class MainWindow(QMainWindow):
             "tool_click": lambda on: on and self.set_tool(MODE_CLICK),
             "tool_brush": lambda on: on and self.set_tool(MODE_BRUSH),
             "tool_eraser": lambda on: on and self.set_tool(MODE_ERASER),
-            "brush_smaller": lambda: self.set_brush_size(self.settings.brush_size * 0.8),
-            "brush_larger": lambda: self.set_brush_size(self.settings.brush_size * 1.25 + 1),
+            "brush_smaller": lambda: self.brush.step(-1), "brush_larger": lambda: self.brush.step(+1),
             "refine": self._on_refine, "show_clicks": self._on_show_clicks,
             "fit": self.canvas.fit, "actual_size": self.canvas.actual_size,
             "zoom_in": lambda: self.canvas.zoom(1.25), "zoom_out": lambda: self.canvas.zoom(0.8),
-            "load_checkpoint": self._ask_checkpoint, "max_size": self._ask_max_size,
+            "load_checkpoint": lambda: model_actions.ask_checkpoint(self), "max_size": self._ask_max_size,
+            "default_model": lambda: model_actions.use_default_model(self),
             "focus_zoom": lambda on: self._toggle_reload("focus_zoom", "zoom_in", on),
             "enforce_clicks": lambda on: self._toggle_reload("enforce_clicks", "brs", on),
             "model_info": self.show_model_info, "shortcuts": self.show_shortcuts, "about": self.show_about,
             "export": lambda: convert_dialog.show(self, "export"),
             "import_annotations": lambda: convert_dialog.show(self, "import"),
+            "protect_finished": lambda on: overlap_view.set_protect(self, on),
         })
         tools = QActionGroup(self)
         for n in ("tool_click", "tool_brush", "tool_eraser"):
@@ -153,6 +163,7 @@ class MainWindow(QMainWindow):
         a["focus_zoom"].setChecked(self.settings.zoom_in)
         a["enforce_clicks"].setChecked(self.settings.brs)
         a["show_clicks"].setChecked(self.settings.show_clicks)
+        a["protect_finished"].setChecked(self.settings.protect_finished)
         for i in range(9):
             act = QAction(f"Class {i + 1}", self)
             act.setShortcut(str(i + 1))
@@ -165,7 +176,8 @@ class MainWindow(QMainWindow):
                   "import_annotations", None, "prev_image", "next_image", None, "quit"):
             m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&Edit")
-        for n in ("undo", "redo", None, "finish", "clear", None, "edit_object", "delete_object"):
+        for n in ("undo", "redo", None, "finish", "clear", None, "edit_object", "delete_object", None,
+                  "protect_finished"):
             m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&View")
         for n in ("tool_click", "tool_brush", "tool_eraser", "brush_smaller", "brush_larger", None, "refine",
@@ -176,6 +188,7 @@ class MainWindow(QMainWindow):
             m.addAction(dock.toggleViewAction())
         self.model_menu = mb.addMenu("&Model")
         self.model_menu.addAction(a["load_checkpoint"])
+        self.model_menu.addAction(a["default_model"])
         self.model_menu.addAction(a["model_info"])
         self.model_menu.addAction(a["max_size"])
         self.model_menu.addAction(a["focus_zoom"])
@@ -324,17 +337,20 @@ class MainWindow(QMainWindow):
         except OSError as e:
             dialogs.message(self, "error", "Cannot open folder", f"{folder}: {_error_text(e)}")
             return False
+        if not save_guard.claim_folder(self, label_file.output_dir_for(folder)):
+            return False
         self._leave_image()
         self.folder = folder
         self.output_dir = label_file.output_dir_for(folder)
         self.images = images
+        self.class_ctl.folder_opened()
         self._list_files()
         self._update_settings(last_folder=str(folder))
         if not images:
             self.statusBar().showMessage(f"No images in {folder}", 8000)
             self.refresh()
             return True
-        start = 0
+        start, select = 0, select if select is not None else last_image(self.store, folder)
         if select is not None:
             names = [p.name for p in images]
             if Path(select).name in names:
@@ -348,7 +364,10 @@ class MainWindow(QMainWindow):
 
     def set_output_dir(self, folder: str | os.PathLike) -> None:
         """Write masks under `folder` from now on (the current image is saved there when next saved)."""
+        if not save_guard.claim_folder(self, Path(folder)):
+            return
         self.output_dir = Path(folder)
+        self.class_ctl.output_changed()
         self._list_files()
         if self.index >= 0:
             self.file_list.set_current(self.index)
@@ -408,7 +427,7 @@ class MainWindow(QMainWindow):
         self._pending_id = 0
         self._finish_after = False
         self._last_current_mask = None
-        self._broken_annotation = None
+        self._broken_annotation, self._foreign_masks = None, []
         self.state = None
         self.image = None
         self.index = -1
@@ -440,17 +459,19 @@ class MainWindow(QMainWindow):
             state = AnnotationState((h, w), self.classes, class_index=self.current_class)
             state.threshold = self.settings.threshold
             state.refine = self.settings.refine
+            state.protect_finished = self.settings.protect_finished
             problem = None
             try:
                 loaded = label_file.load(self.output_dir, path, (h, w))
             except AnnotationFileError as e:
                 loaded, problem = None, e
             if loaded is not None:
-                self.classes.merge(loaded.classes)
-                state.load_objects(loaded.objects, loaded.current)
+                self.class_ctl.adopt(loaded, path)
+                state.load_objects(loaded.objects, loaded.current, loaded.void)
+                self._foreign_masks = loaded.foreign
                 state.dirty = loaded.needs_resave
-                self.class_dock.refresh()
             self.image, self.state, self.index = rgb, state, index
+            save_guard.record(self, path)
             self.canvas.set_image(rgb)
             self.service.set_image(rgb)
             self.file_list.set_current(index)
@@ -480,10 +501,15 @@ class MainWindow(QMainWindow):
         if path in self._stem_conflicts:  # (after Change Output Folder: that folder's files are another's)
             dialogs.message(self, "error", "Could not save", self._conflict_text(path))
             return False
+        go = save_guard.confirm_save(self, path, quiet)
+        if go is not True:
+            return go is None
         try:
             if self._broken_annotation is not None:
                 label_file.move_aside(self._broken_annotation)
                 self._broken_annotation = None
+            kept, self._foreign_masks = foreign_masks.keep_originals(self._foreign_masks), []
+            self.class_ctl.write()
             label_file.save(self.output_dir, path, self.state)
         except (OSError, IFCNError, ValueError) as e:
             self.statusBar().showMessage(f"Could not save {path.name}: {_error_text(e)}", 15000)
@@ -494,12 +520,15 @@ class MainWindow(QMainWindow):
                     f"Could not save the annotation of {path.name} in {self.output_dir}:\n{_error_text(e)}\n\n"
                     f"Your work is kept in memory.{' ' + advice if advice else ''}")
             self._save_failed = True
+            save_guard.record(self, path)  # what a save cut short left is this window's own writing
             self.refresh()
             return False
         self._save_failed = False
         self.state.mark_saved()
+        save_guard.record(self, path)
         self.file_list.set_status(self.index, label_file.annotation_status(self.output_dir, path))
-        self.statusBar().showMessage(f"Saved {path.name}", 4000)
+        note = foreign_masks.backup_note(kept, self.output_dir)
+        self.statusBar().showMessage(f"Saved {path.name}{note}", 15000 if note else 4000)
         self.saved.emit(str(path))
         self.refresh()
         return True
@@ -530,6 +559,7 @@ class MainWindow(QMainWindow):
         self.store.setValue("window/geometry", self.saveGeometry())
         self.store.setValue("window/state", self.saveState())
         save_settings(self.store, self.settings)
+        save_guard.release_folder(self)
         self.service.shutdown()
         for w in self._info_windows:
             w.close()
@@ -538,7 +568,7 @@ class MainWindow(QMainWindow):
     # ---- editing -----------------------------------------------------------------------------
     def add_click(self, x: float, y: float, positive: bool = True) -> bool:
         """Add a click (image pixels) to the current object and request its mask."""
-        if self.state is None:
+        if self.state is None or not self.class_ctl.ensure_class():
             return False
         try:
             self.state.add_click(Click(x, y, positive))
@@ -552,7 +582,10 @@ class MainWindow(QMainWindow):
     def _on_stroke(self, points, radius: float, erase: bool) -> None:
         if self.state is None:
             return
-        self.state.add_stroke(Stroke(tuple((float(x), float(y)) for x, y in points), float(radius), erase))
+        if self.canvas.mode == MODE_VOID:
+            void_tool.on_stroke(self, points, radius, erase)
+        else:
+            self.state.add_stroke(Stroke(tuple((float(x), float(y)) for x, y in points), float(radius), erase))
         self.refresh()
 
     def finish_object(self) -> bool:
@@ -645,16 +678,14 @@ class MainWindow(QMainWindow):
     def set_tool(self, mode: str) -> None:
         """Switch between the click tool, brush and eraser."""
         self.canvas.set_mode(mode)
-        names = {MODE_CLICK: "tool_click", MODE_BRUSH: "tool_brush", MODE_ERASER: "tool_eraser"}
+        names = {MODE_CLICK: "tool_click", MODE_BRUSH: "tool_brush", MODE_ERASER: "tool_eraser", MODE_VOID: "tool_void"}
         act = self.actions_by_name[names[mode]]
         if not act.isChecked():
             act.setChecked(True)
 
     def set_brush_size(self, size: float) -> None:
-        """Brush radius in screen pixels."""
-        self._update_settings(brush_size=int(round(size)))
-        self.canvas.brush_size = self.settings.brush_size
-        self.statusBar().showMessage(f"Brush radius {self.settings.brush_size} px", 2000)
+        """Brush radius in image pixels."""
+        self.brush.set_size(size)
 
     # ---- inference ---------------------------------------------------------------------------
     def _request_prediction(self) -> None:
@@ -728,6 +759,7 @@ class MainWindow(QMainWindow):
         name = self.images[self.index].name if st is not None else ""
         self.setWindowTitle(f"{name}{' *' if self.dirty else ''} — {APP_NAME}" if name else APP_NAME)
         self.refresh_status()
+        sync_view(self)
 
     def refresh_status(self) -> None:
         """Update the permanent status bar fields."""
@@ -780,8 +812,12 @@ class MainWindow(QMainWindow):
         cur = self.current_mask()
         cur_small = cur[::s, ::s] if cur is not None else None
         color = self.classes.get(st.current.class_index).color
-        rgba = overlay_rgba(labels, colors, self.settings.opacity, cur_small, color, outline)
-        self.canvas.set_overlay(rgba if (labels.any() or (cur_small is not None and cur_small.any())) else None)
+        colors, edge_colors, color = overlay_colors(labels, colors, self.image[::s, ::s], cur_small, color,
+                                                    self.settings.opacity)
+        rgba = overlay_rgba(labels, colors, self.settings.opacity, cur_small, color, outline,
+                            overlap_view.hatch(self, s), edge_colors=edge_colors)
+        rgba = void_tool.paint(self, rgba, s)
+        self.canvas.set_overlay(rgba if rgba[..., 3].any() else None)
 
     # ---- toggles and settings ------------------------------------------------------------------
     def _update_settings(self, **changes: Any) -> None:
@@ -838,11 +874,6 @@ class MainWindow(QMainWindow):
         d = dialogs.choose_folder(self, "Output folder for the masks", str(self.output_dir or ""))
         if d:
             self.set_output_dir(d)
-
-    def _ask_checkpoint(self) -> None:
-        f = dialogs.choose_file(self, "Load checkpoint", "", "Checkpoints (*.pt *.pth *.ckpt);;All files (*)")
-        if f:
-            self.load_checkpoint(f)
 
     def _reload_with(self, **changes: Any) -> bool:
         """Apply the settings `changes` and reload the current model with them; on failure the old

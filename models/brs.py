@@ -40,7 +40,8 @@ LOSSES = ("bce", "squared")
 @dataclass(frozen=True)
 class BRS:
     """f-BRS-B settings: click disc radius (px of the network input), L-BFGS budget (evaluations, and time
-    as a multiple of the backbone's forward time, which the caller measures), regulariser."""
+    as a multiple of the backbone's forward time, which the caller measures; the time budget never stops it
+    before `min_evals` evaluations, so a loaded machine or a tiny image still gets a real attempt), regulariser."""
 
     radius: int = 5
     max_evals: int = 20
@@ -48,12 +49,14 @@ class BRS:
     prob_thresh: float = 0.49
     loss: str = "bce"
     time_ratio: float = 0.8
+    min_evals: int = 5
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"f-BRS loss must be one of {LOSSES}, got {self.loss!r}")
         if self.radius < 0 or self.max_evals < 1 or self.reg_weight < 0 or not 0 < self.prob_thresh < 1 \
-                or not self.time_ratio > 0:
+                or not self.time_ratio > 0 \
+                or self.min_evals < 0:
             raise ValueError(f"invalid f-BRS settings: {self}")
 
 
@@ -204,7 +207,8 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
                 best["loss"], best["params"] = value, params.detach().clone()
             if _respected(z, is_pos, cfg.prob_thresh):
                 return value, np.zeros_like(x)  # clicks respected: a zero gradient ends it
-            if evals[0] > cfg.max_evals or (budget_s is not None and clock() - start >= budget_s):
+            if evals[0] > cfg.max_evals or (budget_s is not None and evals[0] > min(cfg.min_evals, cfg.max_evals)
+                                            and clock() - start >= budget_s):
                 raise _BudgetSpent  # L-BFGS's line search would ask again after a zero gradient
             (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
         return value, grad.cpu().numpy().astype(np.float64)

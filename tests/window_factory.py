@@ -18,11 +18,19 @@ def window_factory(qtbot, tmp_path: Path, default_predictor: Callable[[], Any], 
 
     made: list = []
 
-    def make(folder=None, predictor=None, **settings):
+    def make(folder=None, predictor=None, classes="voc", concurrent=False, **settings):
+        """`classes`: the list a folder without classes.json starts with ("voc", None = empty, as the app)."""
+        if not concurrent:  # a new window is a new session: the earlier ones ended (their locks released)
+            from annotator import save_guard
+            for old in made:
+                save_guard.release_folder(old)
         store = QSettings(str(tmp_path / f"settings{len(made)}.ini"), QSettings.IniFormat)
         w = MainWindow(predictor=predictor if predictor is not None else default_predictor(),
                        settings=Settings().updated(**settings), store=store)
         qtbot.addWidget(w)
+        if classes == "voc":
+            from models.class_list import ClassTable
+            w.class_ctl.set_start_list(ClassTable.voc(), store=False)
         w.resize(*size)
         w.show()
         if wait_exposed:

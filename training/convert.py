@@ -3,7 +3,7 @@
 Export (``--to coco|labelme|yolo``) reads what the annotator saved (found by `training.annotations`,
 the reader `ifcn devkit` uses): one object per instance of `SegmentationObject/<stem>.png` (its visible
 pixels), its class from `SegmentationClass/<stem>.png`, VOC's 255 as the ignore region, class names from
-the sidecars' class tables. Every export is a self-contained folder with the images hardlinked (or
+the folder's class list (classes.json, else the sidecars' class tables). Every export is a self-contained folder with the images hardlinked (or
 copied) beside the labels:
 
 - coco: ``images/`` + ``annotations/instances_default.json`` (RLE; ``--polygons`` for polygons);
@@ -33,7 +33,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.errors import DatasetError, IFCNError, ImageReadError
+from models.class_list import (ClassDef, ClassTable, folder_class_file, read_folder_classes, voc_color,
+                               write_class_file)
+from models.class_list import read_labels_file as read_labels
+from models.errors import ClassListError, DatasetError, IFCNError, ImageReadError
 from models.fileio import (atomic_write_bytes, atomic_write_text, encode_index_png, read_index_png, voc_colormap,
                            voc_instances)
 from training.annotations import AnnotatedImage, find_annotations, split_holdout
@@ -91,8 +94,7 @@ class ConvertSummary:
                             " YOLO has no holes)"))
         if self.ignore_dropped:
             lines.append(f"  {self.ignore_dropped} ignore region(s) not written: "
-                         + ("YOLO has no ignore regions" if self.direction == "export"
-                            else "the annotator does not store ignore regions yet"))
+                         + "YOLO has no ignore regions")
         if self.shapes_skipped:
             lines.append(f"  {self.shapes_skipped} line/point shape(s) skipped (not regions)")
         if self.skipped:
@@ -120,6 +122,19 @@ def _read_json_file(path: Path, limit: int) -> Any:
 
 
 def class_table(out_dir: str | os.PathLike) -> dict[int, str]:
+    """Class index -> name: the output folder's class list (`classes.json`, models.class_list), completed
+    for the indices it lacks by the sidecars' class tables (folders annotated before it existed; the newest
+    sidecar wins). A broken classes.json is a DatasetError naming it."""
+    try:
+        listed = read_folder_classes(out_dir)
+    except ClassListError as e:
+        raise DatasetError(f"{e} Fix or delete it (the annotator rebuilds it from the annotations).") from None
+    table = _sidecar_class_table(out_dir)
+    table.update({c.index: c.name for c in listed or ()})
+    return table
+
+
+def _sidecar_class_table(out_dir: str | os.PathLike) -> dict[int, str]:
     """Class index -> name from the class tables of the sidecars in `out_dir` (the newest sidecar wins)."""
     folder = Path(out_dir) / SIDECAR_DIR
     try:
@@ -213,6 +228,7 @@ def _sidecar_text(img: ImageAnnotation, classes: dict[int, str]) -> str:
            "classes": [{"index": i, "name": n, "color": [int(v) for v in cmap[i]]} for i, n in sorted(classes.items())],
            "objects": [{"instance": k, "class": o.class_index, "clicks": [], "strokes": [],
                         "mask": {"rle": runs(o.mask.ravel())}} for k, o in enumerate(img.objects, start=1)],
+           "void": None if img.void is None else {"rle": runs(img.void.ravel())},
            "current": None}
     return json.dumps(doc, separators=(",", ":"))
 
@@ -247,10 +263,7 @@ def write_annotator_output(data: Dataset, out: str | os.PathLike, overwrite: boo
     for img in data.loaded():
         name = img.image.name
         stem = img.image.stem
-        if img.void is not None:  # the sidecar has no place for it: counted, not written
-            summary.ignore_regions += 1
-            summary.ignore_dropped += 1
-        if not img.objects:
+        if not img.objects and img.void is None:
             continue
         files = [out / SIDECAR_DIR / f"{stem}.json", out / CLASS_DIR / f"{stem}.png", out / OBJECT_DIR / f"{stem}.png"]
         if stem in stems:
@@ -280,12 +293,15 @@ def write_annotator_output(data: Dataset, out: str | os.PathLike, overwrite: boo
         for k, o in enumerate(img.objects, start=1):  # later objects win, as annotator.state.compose
             cls[o.mask] = o.class_index
             inst[o.mask] = k
+        if img.void is not None:  # the ignore region: 255 over everything, as annotator.void_layer writes it
+            cls[img.void] = inst[img.void] = VOID
         atomic_write_text(files[0], text)  # sidecar first, then the PNGs, as the annotator writes
         atomic_write_bytes(files[1], encode_index_png(cls, palette))
         atomic_write_bytes(files[2], encode_index_png(inst, palette))
         stems.add(stem)
         summary.images += 1
         summary.objects += len(img.objects)
+        summary.ignore_regions += img.void is not None
         summary.files += [str(f) for f in files]
     return summary
 
@@ -317,14 +333,29 @@ def assign_indices(wanted: list[tuple[str, int | None]], existing: dict[int, str
 
 def read_labels_file(path: str | os.PathLike) -> list[str]:
     """Class names of a labelme-style labels.txt (one a line; `__ignore__` and `_background_` left out)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: cannot read the class list ({e}).") from None
-    names = [s.strip() for s in lines if s.strip() and s.strip() not in (IGNORE_LABEL, BACKGROUND_LABEL)]
-    if len(set(names)) != len(names):
-        raise DatasetError(f"{path}: a class name is listed twice.")
-    return names
+    return list(read_labels(path).names)
+
+
+def store_class_list(out: str | os.PathLike, classes: dict[int, str]) -> None:
+    """Add the imported classes the output folder's class list lacks to its classes.json (so the annotator
+    never gives their indices to new classes)."""
+    table = read_folder_classes(out)
+    if table is None:
+        table = ClassTable(())
+        for i, n in sorted(_sidecar_class_table(out).items()):
+            try:
+                table.merge([ClassDef(i, n, voc_color(i))])
+            except ValueError:
+                continue  # a name the list cannot hold (repeated, control characters): "class N" in the annotator
+    before = len(table)
+    for i, name in sorted(classes.items()):
+        if i not in table and table.find(name) is None:
+            try:
+                table.add(name, index=i)
+            except ValueError:
+                continue
+    if len(table) != before or not folder_class_file(out).exists():
+        write_class_file(folder_class_file(out), table)
 
 
 def _read_labelme(path: Path) -> dict[str, Any]:
@@ -563,6 +594,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 data = read_coco_file(args.annotations, args.images, existing)
             summary = write_annotator_output(data, args.out, overwrite=args.overwrite)
+            if summary.images:
+                store_class_list(args.out, data.classes)
             summary.format, summary.source = args.from_, str(args.annotations)
             summary.shapes_skipped = shapes_skipped
             summary.skipped = data.skipped + summary.skipped

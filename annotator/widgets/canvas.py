@@ -18,6 +18,7 @@ ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 0.005, 64.0
 
 MODE_CLICK, MODE_BRUSH, MODE_ERASER = "click", "brush", "eraser"
+MODE_VOID = "void"  # void brush: left drag paints VOC's void (ignore), right drag erases it
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -39,16 +40,23 @@ def label_edges(labels: np.ndarray) -> np.ndarray:
 
 def overlay_rgba(label_map: np.ndarray, colors: np.ndarray, opacity: float,
                  current: np.ndarray | None = None, current_color: Sequence[int] = (255, 255, 0),
-                 outline: np.ndarray | None = None) -> np.ndarray:
+                 outline: np.ndarray | None = None, hatch: np.ndarray | None = None,
+                 edge_colors: np.ndarray | None = None) -> np.ndarray:
     """RGBA uint8 overlay: `colors[label]` at `opacity` with opaque borders, the current mask on top
-    (outlined in white), and `outline` (the selected object) in white."""
+    (outlined in white), `outline` (the selected object) in white, and `hatch` (the current object's
+    overlap with finished objects) in red diagonal stripes. `edge_colors[label]` (annotator.contrast), when
+    given, outlines each finished object opaquely."""
     a = int(round(255 * min(1.0, max(0.0, opacity))))
     lut = np.zeros((256, 4), dtype=np.uint8)
     lut[:, :3] = colors
     lut[1:, 3] = a
     out = lut[label_map]
     if label_map.any():
-        out[..., 3][label_edges(label_map)] = max(a, 220)
+        edges = label_edges(label_map)
+        out[..., 3][edges] = max(a, 220)
+        if edge_colors is not None:
+            out[edges] = np.concatenate([edge_colors[label_map[edges]],
+                                         np.full((int(edges.sum()), 1), 255, np.uint8)], axis=1)
     if current is not None and current.any():
         out[current, :3] = current_color
         out[current, 3] = min(255, a + 30)
@@ -56,6 +64,10 @@ def overlay_rgba(label_map: np.ndarray, colors: np.ndarray, opacity: float,
         out[edge] = (255, 255, 255, 255)
     if outline is not None:
         out[outline] = (255, 255, 255, 230)
+    if hatch is not None and hatch.any():
+        yy, xx = np.nonzero(hatch)
+        stripe = ((yy + xx) // 3) % 2 == 0
+        out[yy[stripe], xx[stripe]] = (255, 40, 40, 255)
     return out
 
 
@@ -92,11 +104,13 @@ class Canvas(QGraphicsView):
         self._fit_mode = True
         self._pan_from: QPointF | None = None
         self._stroke: list[tuple[float, float]] | None = None
+        self._stroke_erase, self._stroke_button = False, Qt.LeftButton
         self.mode = MODE_CLICK
         self.brush_size = 12
         self.marker_size = 6
         self.show_clicks = True
         self._clicks: tuple[Click, ...] = ()
+        self.placeholder = ""  # drawn in the middle of the view while no image is shown
 
     # ---- content -------------------------------------------------------------------------------
     @property
@@ -113,6 +127,29 @@ class Canvas(QGraphicsView):
         self.set_clicks(())
         self.scene().setSceneRect(QRectF(0, 0, w, h))
         self.fit()
+
+    def shown_image(self) -> QImage | None:
+        """The image on screen (None when nothing is shown)."""
+        return self._image_item.pixmap().toImage() if self._shape is not None else None
+
+    def set_placeholder(self, text: str) -> None:
+        """Say `text` in the view while no image is shown (why the canvas is empty)."""
+        if text != self.placeholder:
+            self.placeholder = text
+            self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 - Qt override
+        super().drawForeground(painter, rect)
+        if self._shape is None and self.placeholder:
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(QColor(220, 220, 220))
+            f = painter.font()
+            f.setPointSizeF(f.pointSizeF() * 1.3)
+            painter.setFont(f)
+            painter.drawText(self.viewport().rect().adjusted(20, 20, -20, -20), Qt.AlignCenter | Qt.TextWordWrap,
+                             self.placeholder)
+            painter.restore()
 
     def clear(self) -> None:
         """Show nothing."""
@@ -258,8 +295,10 @@ class Canvas(QGraphicsView):
             return
         if self.mode == MODE_CLICK and btn in (Qt.LeftButton, Qt.RightButton):
             self.clicked.emit(float(math.floor(x)), float(math.floor(y)), btn == Qt.LeftButton)
-        elif self.mode in (MODE_BRUSH, MODE_ERASER) and btn == Qt.LeftButton:
-            self._stroke = [(x, y)]
+        elif (self.mode in (MODE_BRUSH, MODE_ERASER) and btn == Qt.LeftButton) or \
+                (self.mode == MODE_VOID and btn in (Qt.LeftButton, Qt.RightButton)):
+            self._stroke, self._stroke_button = [(x, y)], btn
+            self._stroke_erase = self.mode == MODE_ERASER or btn == Qt.RightButton
             self._update_stroke_item()
         event.accept()
 
@@ -286,15 +325,15 @@ class Canvas(QGraphicsView):
             self.viewport().unsetCursor()
             event.accept()
             return
-        if self._stroke is not None and event.button() == Qt.LeftButton:
+        if self._stroke is not None and event.button() == self._stroke_button:
             pts, self._stroke = self._stroke, None
             self._stroke_item.setPath(QPainterPath())
-            self.strokeFinished.emit(pts, self.brush_radius_image(), self.mode == MODE_ERASER)
+            self.strokeFinished.emit(pts, self.brush_radius_image(), self._stroke_erase)
         event.accept()
 
     def brush_radius_image(self) -> float:
-        """The brush radius in image pixels at the current zoom."""
-        return max(0.5, self.brush_size / max(self.scale_factor(), 1e-6))
+        """The brush radius in image pixels (the brush cursor shows it, scaled with the zoom)."""
+        return max(0.5, float(self.brush_size))
 
     def _update_stroke_item(self) -> None:
         if not self._stroke:
@@ -305,6 +344,8 @@ class Canvas(QGraphicsView):
         if len(self._stroke) == 1:
             path.lineTo(QPointF(self._stroke[0][0] + 0.01, self._stroke[0][1]))
         col = QColor(255, 255, 255, 110) if self.mode == MODE_ERASER else QColor(255, 255, 0, 110)
+        if self.mode == MODE_VOID:
+            col = QColor(255, 255, 255, 110) if self._stroke_erase else QColor(90, 90, 90, 150)
         pen = QPen(col, 2 * self.brush_radius_image(), Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
         self._stroke_item.setPen(pen)
         self._stroke_item.setPath(path)

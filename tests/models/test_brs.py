@@ -212,18 +212,37 @@ def test_the_time_budget_is_a_hard_cap():
         feats, plain = net.features(x), net(x)
     ticks = iter(range(1000))
     _, free = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=50))
-    logits, evals = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=50), budget_s=2.5,
+    logits, evals = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=50, min_evals=1), budget_s=2.5,
                                   clock=lambda: float(next(ticks)))
     assert free > 4 and evals == 4 and not torch.equal(logits, plain)
 
 
+def test_the_time_budget_never_stops_before_min_evals():
+    """A budget already spent (a loaded machine, a tiny image) still leaves f-BRS `min_evals` evaluations."""
+    from models.checkpoint import load_checkpoint
+    from models.predictor import default_checkpoint
+
+    net = load_checkpoint(default_checkpoint()).model.float().eval()
+    clicks = [Click(80, 60, True), Click(100, 60, False)]
+    x = _input(net, _disk_scene(), clicks)
+    with torch.no_grad():
+        feats = net.features(x)
+    _, free = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=50))
+    for floor in (1, 3):
+        _, evals = refine_logits(net, feats, clicks, (120, 160), BRS(max_evals=50, min_evals=floor), budget_s=0.0)
+        assert evals == min(free, floor + 1)
+    with pytest.raises(ValueError):
+        BRS(min_evals=-1)
+
+
 def test_predictor_gives_brs_a_share_of_the_forwards_time():
     """The predictor times the backbone and passes f-BRS `time_ratio` x that: a tiny ratio stops f-BRS after
-    its first evaluation (the clicks then stay ignored); the default ratio lets it enforce them."""
+    its first evaluation (the clicks then stay ignored) when `min_evals` allows; the defaults (ratio and
+    `min_evals`) let it enforce them, even on a tiny image whose forward is quicker than f-BRS's set-up."""
     img = _disk_scene()
     clicks = [Click(80, 60, True), Click(100, 60, False)]
-    for ratio, evals in ((1e-9, 2), (BRS().time_ratio, None)):
-        p = Predictor.load(None, device="cpu", brs=BRS(time_ratio=ratio))
+    for cfg, evals in ((BRS(time_ratio=1e-9, min_evals=1), 2), (BRS(), None)):
+        p = Predictor.load(None, device="cpu", brs=cfg)
         p.set_image(img)
         prob = p.predict(clicks)
         if evals is not None:

@@ -200,13 +200,24 @@ def _fixed_prob(p, mask):
     import cv2
     import torch
 
-    def net(x):
-        h, w = x.shape[-2:]
-        m = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
-        return torch.from_numpy(np.where(m > 0, 8.0, -8.0).astype(np.float32))[None, None]
     shapes = []
-    p._net = lambda x: (shapes.append(tuple(x.shape[-2:])), net(x))[1]
-    p.brs = None  # the fake network is one callable, without features and head
+
+    class _Fixed:
+        """A fake network with the predictor's interface: `features` records the input size, `head` paints
+        `mask` at the requested size."""
+
+        def features(self, x):
+            shapes.append(tuple(x.shape[-2:]))
+            return {}
+
+        def head(self, feats, size):
+            h, w = size
+            m = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+            return torch.from_numpy(np.where(m > 0, 8.0, -8.0).astype(np.float32))[None, None]
+
+    p._net = _Fixed()
+    p._engine = None
+    p.brs = None  # f-BRS would differentiate a real head
     return shapes
 
 
