@@ -221,19 +221,39 @@ def _refuse_overlap(out: Path, inputs: list[tuple[str, Path]]) -> None:
                             "which would delete the inputs. Choose a separate --out folder.")
 
 
+#: What a build writes into the devkit folder; anything else there is the user's and is kept.
+DEVKIT_ENTRIES = ("JPEGImages", OBJECT_DIR, CLASS_DIR, "ImageSets", MARKER)
+
+
 def _prepare_out(out: Path) -> Path:
-    """Create (or empty a devkit previously written by this module at) `out`; refuse other folders."""
+    """A new, empty staging folder beside `out` to build in; refuses an `out` that is not a folder or holds
+    something other than a devkit this module built. Nothing at `out` is touched (see _swap_in)."""
     if out.exists() and not out.is_dir():
         raise IFCNError(f"{out}: exists and is not a folder; choose another --out.")
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / MARKER).is_file():
-            raise IFCNError(f"{out}: the folder is not empty and was not made by `ifcn devkit`; "
-                            "choose an empty or new --out folder.")
-        for sub in ("JPEGImages", OBJECT_DIR, CLASS_DIR, "ImageSets"):
-            shutil.rmtree(out / sub, ignore_errors=True)
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise IFCNError(f"{out}: the folder is not empty and was not made by `ifcn devkit`; "
+                        "choose an empty or new --out folder.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.building-{os.getpid()}-{os.urandom(4).hex()}"
+    staging.mkdir()  # the usual permissions (a mkdtemp folder would be 0700)
     for sub in ("JPEGImages", OBJECT_DIR, CLASS_DIR, os.path.join("ImageSets", "Segmentation")):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    return out
+        (staging / sub).mkdir(parents=True, exist_ok=True)
+    return staging
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put the complete devkit built at `staging` at `out`; only then delete the previous one (keeping
+    any file of the user's that lay beside it)."""
+    if not out.is_dir():
+        os.rename(staging, out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}-{os.urandom(4).hex()}"
+    os.rename(out, old)
+    os.rename(staging, out)
+    for p in old.iterdir():
+        if p.name not in DEVKIT_ENTRIES:
+            os.rename(p, out / p.name)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def build_devkit(annotations_dir: str | os.PathLike, out: str | os.PathLike, *,
@@ -264,7 +284,20 @@ def build_devkit(annotations_dir: str | os.PathLike, out: str | os.PathLike, *,
     extra_ids = extra.image_ids("train") if extra is not None else []
     train, val = split_holdout([a.stem for a in found], holdout, seed)
     by_stem = {a.stem: a for a in found}
-    out = _prepare_out(Path(out))
+    final = Path(out)
+    staging = _prepare_out(final)  # built beside, swapped in when complete: nothing deleted first
+    try:
+        _write_devkit(staging, train, val, by_stem, extra, extra_ids, link, summary)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_in(staging, final)
+    return summary
+
+
+def _write_devkit(out: Path, train: list[str], val: list[str], by_stem: dict[str, AnnotatedImage],
+                  extra: VOCDevkit | None, extra_ids: list[str], link: bool, summary: DevkitSummary) -> None:
+    """Write the devkit's images, masks, split files and marker into the (staging) folder `out`."""
     written_train: list[str] = []
     written_val: list[str] = []
     for names, written in ((train, written_train), (val, written_val)):
@@ -301,7 +334,6 @@ def build_devkit(annotations_dir: str | os.PathLike, out: str | os.PathLike, *,
     for name, ids in (("train", written_train), ("val", written_val), ("trainval", written_train + written_val)):
         atomic_write_text(sets / f"{name}.txt", "".join(f"{i}\n" for i in ids))
     atomic_write_text(out / MARKER, json.dumps(summary.to_dict(), indent=2) + "\n")
-    return summary
 
 
 # ----------------------------------------------------------------------------- "before" IoU
