@@ -16,7 +16,9 @@ from benchmarks.common import Section, Target, busy_note, cause, reps
 from models.backbones import spec_for
 from models.fcn import build_ifcn
 from training.datasets import make_dataset
-from training.train import TrainConfig, _worker_init, train_step
+from training.step import train_step
+from training.train import TrainConfig
+from training.train_runtime import worker_init
 
 BATCH = 8
 CROP = 320
@@ -33,7 +35,7 @@ def _throughput(ds, workers: int, channels_last: bool, steps: int, bf16: bool = 
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
-    kw = dict(num_workers=workers, worker_init_fn=_worker_init if workers else None)
+    kw = dict(num_workers=workers, worker_init_fn=worker_init if workers else None)
     loader = DataLoader(ds, batch_size=BATCH, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(0), **kw)
     it = iter(loader)
@@ -57,8 +59,8 @@ def _cpu_has(flag: str) -> bool:
 
 def _cpu_bf16_ok() -> bool:
     """Whether `ifcn train --amp` turns on bf16 autocast on this CPU."""
-    from training.train import _cpu_bf16_supported
-    return _cpu_bf16_supported()
+    from training.train_runtime import cpu_bf16_supported
+    return cpu_bf16_supported()
 
 
 def run() -> Section:

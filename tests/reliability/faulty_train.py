@@ -35,7 +35,7 @@ def main() -> int:
     opts = ap.parse_args(argv[:split])
     train_args = argv[split + 1:]
 
-    import training.train as tt
+    import training.train_loop as tt  # the loop's own name for train_step
 
     if opts.die_at_step:
         real_step = tt.train_step

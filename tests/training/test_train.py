@@ -152,11 +152,11 @@ def test_data_workers_leave_stop_signals_to_the_main_process():
     process would then die of the worker's death instead of saving last.pt)."""
     import signal
 
-    from training.train import _worker_init
+    from training.train_runtime import worker_init
 
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _worker_init(0)
+        worker_init(0)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
     finally:

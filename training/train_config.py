@@ -1,0 +1,82 @@
+"""The settings of a training run (`ifcn train`'s options as a dataclass) and what a run ended with."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.backbones import BACKBONES
+
+#: Exit code of `ifcn train` when a signal stopped the run (last.pt saved, resumable).
+EXIT_STOPPED = 130
+#: Default backbone: EfficientNet-Lite0, whose ImageNet weights ship with the install (no download).
+DEFAULT_BACKBONE = "efficientnet_lite0" if "efficientnet_lite0" in BACKBONES else "resnet18"
+
+
+@dataclass
+class TrainConfig:
+    """All settings of a training run (the CLI options, as a plain dataclass)."""
+
+    voc_root: str | None
+    out: str
+    data: tuple[str, ...] = ()  # object folders / collections, each 'PATH' or 'PATH:WEIGHT'
+    scale_min: float = 0.75
+    scale_max: float = 1.25
+    pairs: str | None = None
+    mode: str | None = None  # None: "pairs" with a pairs file, else "random"
+    train_split: str = "train"
+    backbone: str = DEFAULT_BACKBONE
+    stride: int = 8
+    upsample: str = "deconv"
+    extra_init: str = "mean"
+    init_checkpoint: str | None = None
+    weights: str | None = "imagenet"
+    allow_download: bool = False
+    epochs: int = 20
+    max_steps: int | None = None
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    crop_size: int = 320
+    augment: bool = True
+    workers: int = 2
+    device: str = "auto"
+    resume: bool = False
+    seed: int = 0
+    amp: bool | None = None  # None: on for CUDA
+    val_split: str | None = "val"
+    val_pairs: str | None = None
+    val_limit: int | None = None
+    val_every: int | None = None
+    progress_json: bool = False
+    progress_every: int = 1
+    show_bar: bool = True
+    iterative: int = 0  # up to N simulated corrective clicks per batch (RITM-style); 0 = the paper's
+    iterative_prob: float = 0.8
+    iterative_single: float = 0.3
+
+    @property
+    def data_mode(self) -> str:
+        """The loading mode actually used."""
+        return self.mode or ("pairs" if self.pairs else "random")
+
+
+@dataclass
+class TrainResult:
+    """What a run ended with."""
+
+    status: str  # "completed" | "stopped"
+    steps: int
+    epoch: int
+    seconds: float
+    best_val_iou: float | None
+    last_val_iou: float | None
+    last_path: Path | None
+    best_path: Path | None
+    losses: list[float] = field(default_factory=list)
+    val_history: list[tuple[int, float]] = field(default_factory=list)
+
+
+def plain_config(cfg: TrainConfig) -> dict[str, Any]:
+    """The settings as a dict without unset (None) values, as stored in a checkpoint."""
+    return {k: v for k, v in asdict(cfg).items() if v is not None}
