@@ -6,72 +6,26 @@ VOC's 255 painted into both PNGs, as a VOC devkit (and the annotator's ignore br
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from annotator import label_file
-from annotator.state import AnnotationState, AnnotObject, ClassTable
+from annotator.state import AnnotationState
 from models.cli import main as cli_main
-from models.fileio import read_index_png, voc_colormap, write_index_png
+from models.fileio import read_index_png
+from tests.training.convert_helpers import (BOX, CLASSES, RING, TWO_PARTS, VOID_REGION, H, W, annotate,
+                                            check_labelme_schema, coco_masks, compose, disc, filled, iou,
+                                            labelme_instances, loaded_objects, parse_data_yaml, read_yolo_label,
+                                            write_image, write_labelme, xx, yy)
 from training import convert
-from training.formats import coco, labelme, polygons, yolo
+from training.formats import coco, labelme, polygons
 
 pycocotools = pytest.importorskip("pycocotools")
 from pycocotools import mask as mask_utils  # noqa: E402
 from pycocotools.coco import COCO  # noqa: E402
-
-H, W = 60, 80
-yy, xx = np.mgrid[:H, :W]
-
-
-def disc(cx, cy, r):
-    return (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
-
-
-RING = disc(22, 22, 14) & ~disc(22, 22, 5)   # an object with a hole
-BOX = (xx >= 44) & (xx < 70) & (yy >= 30) & (yy < 52)
-TWO_PARTS = disc(8, 50, 5) | disc(30, 52, 4)  # one object, two parts
-VOID_REGION = (xx >= 72) & (yy < 12)
-CLASSES = {15: "person", 12: "dog", 3: "stone wall"}
-
-
-def filled(mask):
-    """The mask with its holes filled (what a polygon format can say)."""
-    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    out = np.zeros(mask.shape, np.uint8)
-    cv2.drawContours(out, cs, -1, 1, -1)
-    return out.astype(bool)
-
-
-def iou(a, b):
-    return (a & b).sum() / max((a | b).sum(), 1)
-
-
-def write_image(path: Path, seed: int) -> None:
-    rgb = np.stack([xx * 3 + seed * 20, yy * 4, np.full_like(xx, 90)], -1).clip(0, 255).astype(np.uint8)
-    Image.fromarray(rgb).save(path)
-
-
-def annotate(folder: Path, name: str, objects, seed=0, void=None) -> Path:
-    """An image and its annotation, saved by the annotator's writer; `void` painted as 255 into both PNGs."""
-    path = folder / name
-    write_image(path, seed)
-    table = ClassTable()
-    table.rename(3, CLASSES[3])
-    st = AnnotationState((H, W), table)
-    st.load_objects([AnnotObject(uid=0, class_index=c, mask=m) for c, m in objects], None)
-    paths = label_file.save(folder, path, st)
-    if void is not None:
-        for png in (paths.class_png, paths.object_png):
-            arr = read_index_png(png).copy()
-            arr[void] = 255
-            write_index_png(png, arr)
-    return path
 
 
 @pytest.fixture
@@ -169,12 +123,6 @@ def test_read_annotator_output(annotated):
     assert np.array_equal(loaded[0].void, VOID_REGION) and loaded[1].void is None
 
 
-def _coco_masks(coco_api, stem):
-    img = next(i for i in coco_api.dataset["images"] if Path(i["file_name"]).stem == stem)
-    anns = coco_api.loadAnns(coco_api.getAnnIds(imgIds=[img["id"]]))
-    return img, anns
-
-
 def test_coco_rle_export_read_by_pycocotools(annotated, tmp_path):
     out = tmp_path / "coco"
     assert cli_main(["convert", "--to", "coco", "--annotations", str(annotated), "--out", str(out)]) == 0
@@ -182,7 +130,7 @@ def test_coco_rle_export_read_by_pycocotools(annotated, tmp_path):
     cats = {c["id"]: c["name"] for c in api.loadCats(api.getCatIds())}
     assert cats[15] == "person" and cats[12] == "dog" and cats[3] == "stone wall" and cats[255] == "__ignore__"
     for stem, objs in EXPECTED.items():
-        img, anns = _coco_masks(api, stem)
+        img, anns = coco_masks(api, stem)
         assert (out / "images" / img["file_name"]).is_file() and (img["height"], img["width"]) == (H, W)
         things = [a for a in anns if not a["iscrowd"]]
         assert [a["category_id"] for a in things] == [c for c, _ in objs]
@@ -203,7 +151,7 @@ def test_coco_polygon_export_read_by_pycocotools(annotated, tmp_path):
     assert summary.holes_filled == 2  # the ring in a and in b
     api = COCO(str(tmp_path / "coco" / "annotations" / "instances_default.json"))
     for stem, objs in EXPECTED.items():
-        _, anns = _coco_masks(api, stem)
+        _, anns = coco_masks(api, stem)
         things = [a for a in anns if not a["iscrowd"]]
         for a, (_, m) in zip(things, objs):
             assert isinstance(a["segmentation"], list)
@@ -212,43 +160,6 @@ def test_coco_polygon_export_read_by_pycocotools(annotated, tmp_path):
             if not polygons.has_holes(want):
                 assert iou(got, want) >= 0.99
         assert all(isinstance(a["segmentation"], dict) for a in anns if a["iscrowd"])
-
-
-def check_labelme_schema(doc: dict, json_path: Path) -> None:
-    """labelme's file schema (labelme/_label_file.py: read_label_file and _load_shape_json_obj)."""
-    for key in ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth"):
-        assert key in doc, key
-    assert isinstance(doc["version"], str) and isinstance(doc["flags"], dict) and doc["imageData"] is None
-    assert (json_path.parent / doc["imagePath"]).is_file()
-    with Image.open(json_path.parent / doc["imagePath"]) as im:
-        assert im.size == (doc["imageWidth"], doc["imageHeight"])
-    for s in doc["shapes"]:
-        assert set(s) >= {"label", "points", "group_id", "shape_type", "flags", "description", "mask"}
-        assert isinstance(s["label"], str) and s["points"] and isinstance(s["flags"], dict)
-        assert all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
-                   for p in s["points"])
-        assert s["group_id"] is None or isinstance(s["group_id"], int)
-        assert s["shape_type"] in ("polygon", "mask")
-        assert len(s["points"]) > 2 if s["shape_type"] == "polygon" else len(s["points"]) == 2
-
-
-def labelme_instances(doc: dict) -> list[tuple[str, np.ndarray]]:
-    """(label, mask) per (label, group_id), rasterised with an independent rule: cv2.fillPoly on rounded
-    vertices (the same centre convention as labelme's PIL), masks pasted at their box."""
-    h, w = doc["imageHeight"], doc["imageWidth"]
-    groups: dict = {}
-    for n, s in enumerate(doc["shapes"]):
-        key = (s["label"], s["group_id"] if s["group_id"] is not None else f"#{n}")
-        m = groups.setdefault(key, np.zeros((h, w), np.uint8))
-        if s["shape_type"] == "polygon":
-            cv2.fillPoly(m, [np.round(np.asarray(s["points"])).astype(np.int32)], 1)
-        else:
-            import base64
-            import io
-            crop = np.asarray(Image.open(io.BytesIO(base64.b64decode(s["mask"])))).astype(np.uint8)
-            (x1, y1), (x2, y2) = s["points"]
-            m[y1:y2 + 1, x1:x2 + 1] |= crop
-    return [(label, m.astype(bool)) for (label, _), m in groups.items()]
 
 
 @pytest.mark.parametrize("masks", [False, True], ids=["polygons", "masks"])
@@ -296,35 +207,6 @@ def test_labelme_export_read_by_labelme_itself_when_installed(annotated, tmp_pat
                 assert np.array_equal(ins == k, want if masks else filled(want))
                 assert (cls[ins == k] == value[CLASSES[c]]).all()
             assert np.array_equal(cls == -1, VOID_REGION if stem == "a" else np.zeros((H, W), bool))
-
-
-def parse_data_yaml(text: str) -> dict:
-    """The keys of Ultralytics' data.yaml as written (PyYAML's safe_load when installed)."""
-    try:
-        import yaml
-        return yaml.safe_load(text)
-    except ImportError:
-        doc: dict = {}
-        for line in text.splitlines():
-            if m := re.match(r"^(\w+): (.+)$", line):
-                doc[m[1]] = json.loads(m[2])
-            elif m := re.match(r"^  (\d+): (.+)$", line):
-                doc.setdefault("names", {})[int(m[1])] = json.loads(m[2])
-        return doc
-
-
-def read_yolo_label(path: Path, h: int, w: int) -> list[tuple[int, np.ndarray]]:
-    """Ultralytics' documented parsing: class, normalised x y pairs; polygon2mask = x*w, int32, fillPoly."""
-    out = []
-    for line in path.read_text().splitlines():
-        vals = line.split()
-        cls, coords = int(vals[0]), np.array([float(v) for v in vals[1:]])
-        assert len(coords) >= 6 and len(coords) % 2 == 0 and ((0 <= coords) & (coords <= 1)).all()
-        pts = (coords.reshape(-1, 2) * [w, h]).astype(np.int32)
-        m = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(m, [pts], 1)
-        out.append((cls, m.astype(bool)))
-    return out
 
 
 def test_yolo_export_parsed_as_ultralytics_does(annotated, tmp_path):
@@ -386,15 +268,6 @@ def test_export_of_nothing_is_a_message(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- import and round trips
 
-def loaded_objects(folder: Path, image: Path):
-    """What the annotator opens for `image` (its own reader): [(class, mask)], class names."""
-    with Image.open(image) as im:
-        w, h = im.size
-    got = label_file.load(folder, image, (h, w))
-    assert got is not None and not got.needs_resave and got.current is None
-    assert all(not o.clicks and o.mask is not None for o in got.objects)  # finished objects
-    return [(o.class_index, o.mask) for o in got.objects], {c.index: c.name for c in got.classes}
-
 
 @pytest.mark.parametrize("fmt,extra", [("coco", []), ("coco", ["--polygons"]), ("labelme", []),
                                        ("labelme", ["--masks"])])
@@ -417,7 +290,7 @@ def test_round_trip_import_of_export_gives_the_same_objects(annotated, tmp_path,
             assert np.array_equal(g, want if exact else filled(want))
         # the PNGs written are what the annotator writes for those objects and the ignore region (255)
         void = VOID_REGION if stem == "a" else np.zeros((H, W), bool)
-        want_inst = _compose(got)[1]
+        want_inst = compose(got)[1]
         want_inst[void] = 255
         assert np.array_equal(read_index_png(images / "SegmentationObject" / f"{stem}.png"), want_inst)
         assert np.array_equal(label_file.load(images, images / f"{stem}.png", (H, W)).void.mask((H, W)), void)
@@ -425,21 +298,6 @@ def test_round_trip_import_of_export_gives_the_same_objects(annotated, tmp_path,
     capsys.readouterr()
     assert cli_main(["convert", "--from", fmt, "--annotations", str(src), "--out", str(images)]) == 0
     assert "imported 0 image(s)" in capsys.readouterr().out
-
-
-def _compose(objs):
-    cls = np.zeros((H, W), np.uint8)
-    inst = np.zeros((H, W), np.uint8)
-    for k, (c, m) in enumerate(objs, start=1):
-        cls[m], inst[m] = c, k
-    return cls, inst
-
-
-def write_labelme(path: Path, image: str, shapes: list[dict], h=H, w=W) -> None:
-    full = [{"label": s["label"], "points": s["points"], "group_id": s.get("group_id"),
-             "shape_type": s.get("shape_type", "polygon"), "flags": {}, "description": ""} for s in shapes]
-    path.write_text(json.dumps({"version": "5.4.1", "flags": {}, "shapes": full, "imagePath": image,
-                                "imageData": None, "imageHeight": h, "imageWidth": w}))
 
 
 def test_import_a_labelme_folder_as_labelme_reads_it(tmp_path, capsys):
