@@ -125,8 +125,10 @@ def _image_for(stem: str, images_dir: Path, sidecar: Path) -> Path | None:
 
 
 def find_annotations(annotations_dir: str | os.PathLike, images_dir: str | os.PathLike | None = None,
-                     min_area: int | None = None) -> tuple[list[AnnotatedImage], list[dict[str, str]]]:
-    """Annotated images under `annotations_dir` (sorted by stem) and the ones skipped, with reasons."""
+                     min_area: int | None = None, void_only: bool = False
+                     ) -> tuple[list[AnnotatedImage], list[dict[str, str]]]:
+    """Annotated images under `annotations_dir` (sorted by stem) and the ones skipped, with reasons; with
+    `void_only`, also images whose masks hold only VOC void (an ignore region and no object)."""
     out = Path(annotations_dir)
     if not out.is_dir():
         raise DatasetError(f"{out}: no such annotation folder.")
@@ -154,7 +156,7 @@ def find_annotations(annotations_dir: str | os.PathLike, images_dir: str | os.Pa
         ids, counts = np.unique(objects, return_counts=True)
         keep = (ids != 0) & (ids != VOID)
         n, usable = int(keep.sum()), int((counts[keep] >= min_area).sum())
-        if n == 0:
+        if n == 0 and not (void_only and (ids == VOID).any()):
             continue  # opened or started, but no finished object
         cls = out / CLASS_DIR / f"{stem}.png"
         found.append(AnnotatedImage(stem, image, png, cls if cls.is_file() else None, n, usable))

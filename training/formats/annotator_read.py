@@ -104,11 +104,21 @@ def _classes_in(a: AnnotatedImage) -> set[int]:
     return {int(v) for v in vals if v not in (0, VOID)}
 
 
+def devkit_base(folder: Path) -> Path:
+    """The folder holding SegmentationObject/: `folder` itself, or the VOC2012/ of a devkit given by its root
+    (VOCdevkit/ or the folder above it, as `ifcn train --voc-root` takes it)."""
+    for base in (folder, folder / "VOC2012", folder / "VOCdevkit" / "VOC2012"):
+        if (base / OBJECT_DIR).is_dir():
+            return base
+    return folder
+
+
 def read_annotator_output(annotations_dir: str | os.PathLike, images_dir: str | os.PathLike | None = None) -> Dataset:
-    """The finished objects the annotator saved in `annotations_dir` (read one image at a time by
-    `Dataset.loaded()`); images that cannot be used are in `skipped`, with reasons."""
-    out = Path(annotations_dir)
-    found, skipped = find_annotations(out, images_dir, min_area=0)
+    """The finished objects and ignore regions the annotator saved in `annotations_dir` (a VOC devkit too),
+    read one image at a time by `Dataset.loaded()`; an image with only an ignore region is kept (it is a
+    negative), images that cannot be used are in `skipped`, with reasons."""
+    out = devkit_base(Path(annotations_dir))
+    found, skipped = find_annotations(out, images_dir, min_area=0, void_only=True)
     names = class_table(out)
     data = Dataset(classes={}, skipped=skipped)
     sources: dict[Path, AnnotatedImage] = {}
