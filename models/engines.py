@@ -6,9 +6,12 @@ exported per input size (the TF "same" padding and the small-input padding depen
 thread the first time a size is seen: until it is ready, and for a size whose outputs do not match
 PyTorch's, `features` answers None and the predictor runs PyTorch. A compiled size is checked once on the
 input that triggered it: the head's probabilities from the engine's features must lie within `TOLERANCE`
-of PyTorch's, or that size keeps PyTorch.
+of PyTorch's, or that size keeps PyTorch. "auto" tries the installed engines fastest first (`PREFERENCE`)
+per size and keeps the first that passes; when none passes, or none is installed, PyTorch runs, silently
+(a log line only). Nothing is downloaded: the graph comes from the network in memory.
 
     eng = make_engine(net, "auto")     # None when neither package is installed (or "torch")
+    eng.prepare(x, wait=False)         # start compiling x's size in the background (e.g. on a new image)
     feats = eng.features(x)            # {8: ..., 16: ..., 32: ...} or None (not compiled yet / rejected)
 """
 from __future__ import annotations
@@ -32,8 +35,8 @@ __all__ = ["ENGINES", "TOLERANCE", "FeatureEngine", "available", "export_feature
 
 log = logging.getLogger(__name__)
 
-#: Engine names: "torch" (eager, no engine), "onnxruntime", "openvino", or "auto" (the first installed of
-#: `PREFERENCE`).
+#: Engine names: "torch" (eager, no engine), "onnxruntime", "openvino", or "auto" (per input size, the first
+#: installed engine of `PREFERENCE` whose outputs match PyTorch's; PyTorch when none does).
 ENGINES = ("torch", "auto", "onnxruntime", "openvino")
 #: Fastest first, as measured by benchmarks/bench_latency_real.py (see benchmarks/RESULTS.md).
 PREFERENCE = ("openvino", "onnxruntime")
@@ -105,11 +108,18 @@ _BUILDERS = {"onnxruntime": _onnxruntime, "openvino": _openvino}
 
 
 class FeatureEngine:
-    """`net.features` through ONNX Runtime or OpenVINO, compiled per input size (see the module doc)."""
+    """`net.features` through ONNX Runtime or OpenVINO, compiled per input size (see the module doc).
 
-    def __init__(self, net: nn.Module, name: str, threads: int | None = None, background: bool = True) -> None:
-        if name not in _BUILDERS:
-            raise ValueError(f"unknown engine {name!r}: one of {', '.join(_BUILDERS)}")
+    `name` is an engine of `_BUILDERS`, or "auto" with `candidates` (tried in order for each size)."""
+
+    def __init__(self, net: nn.Module, name: str, threads: int | None = None, background: bool = True,
+                 candidates: tuple[str, ...] | None = None) -> None:
+        self.candidates = tuple(candidates) if candidates is not None else (name,)
+        if name == "auto" and candidates is None:
+            raise ValueError("engine 'auto' needs its candidates (use make_engine)")
+        unknown = [n for n in self.candidates if n not in _BUILDERS]
+        if unknown or (name != "auto" and name not in _BUILDERS):
+            raise ValueError(f"unknown engine {(unknown or [name])[0]!r}: one of {', '.join(_BUILDERS)}")
         self.name = name
         self.threads = int(threads or torch.get_num_threads())
         self.background = background
@@ -118,7 +128,16 @@ class FeatureEngine:
         self._sizes: OrderedDict[tuple[int, ...], Callable | None] = OrderedDict()
         self._pending: set[tuple[int, ...]] = set()
         self._lock = threading.Lock()
-        self.max_diff: dict[tuple[int, ...], float] = {}  # per compiled size: the check's |Δprob|
+        self.max_diff: dict[tuple[int, ...], float] = {}  # per compiled size: the check's |Δprob| (last tried)
+        self.used: dict[tuple[int, ...], str] = {}  # per size: the engine that runs it ("torch": none passed)
+
+    def describe(self) -> str:
+        """What runs the backbone, for Model Info: "openvino", or "auto (openvino)" / "auto (torch)"."""
+        with self._lock:
+            ran = sorted({self.used[s] for s in self._sizes if s in self.used})
+        if self.name != "auto":
+            return self.name
+        return f"auto ({', '.join(ran) if ran else 'torch until compiled'})"
 
     def ready(self, shape: tuple[int, ...]) -> bool:
         """True when inputs of `shape` run through the engine (compiled and matching)."""
@@ -163,24 +182,31 @@ class FeatureEngine:
         return {s: torch.from_numpy(np.ascontiguousarray(o)).to(x.device) for s, o in zip(self._strides, outs)}
 
     def _build(self, shape: tuple[int, ...], x: torch.Tensor) -> None:
-        run = None
-        try:
-            run = _BUILDERS[self.name](export_features(self._net, x), self.threads)
-            diff = self._check(run, x)
-            self.max_diff[shape] = diff
-            if not diff <= TOLERANCE:
-                log.warning("%s: outputs differ from PyTorch by %.2g for input %s: PyTorch is kept for it",
-                            self.name, diff, shape)
-                run = None
-        except Exception as e:  # an engine that cannot take the graph must never break a prediction
-            log.warning("%s: could not compile the network for input %s (%s): PyTorch is kept for it",
-                        self.name, shape, e)
-            run = None
+        run, used = None, "torch"
+        graph: bytes | None = None
+        for name in self.candidates:
+            try:
+                graph = export_features(self._net, x) if graph is None else graph
+                cand = _BUILDERS[name](graph, self.threads)
+                diff = self._check(cand, x)
+                self.max_diff[shape] = diff
+                if diff <= TOLERANCE:
+                    run, used = cand, name
+                    break
+                log.info("%s: outputs differ from PyTorch by %.2g for input %s: not used for it",
+                         name, diff, shape)
+            except Exception as e:  # an engine that cannot take the graph must never break a prediction
+                self.max_diff.setdefault(shape, float("inf"))
+                log.info("%s: could not compile the network for input %s (%s): not used for it", name, shape, e)
+        if run is None:
+            log.info("no engine matched PyTorch for input %s: PyTorch runs it", shape)
         with self._lock:
             self._pending.discard(shape)
             self._sizes[shape] = run
+            self.used[shape] = used
             while len(self._sizes) > _SIZES:
-                self._sizes.popitem(last=False)
+                old, _ = self._sizes.popitem(last=False)
+                self.used.pop(old, None)
 
     def _check(self, run: Callable, x: torch.Tensor) -> float:
         """Max |probability difference| of the head on the engine's vs PyTorch's features of `x`."""
@@ -201,7 +227,7 @@ class FeatureEngine:
 
 def make_engine(net: nn.Module, name: str = "auto", threads: int | None = None,
                 background: bool = True) -> FeatureEngine | None:
-    """The engine `name` for `net` ("auto": the preferred installed one), or None for PyTorch.
+    """The engine `name` for `net` ("auto": the installed ones of `PREFERENCE`), or None for PyTorch.
 
     A named engine whose package is missing raises ValueError; "auto" then falls back to None."""
     if name not in ENGINES:
@@ -209,10 +235,11 @@ def make_engine(net: nn.Module, name: str = "auto", threads: int | None = None,
     if name == "torch":
         return None
     if name == "auto":
-        name = next((n for n in PREFERENCE if available(n)), "")
-        if not name:
+        found = tuple(n for n in PREFERENCE if available(n))
+        if not found:
             return None
-    elif not available(name):
+        return FeatureEngine(net, "auto", threads=threads, background=background, candidates=found)
+    if not available(name):
         raise ValueError(f"inference engine {name!r}: its package is not installed "
                          f"(pip install {' '.join(_PACKAGES[name])})")
     return FeatureEngine(net, name, threads=threads, background=background)

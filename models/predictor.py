@@ -160,12 +160,32 @@ class Predictor:
             self._net = fold_batchnorm(self.model).requires_grad_(False)
             if dev.type == "cpu":
                 self._net.to(memory_format=torch.channels_last)
-            # an engine runs the backbone on the CPU only; it is built from the folded network
-            self._engine = make_engine(self._net, self.engine_name) if dev.type == "cpu" else None
         self.device = dev if self.model is not None else torch.device("cpu")
+        self.set_engine(self.engine_name)
         if self._work is not None:
             self._prepare_rgb()
         return self
+
+    def set_engine(self, name: str) -> None:
+        """Run the backbone through engine `name` ("torch", "auto", ...: `models.engines`) from the next click
+        on; on a GPU, and for the classical fallback, PyTorch runs whatever the name. The size of the current
+        image starts compiling in the background at once."""
+        self.engine_name = name
+        # an engine runs the backbone on the CPU only; it is built from the folded network
+        self._engine = make_engine(self._net, name) if self._net is not None and self.device.type == "cpu" \
+            else None
+        self._prewarm()
+
+    def _prewarm(self) -> None:
+        """Start compiling the engine for the working image's size (a centre click's input), so that the
+        first click of an image finds it ready more often; waits only when the engine's `background` is off."""
+        engine = self._engine
+        if engine is None or self._rgb_tensor is None:
+            return
+        h, w = self._work.shape[:2]
+        maps = scale_maps(distance_maps([Click(w / 2, h / 2, True)], h, w, self.spec.clamp), self.spec)
+        x = torch.cat([self._rgb_tensor, torch.from_numpy(maps).to(self.device)])[None]
+        engine.prepare(x.contiguous(memory_format=torch.channels_last), wait=not engine.background)
 
     # -- description --------------------------------------------------------------------------
     @property
@@ -187,7 +207,7 @@ class Predictor:
                              "device": str(self.device), "max_size": self.max_size,
                              "zoom_in": self.zoom_in is not None and not self.is_classical,
                              "brs": self.brs is not None and not self.is_classical,
-                             "engine": self._engine.name if self._engine is not None else "torch",
+                             "engine": self._engine.describe() if self._engine is not None else "torch",
                              "checkpoint": str(self.checkpoint_path) if self.checkpoint_path else None}
         if self.spec is not None:
             d.update(backbone=self.spec.backbone, stride=self.spec.stride, upsample=self.spec.upsample)
@@ -230,6 +250,7 @@ class Predictor:
             self._rgb_tensor = None
             return
         self._rgb_tensor = torch.from_numpy(normalize_rgb(self._work, self.spec)).to(self.device)
+        self._prewarm()
 
     def _work_clicks(self, clicks: Sequence[Click]) -> list[Click]:
         h, w = self._image.shape[:2]
@@ -300,7 +321,8 @@ class Predictor:
     def _features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """The backbone's features of the input `x` (through the engine once it is ready for x's size)."""
         t0 = time.perf_counter()
-        feats = self._engine.features(x) if self._engine is not None else None
+        engine = self._engine  # read once: the GUI thread may swap it (set_engine) while this runs
+        feats = engine.features(x) if engine is not None else None
         if feats is None:
             feats = self._net.features(x)
         self._add_time("network", t0)

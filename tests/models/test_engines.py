@@ -74,7 +74,7 @@ def test_engine_outputs_match_pytorch(model, name, monkeypatch):
 
 def test_a_size_whose_outputs_differ_keeps_pytorch(model, monkeypatch):
     """An engine that returns wrong features is rejected for that size: the predictor's output stays
-    exactly PyTorch's."""
+    PyTorch's."""
     def broken(graph, threads):
         return lambda x: [np.zeros((1, 40, 9, 12), np.float32)] * 3
 
@@ -82,8 +82,8 @@ def test_a_size_whose_outputs_differ_keeps_pytorch(model, monkeypatch):
     monkeypatch.setitem(engines._BUILDERS, "onnxruntime", broken)
     monkeypatch.setattr(engines, "export_features", lambda net, x: b"")
     eager, fast = _pair(model, "onnxruntime", brs=False)
-    for clicks in CLICKS:
-        np.testing.assert_array_equal(fast.predict(clicks), eager.predict(clicks))
+    for clicks in CLICKS:  # to float rounding: eager PyTorch differs from itself by an ulp between runs
+        np.testing.assert_allclose(fast.predict(clicks), eager.predict(clicks), rtol=0, atol=1e-6)
     (shape,) = fast._engine.max_diff
     assert not fast._engine.ready(shape)
 
@@ -138,3 +138,104 @@ def test_last_timings_break_a_click_down_by_stage(model):
     plain.predict_work(clicks)
     assert "brs" not in plain.last_timings and "resize" not in plain.last_timings
     assert plain.last_timings["total"] >= plain.last_timings["network"] > 0
+
+
+def _shifted(builder, by: float):
+    """A real engine whose features are moved by `by` (0.01: probabilities off by ~1e-3, a mismatch the
+    equivalence check must catch; 0.001 would stay within 1e-4 on the random model)."""
+    def build(graph, threads):
+        run = builder(graph, threads)
+        return lambda x: [o + np.float32(by) for o in run(x)]
+    return build
+
+
+def _auto_pair(model, monkeypatch, builders: dict):
+    """(eager, auto) predictors on the same image, `builders` as the installed engines (fastest first);
+    the auto engine compiles in the foreground, on set_image (the prewarm)."""
+    monkeypatch.setattr(engines, "PREFERENCE", tuple(builders))
+    monkeypatch.setattr(engines, "available", lambda name: name in builders)
+    for name, build in builders.items():
+        monkeypatch.setitem(engines._BUILDERS, name, build)
+    eager, auto = Predictor(model, device="cpu", brs=None), Predictor(model, device="cpu", brs=None, engine="auto")
+    assert auto._engine is not None and auto._engine.candidates == tuple(builders)
+    auto._engine.background = False
+    for p in (eager, auto):
+        p.set_image(_image())
+    return eager, auto
+
+
+def test_auto_uses_the_first_engine_that_matches(model, monkeypatch):
+    """"auto": a preferred engine whose features are off by 0.01 (probabilities by ~1e-3) is passed over for the next one, which runs
+    the size (compiled on set_image, before the first click) with outputs within 1e-4 of PyTorch's."""
+    if not engines.available("onnxruntime"):
+        pytest.skip("onnxruntime is not installed (pip install '.[bench]')")
+    real = engines._BUILDERS["onnxruntime"]
+    eager, auto = _auto_pair(model, monkeypatch, {"openvino": _shifted(real, 1e-2), "onnxruntime": real})
+    (shape,) = auto._engine.used
+    assert auto._engine.used[shape] == "onnxruntime" and auto._engine.ready(shape)
+    assert auto.info()["engine"] == "auto (onnxruntime)"
+    for clicks in CLICKS:
+        assert np.abs(eager.predict(clicks) - auto.predict(clicks)).max() <= engines.TOLERANCE
+
+
+def test_auto_falls_back_to_pytorch_when_no_engine_matches(model, monkeypatch):
+    """Every installed engine either fails to compile or mismatches (a real engine, features off by 0.01): the
+    predictor runs PyTorch, silently: its outputs are eager PyTorch's (to float rounding: eager PyTorch differs
+    from itself by an ulp between runs), not the mismatching engine's (off by > 1e-4)."""
+    if not engines.available("onnxruntime"):
+        pytest.skip("onnxruntime is not installed (pip install '.[bench]')")
+
+    def cannot_compile(graph, threads):
+        raise RuntimeError("unsupported operator")
+
+    eager, auto = _auto_pair(model, monkeypatch, {"openvino": cannot_compile,
+                                                   "onnxruntime": _shifted(engines._BUILDERS["onnxruntime"], 1e-2)})
+    (shape,) = auto._engine.used
+    assert auto._engine.used[shape] == "torch" and not auto._engine.ready(shape)
+    assert auto._engine.max_diff[shape] > engines.TOLERANCE
+    assert auto.info()["engine"] == "auto (torch)"
+    for clicks in CLICKS:
+        np.testing.assert_allclose(auto.predict(clicks), eager.predict(clicks), rtol=0, atol=1e-6)
+
+
+def test_auto_without_engines_is_pytorch(model, monkeypatch):
+    """No engine package installed: "auto" is plain PyTorch (no engine object, no error, same outputs)."""
+    monkeypatch.setattr(engines, "available", lambda name: False)
+    eager, auto = Predictor(model, device="cpu", brs=None), Predictor(model, device="cpu", brs=None, engine="auto")
+    assert auto._engine is None and auto.info()["engine"] == "torch"
+    for p in (eager, auto):
+        p.set_image(_image())
+    np.testing.assert_allclose(auto.predict(CLICKS[1]), eager.predict(CLICKS[1]), rtol=0, atol=1e-6)
+
+
+def test_set_engine_prewarms_the_image_size_in_the_background(model, monkeypatch):
+    """set_engine on a predictor with an image starts the size's compile at once, without waiting for it;
+    the next click then runs through the engine; "torch" drops the engine."""
+    import threading
+
+    gate, built = threading.Event(), []
+    monkeypatch.setattr(engines, "available", lambda name: True)
+    monkeypatch.setattr(engines, "PREFERENCE", ("openvino",))
+    monkeypatch.setattr(engines, "export_features", lambda net, x: b"")
+
+    def slow(graph, threads):
+        gate.wait(10)  # the compile is held until the test lets it go: set_engine must not wait for it
+        built.append(threading.current_thread().name)
+        return lambda x: [t.numpy() for t in engines._Features(model.eval())(__import__("torch").from_numpy(x))]
+
+    monkeypatch.setitem(engines._BUILDERS, "openvino", slow)
+    p = Predictor(model, device="cpu", brs=None)
+    p.set_image(_image())
+    p.set_engine("auto")
+    shape = (1, 5, H, W)
+    assert not p._engine.ready(shape)
+    gate.set()
+    for _ in range(500):
+        if p._engine.ready(shape):
+            break
+        __import__("time").sleep(0.01)
+    assert p._engine.ready(shape) and built == ["ifcn-auto-compile"]
+    p.predict(CLICKS[0])
+    assert p.info()["engine"] == "auto (openvino)"
+    p.set_engine("torch")
+    assert p._engine is None and p.info()["engine"] == "torch"
