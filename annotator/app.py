@@ -11,7 +11,7 @@ from PyQt5.QtWidgets import QApplication
 from annotator import crash_report
 from annotator.settings import (APPLICATION, ORGANIZATION, Settings, default_settings, load_settings,
                                 open_qsettings)
-from annotator.training_dialog import install_training_tools
+from annotator.training_menu import install_training_tools
 from annotator.window import APP_NAME, MainWindow
 from models.errors import IFCNError
 

@@ -1,8 +1,11 @@
-"""Panes shared by the dialogs that run a child process: its error box and its log."""
+"""Panes shared by the dialogs that run a child process: error box, log, device choice and plots."""
 from __future__ import annotations
 
+import pyqtgraph as pg
 from PyQt5.QtGui import QFont
-from PyQt5.QtWidgets import QPlainTextEdit
+from PyQt5.QtWidgets import QComboBox, QPlainTextEdit
+
+from annotator.run_support import available_devices
 
 
 def error_box(max_height: int) -> QPlainTextEdit:
@@ -25,3 +28,32 @@ def log_view(max_lines: int, placeholder: str = "") -> QPlainTextEdit:
     if placeholder:
         view.setPlaceholderText(placeholder)
     return view
+
+
+def device_combo(current: str = "auto") -> QComboBox:
+    """auto / cuda / cpu, CUDA disabled (with a tooltip) when absent."""
+    box = QComboBox()
+    have = available_devices()
+    for dev in ("auto", "cuda", "cpu"):
+        box.addItem(dev, dev)
+        if dev == "cuda" and "cuda" not in have:
+            item = box.model().item(box.count() - 1)
+            item.setEnabled(False)
+            item.setToolTip("No CUDA GPU found on this machine")
+    box.setCurrentIndex(max(0, box.findData(current if current in have or current == "auto" else "auto")))
+    return box
+
+
+def make_plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
+    """A white pyqtgraph plot with labelled axes and a grid."""
+    w = pg.PlotWidget(background="w")
+    w.setTitle(title, color="k", size="10pt")
+    for side, text in (("bottom", xlabel), ("left", ylabel)):
+        ax = w.getAxis(side)
+        ax.setPen("k")
+        ax.setTextPen("k")
+        ax.setLabel(text, color="k")
+        ax.enableAutoSIPrefix(False)
+    w.showGrid(x=True, y=True, alpha=0.25)
+    w.setMinimumSize(220, 170)
+    return w

@@ -22,7 +22,7 @@ TIMEOUT_MS = 120_000
 @pytest.fixture
 def setup(make_window, FakePredictor, tmp_path, monkeypatch):
     """A window on four annotated images (one disc each) whose current model has a real checkpoint."""
-    from annotator.training_dialog import install_training_tools
+    from annotator.training_menu import install_training_tools
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     folder = tmp_path / "photos"
@@ -44,19 +44,21 @@ def setup(make_window, FakePredictor, tmp_path, monkeypatch):
     fake.checkpoint_path = ckpt
     w = make_window(folder, predictor=fake)
     dlg = install_training_tools(w).show_noc()
+    assert dlg.models.model_b.currentData() == "default"  # a current model other than the shipped one
+    dlg.models.model_b.setCurrentIndex(dlg.models.model_b.findData("none"))  # (one model: a faster test)
     dlg.clicks.setValue(3)
     dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
     yield w, dlg
-    for child in (dlg.child, dlg.probe):
+    for child in (dlg.child, dlg.sources.probe):
         child.kill()
         child.wait(5)
 
 
 def test_two_models_curves_table_and_files(setup, qtbot, tmp_path):
     w, dlg = setup
-    assert dlg.src_all.isChecked()  # no retraining run yet: every annotated image
-    assert "4 images, 4 finished objects" in dlg.all_label.text()
-    dlg.model_b.setCurrentIndex(dlg.model_b.findData("grabcut"))
+    assert dlg.sources.src_all.isChecked()  # no retraining run yet: every annotated image
+    assert "4 images, 4 finished objects" in dlg.sources.all_label.text()
+    dlg.models.model_b.setCurrentIndex(dlg.models.model_b.findData("grabcut"))
     results = tmp_path / "results"
     dlg.out_edit.setText(str(results))
     runs = dlg.plan()
@@ -105,20 +107,20 @@ def test_runs_measure_the_predictor_as_the_annotator_runs_it(setup, tmp_path):
 
 def test_refusals(setup, fake_dialogs, tmp_path):
     w, dlg = setup
-    dlg.src_heldout.setChecked(True)
-    dlg.run_edit.setText(str(tmp_path / "no_run"))
+    dlg.sources.src_heldout.setChecked(True)
+    dlg.sources.run_edit.setText(str(tmp_path / "no_run"))
     assert not dlg.start() and "not a retraining run folder" in fake_dialogs.messages[-1][2]
-    dlg.src_all.setChecked(True)
-    dlg.model_a.setCurrentIndex(dlg.model_a.findData("checkpoint"))
-    dlg.path_a.setText(str(tmp_path / "missing.pt"))
+    dlg.sources.src_all.setChecked(True)
+    dlg.models.model_a.setCurrentIndex(dlg.models.model_a.findData("checkpoint"))
+    dlg.models.path_a.setText(str(tmp_path / "missing.pt"))
     assert not dlg.start() and "no such checkpoint file" in fake_dialogs.messages[-1][2]
-    dlg.model_a.setCurrentIndex(dlg.model_a.findData("grabcut"))
-    dlg.refine.setCurrentIndex(1)  # with GrabCut only: the classical baseline has no refined variant
+    dlg.models.model_a.setCurrentIndex(dlg.models.model_a.findData("grabcut"))
+    dlg.models.refine.setCurrentIndex(1)  # with GrabCut only: the classical baseline has no refined variant
     assert not dlg.start() and "Nothing to run" in fake_dialogs.messages[-1][2]
     full = tmp_path / "full"
     full.mkdir()
     (full / "x.txt").write_text("x")
-    dlg.refine.setCurrentIndex(0)
+    dlg.models.refine.setCurrentIndex(0)
     dlg.out_edit.setText(str(full))
     assert not dlg.start() and "not empty" in fake_dialogs.messages[-1][2]
     assert not dlg.child.running
@@ -148,13 +150,13 @@ def _benchmark_folder(root, masks: dict[str, np.ndarray] | None = None):
 def test_benchmark_folder_layout_is_shown_and_passed_to_the_children(setup, qtbot, tmp_path):
     w, dlg = setup
     folder = _benchmark_folder(tmp_path / "bench")
-    dlg.folder_edit.setText(str(folder))
-    with qtbot.waitSignal(dlg.probe.finished, timeout=TIMEOUT_MS):
-        dlg.src_folder.setChecked(True)  # choosing the data checks the folder's layout at once
-    label = dlg.layout_label.text()
+    dlg.sources.folder_edit.setText(str(folder))
+    with qtbot.waitSignal(dlg.sources.probe.finished, timeout=TIMEOUT_MS):
+        dlg.sources.src_folder.setChecked(True)  # choosing the data checks the folder's layout at once
+    label = dlg.sources.layout_label.text()
     assert label.startswith("Detected: ") and "object folder" in label and "2 images, 3 objects" in label
     assert not dlg.child.running  # only the check ran, no benchmark yet
-    dlg.model_a.setCurrentIndex(dlg.model_a.findData("grabcut"))
+    dlg.models.model_a.setCurrentIndex(dlg.models.model_a.findData("grabcut"))
     results = tmp_path / "results"
     dlg.out_edit.setText(str(results))
     with qtbot.waitSignal(dlg.benchmarkFinished, timeout=TIMEOUT_MS) as done:
@@ -166,7 +168,7 @@ def test_benchmark_folder_layout_is_shown_and_passed_to_the_children(setup, qtbo
     summary = json.loads((dlg.runs[0].out / "summary.json").read_text())
     assert summary["objects"] == 3 and summary["split"] == "all" and summary["source"] == str(folder)
     assert json.loads((results / "summary.json").read_text())[0]["noc@90"] == summary["noc@90"]
-    assert "2 images, 3 objects" in dlg.layout_label.text()
+    assert "2 images, 3 objects" in dlg.sources.layout_label.text()
 
 
 @pytest.mark.parametrize("kind", ["ambiguous", "no masks"])
@@ -176,11 +178,11 @@ def test_benchmark_folder_refused_before_running(setup, qtbot, tmp_path, fake_di
     disc[10:30, 10:30] = 255
     masks = {"b0": (disc > 0).astype(np.uint8), "b0_0": disc} if kind == "ambiguous" else {}
     folder = _benchmark_folder(tmp_path / "bench", masks)
-    dlg.src_folder.setChecked(True)
-    dlg.folder_edit.setText(str(folder))
-    with qtbot.waitSignal(dlg.probe.finished, timeout=TIMEOUT_MS):
-        dlg.check_folder()
-    label = dlg.layout_label.text()
+    dlg.sources.src_folder.setChecked(True)
+    dlg.sources.folder_edit.setText(str(folder))
+    with qtbot.waitSignal(dlg.sources.probe.finished, timeout=TIMEOUT_MS):
+        dlg.sources.check_folder()
+    label = dlg.sources.layout_label.text()
     assert label.startswith("Refused: ") and str(folder / "masks") in label
     assert ("ambiguous" if kind == "ambiguous" else "no mask matches an image") in label
     dlg.out_edit.setText(str(tmp_path / "results"))

@@ -50,18 +50,18 @@ def test_load_checkpoint_dialog_opens_in_the_folders_runs(make_window, image_fol
 
 def test_training_runs_and_noc_results_default_outside_the_image_folder(make_window, image_folder,
                                                                        private_data_dir):
-    from annotator.training_dialog import install_training_tools
+    from annotator.training_menu import install_training_tools
 
     w = make_window(image_folder)
     tools = install_training_tools(w)
     train = tools.show_training()
     noc = tools.show_noc()
     try:
-        for p in (Path(train.runs_edit.text()), Path(noc.out_edit.text())):
+        for p in (Path(train.form.runs_edit.text()), Path(noc.out_edit.text())):
             assert p.is_relative_to(private_data_dir), p
             assert not p.is_relative_to(image_folder) and not p.is_relative_to(w.output_dir)
-        assert Path(train.runs_edit.text()) == data_folders.runs_root(w.output_dir)
-        assert image_folder.name in Path(train.runs_edit.text()).name
+        assert Path(train.form.runs_edit.text()) == data_folders.runs_root(w.output_dir)
+        assert image_folder.name in Path(train.form.runs_edit.text()).name
     finally:
         train.close()
         noc.close()

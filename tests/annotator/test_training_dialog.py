@@ -46,7 +46,7 @@ def weak_checkpoint(tmp_path_factory):
 @pytest.fixture
 def setup(make_window, FakePredictor, tmp_path, weak_checkpoint, monkeypatch):
     """A window on an annotated folder whose (fake) current model has a real checkpoint; a tiny-run dialog."""
-    from annotator.training_dialog import install_training_tools
+    from annotator.training_menu import install_training_tools
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # children: 1 thread is much faster on a loaded 2-core box
     folder = write_annotated_folder(tmp_path / "photos")
@@ -57,11 +57,11 @@ def setup(make_window, FakePredictor, tmp_path, weak_checkpoint, monkeypatch):
     dlg = tools.show_training()
     dlg.min_objects = 5
     dlg.workers = 0
-    dlg.steps.setValue(6)
-    dlg.batch.setValue(2)
-    dlg.crop.setValue(64)
-    dlg.val_every.setValue(3)
-    dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
+    dlg.form.steps.setValue(6)
+    dlg.form.batch.setValue(2)
+    dlg.form.crop.setValue(64)
+    dlg.form.val_every.setValue(3)
+    dlg.form.device.setCurrentIndex(dlg.form.device.findData("cpu"))
     yield w, dlg
     dlg.child.kill()
     dlg.child.wait(5)
@@ -76,7 +76,9 @@ def test_menu_entries(setup):
 
 def test_short_run_updates_bar_and_plots_then_use_model(setup, qtbot):
     w, dlg = setup
-    assert dlg.use_current.isChecked() and str(w.predictor.checkpoint_path) in dlg.current_label.text()
+    dlg.form.holdout.setValue(0.1)  # one image (one object) held out
+    assert dlg.form.use_current.isChecked()
+    assert str(w.predictor.checkpoint_path) in dlg.form.current_label.text()
     assert dlg.annotation_counts == (10, 10)
     with qtbot.waitSignal(dlg.runFinished, timeout=TIMEOUT_MS) as done:
         assert dlg.start()
@@ -86,13 +88,21 @@ def test_short_run_updates_bar_and_plots_then_use_model(setup, qtbot):
         qtbot.waitUntil(lambda: dlg.phase == "train", timeout=TIMEOUT_MS)
     assert done.args == ["completed"], dlg.error_box.toPlainText()
     assert dlg.bar.maximum() == 6 and dlg.bar.value() == 6
-    xs, ys = dlg.loss_curve.getData()
+    xs, ys = dlg.curves.loss_curve.getData()
     assert list(xs) == [1, 2, 3, 4, 5, 6] and np.all(np.isfinite(ys))
-    vx, vy = dlg.val_curve.getData()
-    assert {3, 6} <= set(vx) and all(0 <= v <= 1 for v in vy)  # every 3 steps, epoch ends, the end
-    assert dlg.baseline is not None and dlg.before_line.isVisible()  # "before" measured on the held-out share
-    assert dlg.devkit_summary["val_images"] == 2 and dlg.devkit_summary["train_images"] == 8
-    assert "Completed: 6 steps" in dlg.summary_label.text() and "→" in dlg.summary_label.text()
+    vx, vy = dlg.curves.val_curve.getData()
+    # --val-every 3 reached the trainer and was used: step 3 ends no epoch (9 images, batch 2)
+    assert dlg.train_argv[dlg.train_argv.index("--val-every") + 1] == "3"
+    assert {3, 6} <= set(vx) and all(0 <= v <= 1 for v in vy)
+    # "before" measured on the held-out share
+    assert dlg.progress.baseline is not None and dlg.curves.before_line.isVisible()
+    assert dlg.progress.devkit["val_images"] == 1 and dlg.progress.devkit["train_images"] == 9
+    summary = dlg.summary_label.text()
+    assert "Completed: 6 steps" in summary and "→" in summary
+    # one held-out object: its size and a confidence note, never a signed "gain"
+    assert "on 1 object." in summary and "too few to tell an improvement from chance" in summary
+    assert "(+" not in summary and "(-" not in summary
+    assert "(1 object)" in dlg.curves.val_plot.getPlotItem().titleLabel.text
     assert "$ ifcn train" in dlg.log_view.toPlainText()
     best = dlg.run_dir / "best.pt"
     assert best.is_file() and dlg.use_button.isEnabled()
@@ -104,10 +114,10 @@ def test_short_run_updates_bar_and_plots_then_use_model(setup, qtbot):
 
 def test_stop_leaves_resumable_checkpoint_and_refuses_a_second_run(setup, qtbot, fake_dialogs):
     w, dlg = setup
-    dlg.use_fresh.setChecked(True)  # (no "before" evaluation: a faster start)
-    dlg.imagenet.setChecked(False)
-    dlg.steps.setValue(100_000)
-    dlg.val_every.setValue(0)
+    dlg.form.use_fresh.setChecked(True)  # (no "before" evaluation: a faster start)
+    dlg.form.imagenet.setChecked(False)
+    dlg.form.steps.setValue(100_000)
+    dlg.form.val_every.setValue(0)
     assert dlg.start()
     assert not dlg.start()  # a run already going
     assert "already going" in fake_dialogs.messages[-1][2]
@@ -125,9 +135,9 @@ def test_failing_child_shows_its_error(setup, qtbot, tmp_path):
     w, dlg = setup
     not_a_devkit = tmp_path / "not_a_devkit"
     not_a_devkit.mkdir()
-    dlg.use_fresh.setChecked(True)
-    dlg.voc_check.setChecked(True)
-    dlg.voc_edit.setText(str(not_a_devkit))  # exists, so the dialog lets it through; `ifcn devkit` exits 2
+    dlg.form.use_fresh.setChecked(True)
+    dlg.form.voc_check.setChecked(True)
+    dlg.form.voc_edit.setText(str(not_a_devkit))  # exists, so the dialog lets it through; `ifcn devkit` exits 2
     with qtbot.waitSignal(dlg.runFinished, timeout=TIMEOUT_MS) as done:
         assert dlg.start()
     assert done.args == ["failed"] and dlg.child.exit_code == 2
@@ -141,22 +151,23 @@ def test_failing_child_shows_its_error(setup, qtbot, tmp_path):
 
 
 def test_refusals(setup, fake_dialogs, monkeypatch):
-    from annotator import training_dialog
+    from annotator import run_support
 
     w, dlg = setup
     dlg.min_objects = 50
     assert not dlg.start()
-    assert "Only 10 finished objects" in fake_dialogs.messages[-1][2] and not dlg.child.running
+    assert "Needs at least 50 finished objects: 10 in 10 images" in fake_dialogs.messages[-1][2]
+    assert not dlg.child.running
     dlg.min_objects = 5
 
     class Usage:
         free = 10 * 2 ** 20
-    monkeypatch.setattr(training_dialog.shutil, "disk_usage", lambda p: Usage)
+    monkeypatch.setattr(run_support.shutil, "disk_usage", lambda p: Usage)
     assert not dlg.start()
     assert "Not enough free disk space" in fake_dialogs.messages[-1][2]
     monkeypatch.undo()
 
     w.predictor.checkpoint_path = None  # nothing to fine-tune: only a fresh backbone is offered
     dlg.refresh_data()
-    assert not dlg.use_current.isEnabled() and dlg.use_fresh.isChecked()
+    assert not dlg.form.use_current.isEnabled() and dlg.form.use_fresh.isChecked()
     assert not dlg.child.running and dlg.run_dir is None

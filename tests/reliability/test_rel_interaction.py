@@ -146,13 +146,13 @@ def test_closing_the_window_during_training(tmp_path, window, qtbot, monkeypatch
 
     from PyQt5.QtWidgets import QApplication
 
-    from annotator import training_dialog
+    from annotator import training_dialog, training_menu
 
     fake = Path(__file__).resolve().with_name("fake_train_child.py")
     monkeypatch.setattr(training_dialog, "ifcn_command", lambda sub, *a: [sys.executable, str(fake), *a])
     folder = make_image_folder(tmp_path / "images", n=2)
     w = window(folder)
-    dlg = training_dialog.install_training_tools(w).show_training()
+    dlg = training_menu.install_training_tools(w).show_training()
     run = tmp_path / "run"
     dlg.run_dir, dlg.train_argv = run, ["--out", str(run)]
     dlg._start_training()

@@ -1,0 +1,91 @@
+"""The Benchmark dialog's runs and result files, without Qt: one NocRun per `ifcn noc` child, and the
+combined summary.json / summary.csv written when they end."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.fileio import atomic_write_text
+
+SUMMARY_KEYS = ("label", "checkpoint", "refine", "objects", "noc@85", "noc@90", "failed@85", "failed@90")
+
+
+@dataclass
+class NocRun:
+    """One `ifcn noc` child: a model with or without refinement, and what it reported."""
+
+    label: str
+    checkpoint: str | None  # None = the default model, "grabcut" = classical baseline
+    refine: bool
+    out: Path
+    ious: list[list[float]] = field(default_factory=list)
+    images_total: int = 0
+    images_seen: set = field(default_factory=set)
+    end: dict[str, Any] = field(default_factory=dict)
+    status: str = "waiting"
+
+    def curve(self, max_clicks: int) -> list[float]:
+        """mIoU after clicks 1..max_clicks over the objects so far (last IoU carried forward)."""
+        if not self.ious:
+            return []
+        rows = [(o + [o[-1]] * max_clicks)[:max_clicks] if o else [0.0] * max_clicks for o in self.ious]
+        return [float(v) for v in np.mean(np.array(rows, dtype=np.float64), axis=0)]
+
+
+def slug(text: str) -> str:
+    """A folder-name form of a run's label."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "run"
+
+
+def plan_runs(models: list[tuple[str, str | None]], refines: tuple[bool, ...], out: Path) -> list[NocRun]:
+    """One run per (model, refinement), numbered folders under `out`; ValueError when nothing is left."""
+    runs: list[NocRun] = []
+    for label, ckpt in models:
+        for refine in refines:
+            if ckpt == "grabcut" and refine:
+                continue  # the classical baseline is GrabCut already
+            full = f"{label} + GrabCut" if refine else label
+            if any(r.label == full for r in runs):
+                continue
+            runs.append(NocRun(full, ckpt, refine, out / f"{len(runs) + 1}_{slug(full)}"))
+    if not runs:
+        raise ValueError("Nothing to run: with GrabCut refinement only, the GrabCut baseline has no "
+                         "refined variant. Choose 'without GrabCut' or 'both'.")
+    return runs
+
+
+def summaries(runs: list[NocRun], max_clicks: int, note: str = "") -> list[dict[str, Any]]:
+    """One summary per finished run (label, model, refine, NoC, failures, mIoU curve); `note` says what
+    the numbers are worth (e.g. measured on training images)."""
+    out = []
+    for r in runs:
+        if r.status != "done":
+            continue
+        e = r.end
+        row = {"label": r.label, "checkpoint": r.checkpoint or "default", "refine": r.refine,
+               "objects": e.get("objects", len(r.ious)), "noc@85": e.get("noc@85"),
+               "noc@90": e.get("noc@90"), "failed@85": e.get("failed@85"), "failed@90": e.get("failed@90"),
+               "miou_per_click": e.get("miou_per_click") or r.curve(max_clicks), "folder": str(r.out)}
+        if note:
+            row["note"] = note
+        out.append(row)
+    return out
+
+
+def write_summaries(folder: Path, rows: list[dict[str, Any]], max_clicks: int) -> list[Path]:
+    """summary.json and summary.csv (one line per run, mIoU after each click) in `folder`; OSError passes."""
+    atomic_write_text(folder / "summary.json", json.dumps(rows, indent=2) + "\n")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(SUMMARY_KEYS) + [f"miou_{i + 1}" for i in range(max_clicks)])
+    for r in rows:
+        w.writerow([r[k] for k in SUMMARY_KEYS] + [f"{v:.5f}" for v in r["miou_per_click"]])
+    atomic_write_text(folder / "summary.csv", buf.getvalue())
+    return [folder / "summary.json", folder / "summary.csv"]
