@@ -166,3 +166,25 @@ def test_ring_stays_exact_in_rle(tmp_path):
     api = COCO(str(out / "annotations" / "instances_default.json"))
     _, anns = coco_masks(api, "r")
     assert np.array_equal(api.annToMask(anns[0]).astype(bool), RING) and not np.array_equal(RING, filled(RING))
+
+
+def test_one_pixel_parts_survive_each_formats_own_reader(tmp_path):
+    """docs/formats.md: a one-pixel-wide part is a zero-area polygon, given back by each format's own rule."""
+    thin = np.zeros((H, W), bool)
+    thin[20, 5:40] = True            # a wire, one pixel wide
+    thin[30:40, 10:20] = True        # and a box
+    thin[45, 60] = True              # and a lone pixel
+    d = tmp_path / "t"
+    d.mkdir()
+    _save(d, "t.png", [(15, thin)])
+    for fmt, extra in (("coco", ["--polygons"]), ("labelme", []), ("yolo", [])):
+        out = tmp_path / fmt
+        assert cli_main(["convert", "--to", fmt, "--annotations", str(d), "--out", str(out), *extra]) == 0
+        if fmt == "coco":
+            api = COCO(str(out / "annotations" / "instances_default.json"))
+            got = api.annToMask(coco_masks(api, "t")[1][0]).astype(bool)
+        elif fmt == "labelme":
+            got = labelme_instances(json.loads((out / "t.json").read_text(encoding="utf-8")))[0][1]
+        else:
+            got = np.logical_or.reduce([m for _, m in read_yolo_label(out / "labels" / "train" / "t.txt", H, W)])
+        assert np.array_equal(got, thin), fmt
