@@ -25,12 +25,20 @@ ROWS = (
     ("kills", "kill -9 of the annotator at random moments, restarted each time"),
     ("saves_confirmed", "saves confirmed by the annotator during those runs"),
     ("train_kills", "kills of `ifcn train` (mid-epoch and mid-checkpoint-write), each resumed"),
-    ("hostile_files", "hostile or broken files fed to the readers, CLI and annotator: each refused with a "
-                      "message naming it (or, where valid, read), no crash, hang or traceback"),
+    ("hostile_files", "hostile or broken files tried on the readers, the CLI and the annotator (a file "
+                      "fed to several of them counts once per test)"),
+    ("hostile_read", "… of which read, not refused: valid despite their looks (a pickle memo at index 2³¹−1), "
+                     "or bad only in weight values, which `ifcn info` does not load"),
     ("files_fuzzed", "files fuzzed (random byte flips / truncations / JSON mutations)"),
     ("inputs", "inputs tried (clicks, disk faults, property-test examples)"),
     ("lost", "**annotations lost**"),
 )
+#: Rows computed from the stored figures: (after which key, text, value).
+REFUSED = ("hostile_read", "… of which refused (or reported) cleanly: a message naming the file, no traceback, "
+           "within the tests' memory and time limits",
+           lambda f: int(f.get("hostile_files", 0)) - int(f.get("hostile_read", 0)))
+CRASHES = ("hostile_read", "crashes, hangs or tracebacks (a run with any fails and stores no figures)",
+           lambda f: 0)
 
 
 def write_figures(figures: Counter, path: Path | None = None) -> Path:
@@ -44,6 +52,10 @@ def write_figures(figures: Counter, path: Path | None = None) -> Path:
 
 def render_section(f: Counter | dict) -> str:
     """The README text between the markers."""
+    rows = []
+    for k, text in ROWS:
+        rows.append(f"| {text} | {int(f.get(k, 0)):,} |")
+        rows += [f"| {t} | {value(f):,} |" for after, t, value in (REFUSED, CRASHES) if after == k]
     return "\n".join([
         "Figures of the last full run of `tests/reliability/` (`make test` writes them to",
         "`build/reliability/figures.json`, `make reliability-table` copies them here), not by hand;",
@@ -51,7 +63,7 @@ def render_section(f: Counter | dict) -> str:
         "",
         "| what | count |",
         "|---|---|",
-        *[f"| {text} | {int(f.get(k, 0)):,} |" for k, text in ROWS],
+        *rows,
     ])
 
 

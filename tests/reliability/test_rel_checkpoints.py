@@ -48,6 +48,7 @@ def test_corpus_refused_by_each_reader_in_bounded_memory_and_time(corpus, small_
             problems.append(f"{r['reader']} {name}: {r['message']!r} (expected {words[r['file']]!r})")
     assert problems == []
     figures["hostile_files"] += len(corpus)
+    figures["hostile_read"] += sum(w is None for _, w in corpus.values())  # the checkpoint reader refuses the rest
 
 
 def test_info_reports_each_bad_file_and_goes_on(corpus, small_checkpoint, tmp_path, capsys, figures):
@@ -71,6 +72,7 @@ def test_info_reports_each_bad_file_and_goes_on(corpus, small_checkpoint, tmp_pa
         if p != good and p.name not in VALUE_LEVEL | valid:
             assert f"unusable: {p}:" in lines[str(p)], lines.get(str(p))
     figures["hostile_files"] += len(list(folder.glob("*.pt"))) - 1
+    figures["hostile_read"] += len((valid | VALUE_LEVEL) & {p.name for p in folder.glob("*.pt")})  # listed by info
 
 
 @pytest.mark.parametrize("name", ["weights_nan.pt", "spec_clamp_tiny.pt", "weights_int8.pt",

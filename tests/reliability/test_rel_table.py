@@ -40,3 +40,15 @@ def test_the_suite_end_writes_the_figures_file_not_the_readme(tmp_path, monkeypa
     conf.pytest_sessionfinish(None, 0)
     assert table.README.read_bytes() == before, "a full passing run leaves the tracked README alone"
     assert '"kills": 2' in (tmp_path / "figures.json").read_text()
+
+
+def test_hostile_rows_say_tried_refused_and_crashes(tmp_path):
+    """Issue 16: the README states tried, refused cleanly and crashes 0 (refused = tried - read)."""
+    text = table.render_section(Counter(hostile_files=250, hostile_read=6))
+    rows = {line.split(" | ")[0].lstrip("| ").split(":")[0].split(" (")[0]: line.rsplit(" | ", 1)[1].rstrip(" |")
+            for line in text.splitlines() if line.startswith("| ") and not line.startswith("| what")}
+    assert rows["hostile or broken files tried on the readers, the CLI and the annotator"] == "250"
+    assert rows["… of which read, not refused"] == "6"
+    assert rows["… of which refused"] == "244"
+    assert rows["crashes, hangs or tracebacks"] == "0"
+    assert "hostile_read" in table.write_figures(Counter(hostile_read=2), tmp_path / "f.json").read_text()
