@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt5.QtCore import QSettings, QTimer
 from PyQt5.QtWidgets import QApplication
 
-from annotator import crash_report
+from annotator import crash_report, model_actions
 from annotator.settings import (APPLICATION, ORGANIZATION, Settings, default_settings, load_settings,
                                 open_qsettings)
 from annotator.training_menu import install_training_tools
@@ -96,6 +96,7 @@ def _run_window(app: QApplication, window: MainWindow, folder: Path | None, sett
                 args: argparse.Namespace) -> int:
     """Open the folder (or the last one) in the shown window and run the event loop."""
     install_training_tools(window)
+    model_actions.install_engine_menu(window)  # Model → Inference Engine; the setting reaches every predictor
     window.show()
     _load_predictor(window, args.checkpoint)
     if folder is None and settings.last_folder and Path(settings.last_folder).is_dir():

@@ -12,6 +12,8 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DEFAULTS_FILE = RESOURCES / "default_settings.json"
 ORGANIZATION = "ifcn"
 APPLICATION = "annotator"
+#: What may run the network's backbone (models.engines.ENGINES; kept here so settings never import torch).
+ENGINES = ("torch", "auto", "onnxruntime", "openvino")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Settings:
     threshold: float = 0.5        # probability threshold of the mask, 0..1
     refine: bool = True           # GrabCut refinement (real photos, NoC@90 GrabCut / Berkeley 9.84 / 17.51 -> 4.54 / 9.19)
     device: str = "auto"          # auto / cuda / cpu
+    engine: str = "auto"          # backbone on the CPU: auto (fastest installed that matches PyTorch) / torch / ...
     max_size: int = 512           # longest side of the copy the model runs on
     zoom_in: bool = False         # from the 2nd click on, the model looks at a crop around the object
     brs: bool = True              # f-BRS: a click the network ignores is enforced (NoC@90 11.86 / 19.86 -> 9.84 / 17.51)
@@ -41,6 +44,7 @@ def _clamped(s: Settings) -> Settings:
     return replace(s, opacity=min(1.0, max(0.0, float(s.opacity))),
                    threshold=min(0.99, max(0.01, float(s.threshold))),
                    device=s.device if s.device in ("auto", "cuda", "cpu", "mps") else "auto",
+                   engine=s.engine if s.engine in ENGINES else "auto",
                    max_size=min(4096, max(64, int(s.max_size))),
                    brush_size=min(500, max(1, int(s.brush_size))),
                    marker_size=min(30, max(2, int(s.marker_size))))

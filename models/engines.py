@@ -16,6 +16,7 @@ per size and keeps the first that passes; when none passes, or none is installed
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import importlib.util
 import io
@@ -31,7 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ENGINES", "TOLERANCE", "FeatureEngine", "available", "export_features", "make_engine"]
+__all__ = ["ENGINES", "PACKAGES", "PREFERENCE", "TOLERANCE", "FeatureEngine", "available", "export_features",
+           "make_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +42,26 @@ log = logging.getLogger(__name__)
 ENGINES = ("torch", "auto", "onnxruntime", "openvino")
 #: Fastest first, as measured by benchmarks/bench_latency_real.py (see benchmarks/RESULTS.md).
 PREFERENCE = ("openvino", "onnxruntime")
-_PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
+PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
 #: Largest allowed |probability difference| between the engine's and PyTorch's output.
 TOLERANCE = 1e-4
 _SIZES = 4  # compiled input sizes kept
+_closing = threading.Event()  # set at interpreter exit: compiles stop at their next stage
+_compiles: set[threading.Thread] = set()
+
+
+@atexit.register
+def _finish_compiles(timeout_s: float = 60.0) -> None:
+    """At exit, let running compiles stop at their next stage: a compile thread still inside the exporter or
+    an engine's compiler while the interpreter finalises aborts the process ("terminate called ...")."""
+    _closing.set()
+    for t in list(_compiles):
+        t.join(timeout_s)
 
 
 def available(name: str) -> bool:
     """True when the packages engine `name` needs are installed."""
-    return all(importlib.util.find_spec(p) is not None for p in _PACKAGES.get(name, ("-",)))
+    return all(importlib.util.find_spec(p) is not None for p in PACKAGES.get(name, ("-",)))
 
 
 class _Features(nn.Module):
@@ -157,8 +170,10 @@ class FeatureEngine:
                 start = True
         sample = x.detach().contiguous().clone()
         if start and not wait:
-            threading.Thread(target=self._build, args=(shape, sample), daemon=True,
-                             name=f"ifcn-{self.name}-compile").start()
+            t = threading.Thread(target=self._build, args=(shape, sample), daemon=True,
+                                 name=f"ifcn-{self.name}-compile")
+            _compiles.add(t)
+            t.start()
             return False
         if start:
             self._build(shape, sample)
@@ -186,7 +201,11 @@ class FeatureEngine:
         graph: bytes | None = None
         for name in self.candidates:
             try:
+                if _closing.is_set():
+                    break
                 graph = export_features(self._net, x) if graph is None else graph
+                if _closing.is_set():
+                    break
                 cand = _BUILDERS[name](graph, self.threads)
                 diff = self._check(cand, x)
                 self.max_diff[shape] = diff
@@ -207,6 +226,7 @@ class FeatureEngine:
             while len(self._sizes) > _SIZES:
                 old, _ = self._sizes.popitem(last=False)
                 self.used.pop(old, None)
+        _compiles.discard(threading.current_thread())
 
     def _check(self, run: Callable, x: torch.Tensor) -> float:
         """Max |probability difference| of the head on the engine's vs PyTorch's features of `x`."""
@@ -241,5 +261,5 @@ def make_engine(net: nn.Module, name: str = "auto", threads: int | None = None,
         return FeatureEngine(net, "auto", threads=threads, background=background, candidates=found)
     if not available(name):
         raise ValueError(f"inference engine {name!r}: its package is not installed "
-                         f"(pip install {' '.join(_PACKAGES[name])})")
+                         f"(pip install {' '.join(PACKAGES[name])})")
     return FeatureEngine(net, name, threads=threads, background=background)

@@ -179,12 +179,12 @@ class Predictor:
     def _prewarm(self) -> None:
         """Start compiling the engine for the working image's size (a centre click's input), so that the
         first click of an image finds it ready more often; waits only when the engine's `background` is off."""
-        engine = self._engine
-        if engine is None or self._rgb_tensor is None:
+        engine, rgb = self._engine, self._rgb_tensor  # read once: set_image may run on another thread
+        if engine is None or rgb is None:
             return
-        h, w = self._work.shape[:2]
+        h, w = rgb.shape[-2:]
         maps = scale_maps(distance_maps([Click(w / 2, h / 2, True)], h, w, self.spec.clamp), self.spec)
-        x = torch.cat([self._rgb_tensor, torch.from_numpy(maps).to(self.device)])[None]
+        x = torch.cat([rgb, torch.from_numpy(maps).to(rgb.device)])[None]
         engine.prepare(x.contiguous(memory_format=torch.channels_last), wait=not engine.background)
 
     # -- description --------------------------------------------------------------------------

@@ -239,3 +239,30 @@ def test_set_engine_prewarms_the_image_size_in_the_background(model, monkeypatch
     assert p.info()["engine"] == "auto (openvino)"
     p.set_engine("torch")
     assert p._engine is None and p.info()["engine"] == "torch"
+
+
+def test_exit_while_a_size_compiles_in_the_background(tmp_path):
+    """Closing the program right after an image opens (its size compiling in the background) exits cleanly:
+    a compile thread left inside the exporter while the interpreter finalises aborted the process (exit 134,
+    "terminate called without an active exception")."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    name = next((n for n in ("openvino", "onnxruntime") if engines.available(n)), None)
+    if name is None:
+        pytest.skip("no engine installed (pip install '.[bench]')")
+    root = Path(__file__).resolve().parents[2]
+    code = ("import numpy as np, threading\n"
+            "from models.predictor import Predictor\n"
+            "from tests.models.helpers import random_model\n"
+            f"p = Predictor(random_model('efficientnet_lite0'), device='cpu', engine={name!r})\n"
+            "p.set_image(np.zeros((200, 300, 3), np.uint8))\n"
+            "print('compiling' if any(t.name.endswith('-compile') for t in threading.enumerate()) else 'idle')\n")
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=str(root), env=env, capture_output=True, text=True,
+                              timeout=240)
+        assert proc.returncode == 0 and "terminate called" not in proc.stderr, (proc.returncode, proc.stderr[-2000:])
+        assert proc.stdout.strip() == "compiling"
