@@ -28,10 +28,11 @@ from annotator.noc_results import NocRun, plan_runs, summaries, write_summaries
 from annotator.widgets import dialogs
 from annotator.widgets.noc_models import NocModels
 from annotator.widgets.noc_sources import NocSources, browse_row, row
-from annotator.widgets.process_panes import device_combo, error_box, log_view, make_plot
+from annotator.widgets.process_panes import device_combo, error_box, fit_to_screen, log_view, make_plot
 
 COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75)]
 TABLE_COLUMNS = ("run", "objects", "NoC@85", "NoC@90", "failed@85", "failed@90", "mIoU@1", "mIoU@5")
+DEFAULT_SIZE = (1180, 700)  # less on a smaller screen
 
 
 class NocDialog(QDialog):
@@ -74,11 +75,6 @@ class NocDialog(QDialog):
         self.models = NocModels()
         self.models.changed.connect(self.update_warning)
         lay.addWidget(self.models)
-        self.trained_label = QLabel()  # a model was trained on the images it would be measured on
-        self.trained_label.setWordWrap(True)
-        self.trained_label.setStyleSheet("color: #9a5b00;")
-        self.trained_label.setVisible(False)
-        lay.addWidget(self.trained_label)
 
         opts = QGroupBox("Protocol and output")
         f = QFormLayout(opts)
@@ -89,8 +85,11 @@ class NocDialog(QDialog):
         self.limit.setRange(0, 10 ** 6)
         self.limit.setSpecialValueText("all")
         self.limit.setToolTip("Measure only the first N objects (all: every object)")
+        for spin in (self.clicks, self.limit):
+            spin.setMinimumWidth(80)
         self.device = device_combo(getattr(getattr(self.window_, "settings", None), "device", "auto"))
-        f.addRow("Clicks per object:", row(self.clicks, QLabel("objects"), self.limit))
+        f.addRow("Clicks per object:", row(self.clicks))
+        f.addRow("Objects:", row(self.limit))
         f.addRow("Device:", self.device)
         self.out_edit = QLineEdit()
         f.addRow("Results folder:", browse_row(self.out_edit, "Folder for the results", self))
@@ -106,6 +105,11 @@ class NocDialog(QDialog):
         self.status_label = QLabel("Choose the data and the models, then press Start.")
         self.status_label.setWordWrap(True)
         rl.addWidget(self.status_label)
+        self.trained_label = QLabel()  # a model was trained on the images it would be measured on
+        self.trained_label.setWordWrap(True)
+        self.trained_label.setStyleSheet("color: #9a5b00;")
+        self.trained_label.setVisible(False)
+        rl.addWidget(self.trained_label)
         self.plot = make_plot("mIoU vs number of clicks", "clicks", "mIoU")
         self.plot.setYRange(0, 1)
         self.plot.setXRange(1, self.max_clicks, padding=0.03)
@@ -149,7 +153,7 @@ class NocDialog(QDialog):
         outer = QVBoxLayout(self)
         outer.addWidget(split, 1)
         outer.addLayout(buttons)
-        self.resize(1180, 700)
+        fit_to_screen(self, *DEFAULT_SIZE)
 
     # ---- state ----------------------------------------------------------------------------------------
     @property

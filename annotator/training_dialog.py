@@ -21,12 +21,13 @@ from annotator.child_process import ChildProcess, ifcn_command
 from annotator.run_support import current_checkpoint, format_seconds, free_bytes, window_annotation_counts
 from annotator.training_progress import TrainingProgress
 from annotator.widgets import dialogs
-from annotator.widgets.process_panes import error_box, log_view
+from annotator.widgets.process_panes import error_box, fit_to_screen, log_view
 from annotator.widgets.training_form import TrainingForm
 from annotator.widgets.training_plots import TrainingCurves
 
 MIN_OBJECTS = 10                 # refuse to retrain on fewer finished objects
 MIN_FREE_BYTES = 500 * 2 ** 20   # refuse to start with less free disk space at the runs folder
+DEFAULT_SIZE = (1180, 680)  # less on a smaller screen
 
 
 class TrainingDialog(QDialog):
@@ -127,7 +128,7 @@ class TrainingDialog(QDialog):
         outer = QVBoxLayout(self)
         outer.addWidget(split, 1)
         outer.addLayout(buttons)
-        self.resize(1180, 680)
+        fit_to_screen(self, *DEFAULT_SIZE)
 
     # ---- state -----------------------------------------------------------------------------------------
     @property

@@ -14,6 +14,11 @@ from annotator.run_support import format_seconds
 CONFIDENT_OBJECTS = 10  # fewer held-out objects: a change of the mean IoU is not reported as a gain or loss
 
 
+def _n(count: Any, word: str) -> str:
+    """'1 object' / '3 objects'."""
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
 def heldout_note(objects: int | None) -> str:
     """What a held-out IoU measured on `objects` objects can tell ('' when enough)."""
     if objects is None:
@@ -55,13 +60,14 @@ class TrainingProgress:
         if kind == "devkit":
             self.devkit = ev
             self.val_objects = int(ev.get("val_objects") or 0)
-            return (f"data: {ev.get('train_images')} training images ({ev.get('train_objects')} objects), "
-                    f"{ev.get('val_images')} held out ({ev.get('val_objects')} objects)")
+            return (f"data: {_n(ev.get('train_images'), 'training image')} "
+                    f"({_n(ev.get('train_objects'), 'object')}), {ev.get('val_images')} held out "
+                    f"({_n(ev.get('val_objects'), 'object')})")
         if kind == "baseline" and ev.get("val_iou") is not None:
             self.baseline = float(ev["val_iou"])
             self.val_x.insert(0, 0)  # the curve starts at the starting model's IoU
             self.val_y.insert(0, self.baseline)
-            return f"starting model: held-out IoU {self.baseline:.3f} on {ev.get('objects')} objects"
+            return f"starting model: held-out IoU {self.baseline:.3f} on {_n(ev.get('objects'), 'object')}"
         if kind == "start" and ev.get("command") == "train":
             self.start = ev
             self.total_steps = int(ev.get("total_steps") or 0)
@@ -104,5 +110,5 @@ class TrainingProgress:
         if before is not None and after is not None and not note:
             text += f" ({after - before:+.3f})"
         if n is not None:
-            text += f" on {n} object{'s' * (n != 1)}"
+            text += f" on {_n(n, 'object')}"
         return text + "." + (f" {then}" if then else "") + (f"\n{note}" if note else "")

@@ -18,10 +18,12 @@ from annotator.widgets import dialogs
 
 
 def row(*widgets: QWidget) -> QHBoxLayout:
-    """Widgets side by side, the first line edit taking the spare width."""
+    """Widgets side by side, a first line edit taking the spare width (else it is left empty)."""
     r = QHBoxLayout()
     for i, w in enumerate(widgets):
         r.addWidget(w, 1 if isinstance(w, QLineEdit) and i == 0 else 0)
+    if not isinstance(widgets[0], QLineEdit):
+        r.addStretch(1)
     return r
 
 

@@ -1,9 +1,11 @@
-"""Panes shared by the dialogs that run a child process: error box, log, device choice and plots."""
+"""Panes shared by the dialogs that run a child process: error box, log, device choice and plots; a
+default size that fits their contents."""
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PyQt5.QtCore import QSize
 from PyQt5.QtGui import QFont
-from PyQt5.QtWidgets import QComboBox, QPlainTextEdit
+from PyQt5.QtWidgets import QApplication, QComboBox, QPlainTextEdit, QWidget
 
 from annotator.run_support import available_devices
 
@@ -57,3 +59,13 @@ def make_plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
     w.showGrid(x=True, y=True, alpha=0.25)
     w.setMinimumSize(220, 170)
     return w
+
+
+def fit_to_screen(dialog: QWidget, width: int, height: int, available: QSize | None = None) -> None:
+    """Resize `dialog` to `width` x `height`, less on a smaller screen (`available`: the primary screen's
+    free area), never below what its contents need."""
+    if available is None:
+        screen = QApplication.primaryScreen()
+        available = screen.availableGeometry().size() if screen is not None else QSize(width, height)
+    want = QSize(width, height).boundedTo(available * 0.95)
+    dialog.resize(want.expandedTo(dialog.minimumSizeHint()))

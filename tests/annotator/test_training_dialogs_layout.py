@@ -8,6 +8,8 @@ from PyQt5.QtWidgets import (QAbstractButton, QAbstractSpinBox, QCheckBox, QComb
                              QPushButton, QRadioButton, QStyle, QStyleOptionButton, QStyleOptionComboBox,
                              QWidget)
 
+from annotator import noc_dialog, training_dialog
+from annotator.widgets.process_panes import fit_to_screen
 from tests.annotator.test_training_dialog import write_annotated_folder
 
 
@@ -22,6 +24,11 @@ def clipped(dlg: QWidget) -> list[str]:
     for w in dlg.findChildren(QWidget):
         if not w.isVisibleTo(dlg) or w.width() <= 1:
             continue
+        inner = isinstance(w.parent(), (QAbstractSpinBox, QComboBox))  # a spin box's own line edit
+        if isinstance(w, (QAbstractButton, QComboBox, QAbstractSpinBox, QLineEdit)) and not inner and \
+                w.height() < w.minimumSizeHint().height():
+            bad.append(f"squeezed: {type(w).__name__} {w.text() if hasattr(w, 'text') else ''!r} is "
+                       f"{w.height()} px high, needs {w.minimumSizeHint().height()}")
         if isinstance(w, QLabel) and w.text():
             room = w.contentsRect().width()
             if w.wordWrap():
@@ -68,9 +75,15 @@ def tools(make_window, FakePredictor, tmp_path):
     yield w, install_training_tools(w)
 
 
-def _shown(qtbot, dlg):
+LAPTOP = QSize(1366, 728)  # a 1366x768 screen less its panel: the smallest common one
+
+
+def _shown(qtbot, dlg, size):
+    """`dlg` at the size it takes on a LAPTOP screen (the offscreen test screen is only 800x600)."""
+    fit_to_screen(dlg, *size, available=LAPTOP)
     qtbot.waitExposed(dlg)
     dlg.layout().activate()
+    qtbot.wait(20)
     size, least = dlg.size(), dlg.minimumSizeHint()
     assert size.width() >= least.width() and size.height() >= least.height(), (size, least)
     return dlg
@@ -78,7 +91,7 @@ def _shown(qtbot, dlg):
 
 def test_retrain_dialog_has_no_clipped_text(tools, qtbot):
     w, t = tools
-    dlg = _shown(qtbot, t.show_training())
+    dlg = _shown(qtbot, t.show_training(), training_dialog.DEFAULT_SIZE)
     assert dlg.start_reason.text()  # the longest state: Start disabled with its reason shown
     assert clipped(dlg) == []
     dlg.form.val_every.setValue(0)  # "each epoch"
@@ -87,9 +100,12 @@ def test_retrain_dialog_has_no_clipped_text(tools, qtbot):
 
 def test_benchmark_dialog_has_no_clipped_text(tools, qtbot):
     w, t = tools
-    dlg = _shown(qtbot, t.show_noc())
+    dlg = _shown(qtbot, t.show_noc(), noc_dialog.DEFAULT_SIZE)
     assert clipped(dlg) == []
     dlg.trained_label.setText("⚠ " + "a model was trained on these images " * 6)
     dlg.trained_label.setVisible(True)
     dlg.layout().activate()
+    qtbot.wait(50)
     assert clipped(dlg) == []
+    least = dlg.minimumSizeHint()
+    assert dlg.width() >= least.width() and dlg.height() >= least.height()
