@@ -69,6 +69,15 @@ def cpu_flags() -> tuple[str, list[str]]:
     return model, flags
 
 
+#: The CPU features that decide which kernels the engines and PyTorch pick.
+KEY_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def key_flags(flags: list[str]) -> str:
+    """'avx2 yes, avx512f yes, ..., amx_tile no': the flags of `KEY_FLAGS`, present or not."""
+    return ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in KEY_FLAGS)
+
+
 def generated_folder(n_images: int = 4, seed: int = 18) -> Path:
     """An object folder (images/ + masks/<stem>_<k>.png) of synthetic 480x360 scenes, cached."""
     import cv2
@@ -99,37 +108,44 @@ def _sets(data: str | None) -> list[Any]:
 
 class _Timed:
     """A PredictorLike for `training.noc.evaluate`: each predict runs the annotator's two stages on the
-    default predictor and the plain forward on the same clicks, in alternating order, and records both."""
+    default predictor and the plain forward on the same clicks (eager PyTorch; and, when the default runs an
+    engine, the same forward through it), in alternating order, and records them all."""
 
-    def __init__(self, default, plain) -> None:
-        self.default, self.plain = default, plain
+    def __init__(self, default, plain, plain_engine=None) -> None:
+        self.default, self.plain, self.plain_engine = default, plain, plain_engine
         self.name = default.name
         self.rows: list[dict[str, float]] = []
         self.sizes: list[tuple[int, int]] = []
         self._image = ""
 
     def set_image(self, rgb: np.ndarray) -> None:
-        self.default.set_image(rgb)
+        if self.plain_engine is not None:  # compiles here, before the default's background compile starts
+            self.plain_engine.set_image(rgb)
         self.plain.set_image(rgb)
+        self.default.set_image(rgb)  # as the window does: the size compiles in the background, clicks go on
         self.sizes.append(self.default._work.shape[:2])
 
-    def _plain(self) -> float:
+    def _plain(self) -> tuple[float, float]:
         self.plain.predict_work(self._clicks)
-        return self.plain.last_timings["network"]
+        eager = self.plain.last_timings["network"]
+        if self.plain_engine is None:
+            return eager, eager
+        self.plain_engine.predict_work(self._clicks)
+        return eager, self.plain_engine.last_timings["network"]
 
     def predict(self, clicks, refine: bool = False) -> np.ndarray:
         self._clicks = list(clicks)
         first_plain = len(self.rows) % 2 == 1
-        forward = self._plain() if first_plain else 0.0
+        forward, forward_engine = self._plain() if first_plain else (0.0, 0.0)
         self.default.predict(clicks, refine=False)              # the preview the annotator paints first
         preview = dict(self.default.last_timings)
         evals = self.default.brs_evals
         prob = self.default.predict(clicks, refine=True)        # then GrabCut on the same network output
         final = dict(self.default.last_timings)
         if not first_plain:
-            forward = self._plain()
-        row = {"forward": forward, "preview": preview["total"], "mask": preview["total"] + final["total"],
-               "clicks": len(self._clicks), "brs_evals": evals,
+            forward, forward_engine = self._plain()
+        row = {"forward": forward, "forward_engine": forward_engine, "preview": preview["total"],
+               "mask": preview["total"] + final["total"], "clicks": len(self._clicks), "brs_evals": evals,
                # the oracle clicks negative only on a false positive: inside the selection shown
                "negative_inside": len(self._clicks) > 1 and not self._clicks[-1].positive}
         for k in STAGES:
@@ -153,11 +169,15 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
 
     s = default_settings()
     default = Predictor.load(None, device="cpu", max_size=s.max_size, zoom_in=ZoomIn() if s.zoom_in else None,
-                             brs=BRS() if s.brs else None)
+                             brs=BRS() if s.brs else None, engine=s.engine)
     if default.is_classical:
         raise DatasetError("no default model (resources/weights/default.pt): nothing to measure.")
     plain = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None)
-    timed = _Timed(default, plain)
+    plain_engine = None
+    if default._engine is not None:
+        plain_engine = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None, engine=s.engine)
+        plain_engine._engine.background = False
+    timed = _Timed(default, plain, plain_engine)
     names = []
     for folder in _sets(data):
         names.append(folder.name)
@@ -166,8 +186,13 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
     out: dict[str, Any] = {"sets": names, "clicks": len(rows), "objects_per_set": limit,
                            "sizes": sorted({f"{w}x{h}" for h, w in timed.sizes}),
                            "settings": {"refine": s.refine, "brs": s.brs, "zoom_in": s.zoom_in,
-                                        "max_size": s.max_size, "engine": default.info()["engine"]},
-                           "forward_ms": _quantiles([r["forward"] for r in rows])}
+                                        "max_size": s.max_size, "engine": s.engine},
+                           "engine_ran": default.info()["engine"],
+                           "forward_ms": _quantiles([r["forward"] for r in rows]),
+                           "forward_engine_ms": _quantiles([r["forward_engine"] for r in rows])}
+    for key in ("mask", "preview"):  # the same clicks against the engine's own forward (when one runs)
+        out[f"{key}_engine_ratio"] = _quantiles([r[key] / r["forward_engine"] for r in rows
+                                                 if r["forward_engine"] > 0])
     for key in ("mask", "preview", *STAGES):
         out[f"{key}_ms"] = _quantiles([r[key] for r in rows])
         out[f"{key}_ratio"] = _quantiles([r[key] / r["forward"] for r in rows if r["forward"] > 0])
@@ -360,7 +385,12 @@ def measure(data: str | None = None, limit: int | None = DEFAULT_LIMIT) -> dict[
     pe = peers(seq, default)
     print("  latency_real: engines ...", file=sys.stderr, flush=True)
     en = engine_table(seq, default)
+    from models import engines
+
+    auto = next((n for n in engines.PREFERENCE if n in en["ms"]), "torch")
     return {"format": "ifcn-bench-latency-real", "version": 1, "date": info["date"], "commit": info["commit"],
+            "auto_picks": auto, "load_average_end": " / ".join(f"{v:.2f}" for v in os.getloadavg()),
+            "load_note": os.environ.get("BENCH_LOAD_NOTE", ""),
             "cpu": model, "cpu_flags": flags, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"), "nice": os.nice(0),
             "load_average": info["load average at start (1/5/15 min)"], "data": data or "generated",
@@ -369,6 +399,24 @@ def measure(data: str | None = None, limit: int | None = DEFAULT_LIMIT) -> dict[
 
 def _r(v: float) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.2f}×"
+
+
+def _vs_engine(seq: dict[str, Any], q: str) -> str:
+    """' (2.10× the engine's own forward)' when an engine ran the default's backbone, else ''."""
+    if seq.get("engine_ran", "torch") == "torch" or "mask_engine_ratio" not in seq:
+        return ""
+    return f" ({_r(seq['mask_engine_ratio'][q])} the engine's own forward)"
+
+
+def _engine_note(seq: dict[str, Any], q: str) -> str:
+    """Say when the target is met against eager PyTorch only."""
+    if not _vs_engine(seq, q):
+        return ""
+    limit = TARGETS[q]
+    if seq["mask_ratio"][q] <= limit < seq["mask_engine_ratio"][q]:
+        return (f"met against the eager forward only: the engine speeds the backbone up, f-BRS / GrabCut / resize "
+                f"stay, and against the engine's own forward it is over {limit}×")
+    return ""
 
 
 def section(rec: dict[str, Any]) -> Section:
@@ -386,6 +434,15 @@ def section(rec: dict[str, Any]) -> Section:
         ms, ra = seq[f"{key}_ms"], seq[f"{key}_ratio"]
         rows.append([label, f"{ms['p50']:.0f} / {ms['p95']:.0f} / {ms['max']:.0f}", _r(ra["p50"]), _r(ra["p95"]),
                      _r(ra["max"])])
+    eng_ran = seq.get("engine_ran", "torch")
+    if "mask_engine_ratio" in seq and eng_ran != "torch":
+        fe = seq["forward_engine_ms"]
+        rows.insert(1, [f"plain forward, backbone through the engine ({eng_ran})",
+                        f"{fe['p50']:.0f} / {fe['p95']:.0f} / {fe['max']:.0f}", _r(fe["p50"] / fwd["p50"]), "", ""])
+        for key in ("mask", "preview"):
+            ra = seq[f"{key}_engine_ratio"]
+            rows.append([f"{labels[key].split(',')[0].lstrip('… ')}, ratio to the engine's own plain forward", "",
+                         _r(ra["p50"]), _r(ra["p95"]), _r(ra["max"])])
     neg = seq["brs_negative_inside_ratio"]
     rows.append([f"f-BRS on a negative click inside the selection (n={seq['brs_negative_inside_n']})", "",
                  _r(neg["p50"]), _r(neg["p95"]), _r(neg["max"])])
@@ -417,23 +474,36 @@ def section(rec: dict[str, Any]) -> Section:
     sec.notes.append(
         f"Measured {rec['date']} at commit {rec['commit']} on {rec['cpu']} ({rec['cores']} logical cores), "
         f"{rec['torch_threads']} torch threads (OMP_NUM_THREADS {rec['omp_num_threads']}, the annotator's "
-        f"default), nice {rec['nice']}, load average {rec['load_average']} (a training run shared the CPU: "
-        f"absolute times are inflated, ratios are per click and interleaved). Data: {rec['data']}, "
+        f"default), nice {rec['nice']}, load average at start {rec['load_average']}"
+        + (f", at the end {rec['load_average_end']}" if rec.get("load_average_end") else "")
+        + (f" ({rec['load_note']})" if rec.get("load_note") else "")
+        + f". Ratios are per click and interleaved, so load hits both sides alike. Data: {rec['data']}, "
         f"{seq['objects_per_set'] or 'all'} objects per set, image sizes {', '.join(seq['sizes'])}; annotator "
-        f"settings {seq['settings']}.")
-    sec.notes.append("CPU flags: " + " ".join(rec["cpu_flags"]))
+        f"settings {seq['settings']}" + (f", backbone run by {seq['engine_ran']}" if seq.get("engine_ran") else "")
+        + ". The reference 'plain forward' is eager PyTorch (f-BRS off, no GrabCut) on the same clicks.")
+    sec.notes.append(f"CPU: {rec['cpu']}; {key_flags(rec['cpu_flags'])}. All flags: " + " ".join(rec["cpu_flags"]))
     sec.notes.append(
-        "What can be reused between clicks: the image's normalisation (`set_image`), the network output of "
-        "an earlier click list (undo/redo, the preview → GrabCut second stage), and the compiled engine graph for "
-        "the image's size. What cannot: the clicks enter at the first layer (distance maps concatenated with the "
-        "RGB), so every layer of the backbone changes with each click and the forward runs in full per click — "
-        "unlike SAM, whose image encoder runs once per image and whose per-click cost is its small decoder.")
+        "**What is reused between clicks:** the working-resolution resize and the image's normalisation "
+        "(`Predictor.set_image`, once per image); the network output of a click list already seen (undo/redo, "
+        "and the preview → GrabCut second stage, which runs no network); the engine's compiled graph and session "
+        "(per input size, kept for 4 sizes, so also across images of one size). **What is not:** the backbone — "
+        "the clicks enter at the first layer (distance maps concatenated with the RGB), so every activation "
+        "changes with each click and the forward runs in full per click, unlike SAM, whose image encoder runs "
+        "once per image and whose per-click cost is its small decoder. Only the RGB half of the first "
+        "convolution could be precomputed (it is linear), a few per cent of one layer. The click maps are "
+        "recomputed (the 'click maps' row: small). f-BRS's Jacobian depends on the click list, so it is rebuilt. "
+        "GrabCut's colour models are relearnt: OpenCV's `grabCut` re-initialises the GMMs from the mask it is "
+        "given (GC_INIT_WITH_MASK); keeping the previous click's models (GC_EVAL) would skip only the k-means "
+        "initialisation while the crop and the mask change with every click, so it is not done.")
     en_fast = min(en["ms"], key=en["ms"].get)
+    picks = rec.get("auto_picks", en_fast)  # what "auto" (the annotator's default) runs on this machine
     sec.targets += [
         Target("click → mask p95 on correction sequences, annotator defaults", f"≤ {TARGETS['p95']}× the forward",
-               _r(seq["mask_ratio"]["p95"]), seq["mask_ratio"]["p95"] <= TARGETS["p95"]),
-        Target("click → mask p50, same", f"≤ {TARGETS['p50']}× the forward", _r(seq["mask_ratio"]["p50"]),
-               seq["mask_ratio"]["p50"] <= TARGETS["p50"]),
+               _r(seq["mask_ratio"]["p95"]) + _vs_engine(seq, "p95"), seq["mask_ratio"]["p95"] <= TARGETS["p95"],
+               _engine_note(seq, "p95")),
+        Target("click → mask p50, same", f"≤ {TARGETS['p50']}× the forward",
+               _r(seq["mask_ratio"]["p50"]) + _vs_engine(seq, "p50"), seq["mask_ratio"]["p50"] <= TARGETS["p50"],
+               _engine_note(seq, "p50")),
         Target("f-BRS worst case (negative click inside the selection)", f"≤ {TARGETS['brs_max']}× the forward",
                _r(neg["max"]) + f" (all clicks: max {_r(seq['brs_ratio']['max'])})",
                None if not np.isfinite(neg["max"]) else max(neg["max"], seq["brs_ratio"]["max"]) <= TARGETS["brs_max"]),
@@ -441,8 +511,10 @@ def section(rec: dict[str, Any]) -> Section:
                _r(seq["grabcut_ratio"]["p50"]) + f" (p95 {_r(seq['grabcut_ratio']['p95'])})",
                seq["grabcut_ratio"]["p50"] <= TARGETS["grabcut_p50"]),
         Target("fastest engine for the same graph (eager, ONNX Runtime, OpenVINO)", "use the fastest; report all",
-               ", ".join(f"{k} {v:.0f} ms" for k, v in en["ms"].items()) + f"; fastest {en_fast}", None,
-               "the predictor's default stays eager; `Predictor(engine='auto')` uses the fastest installed"),
+               ", ".join(f"{k} {v:.0f} ms ({en['ms'][k] / en['ms']['torch']:.2f}×)" for k in en["ms"])
+               + f"; fastest {en_fast}; the annotator's default (auto) runs {picks}", picks == en_fast,
+               "" if picks == en_fast else f"auto prefers {picks} (models.engines.PREFERENCE) but {en_fast} "
+               "measured fastest here"),
     ]
     return sec
 

@@ -6,6 +6,7 @@
     python -m benchmarks.run_all --bench-data ../shared/data/bench   # also the real-photo quality (hours)
     python -m benchmarks.run_all --only quality --bench-data ../shared/data/bench
     python -m benchmarks.run_all --only latency_real [--bench-data DIR]   # replaces its block of RESULTS.md
+    python -m benchmarks.run_all --only refine_cost                       # likewise
 
 The real-photo quality section (benchmarks/bench_quality.py) runs only when benchmark data is given
 (--bench-data or BENCH_DATA); otherwise RESULTS.md shows the one stored by its last full run. Its section
@@ -27,7 +28,9 @@ from models.errors import IFCNError  # noqa: E402
 from models.fileio import atomic_write_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BENCHMARKS = ("latency", "latency_real", "optim", "gui", "pairs", "noc", "train", "quality")
+BENCHMARKS = ("latency", "latency_real", "refine_cost", "optim", "gui", "pairs", "noc", "train", "quality")
+#: Benchmarks whose section sits between markers in RESULTS.md: `--only` of these replaces their blocks alone.
+SPLICED = ("latency_real", "refine_cost")
 TARGETS_NOTE = "Causes of the gaps are in the notes of each section below."
 
 
@@ -149,8 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         stored = bench_quality.stored_section()
         if stored is not None:
             sections.append(stored)
-    if names == ["latency_real"] and args.out is None and RESULTS.is_file() and sections[0].block:
-        text = splice(RESULTS.read_text(encoding="utf-8"), sections[0])  # its block alone is replaced
+    if set(names) <= set(SPLICED) and args.out is None and RESULTS.is_file():
+        text = RESULTS.read_text(encoding="utf-8")
+        ran = sections[:len(names)]
+        for sec in ran:  # their blocks alone are replaced; a failed one keeps its stored block
+            if sec.block:
+                text = splice(text, sec)
+        if not any(sec.block for sec in ran):
+            print(f"{RESULTS.name} left as it was: {', '.join(names)} failed")
+            return 1
     elif names == ["quality"] and args.out is None:
         if quality is None:
             failed = any(s.title == "quality: FAILED" for s in sections)
