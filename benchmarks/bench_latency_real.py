@@ -409,10 +409,16 @@ def _vs_engine(seq: dict[str, Any], q: str) -> str:
 
 
 def _engine_note(seq: dict[str, Any], q: str) -> str:
-    """Say when the target is met against eager PyTorch only."""
+    """Say when the target is met against eager PyTorch only, or which stage keeps it from being met."""
+    limit = TARGETS[q]
+    if seq["mask_ratio"][q] > limit:
+        stages = {"GrabCut refinement": "grabcut", "f-BRS": "brs", "backbone": "network", "click maps": "inputs"}
+        name, key = max(stages.items(), key=lambda kv: seq[f"{kv[1]}_ratio"][q])
+        pre = seq["preview_ratio"]
+        return (f"{name} alone is {_r(seq[f'{key}_ratio'][q])} at {q}; the preview the annotator paints first "
+                f"(network + f-BRS, before GrabCut) is {_r(pre['p50'])} p50 / {_r(pre['p95'])} p95")
     if not _vs_engine(seq, q):
         return ""
-    limit = TARGETS[q]
     if seq["mask_ratio"][q] <= limit < seq["mask_engine_ratio"][q]:
         return (f"met against the eager forward only: the engine speeds the backbone up, f-BRS / GrabCut / resize "
                 f"stay, and against the engine's own forward it is over {limit}×")
@@ -506,12 +512,21 @@ def section(rec: dict[str, Any]) -> Section:
                _engine_note(seq, "p50")),
         Target("f-BRS worst case (negative click inside the selection)", f"≤ {TARGETS['brs_max']}× the forward",
                _r(neg["max"]) + f" (all clicks: max {_r(seq['brs_ratio']['max'])})",
-               None if not np.isfinite(neg["max"]) else max(neg["max"], seq["brs_ratio"]["max"]) <= TARGETS["brs_max"]),
+               None if not np.isfinite(neg["max"]) else max(neg["max"], seq["brs_ratio"]["max"]) <= TARGETS["brs_max"],
+               f"the f-BRS stage includes the head's first pass and building its Jacobian; its time budget "
+               f"(models/brs.py: time_ratio × the backbone's time) never stops it before min_evals evaluations "
+               f"(at most {seq.get('brs_evals_max', '?')} here), and with the engine the backbone it is measured "
+               f"against is shorter" if np.isfinite(neg["max"]) and max(neg["max"], seq["brs_ratio"]["max"])
+               > TARGETS["brs_max"] else ""),
         Target("GrabCut refinement added to a click (p50)", f"≤ {TARGETS['grabcut_p50']}× the forward",
                _r(seq["grabcut_ratio"]["p50"]) + f" (p95 {_r(seq['grabcut_ratio']['p95'])})",
-               seq["grabcut_ratio"]["p50"] <= TARGETS["grabcut_p50"]),
+               seq["grabcut_ratio"]["p50"] <= TARGETS["grabcut_p50"],
+               f"GrabCut (models/grabcut.py: 5 iterations on a crop around the object, widened and run again where "
+               f"the object reaches the crop's edge) takes {seq['grabcut_ms']['p50']:.0f} / "
+               f"{seq['grabcut_ms']['p95']:.0f} ms p50 / p95 on these photos; 3 iterations lost NoC (commit "
+               f"65c90c8), so it was kept" if seq["grabcut_ratio"]["p50"] > TARGETS["grabcut_p50"] else ""),
         Target("fastest engine for the same graph (eager, ONNX Runtime, OpenVINO)", "use the fastest; report all",
-               ", ".join(f"{k} {v:.0f} ms ({en['ms'][k] / en['ms']['torch']:.2f}×)" for k in en["ms"])
+               ", ".join(f"{k} {en['ms'][k]:.0f} ms ({en['ms'][k] / en['ms']['torch']:.2f}×)" for k in en["ms"])
                + f"; fastest {en_fast}; the annotator's default (auto) runs {picks}", picks == en_fast,
                "" if picks == en_fast else f"auto prefers {picks} (models.engines.PREFERENCE) but {en_fast} "
                "measured fastest here"),
@@ -544,4 +559,17 @@ def run(data: str | None = None) -> Section:
 
 
 if __name__ == "__main__":
-    print(run().markdown())
+    if "--render" in sys.argv[1:]:  # the stored record's section into RESULTS.md again, measuring nothing
+        from benchmarks.run_all import RESULTS, splice
+        from models.fileio import atomic_write_text
+
+        stored = load_store()
+        if stored is None:
+            raise SystemExit(f"no stored record at {STORE}")
+        sec = section(stored)
+        sec.notes.append(f"Stored in `{STORE.relative_to(ROOT)}`.")
+        sec.seconds = float(stored.get("seconds", 0.0))
+        atomic_write_text(RESULTS, splice(RESULTS.read_text(encoding="utf-8"), sec))
+        print(sec.markdown())
+    else:
+        print(run().markdown())
