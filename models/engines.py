@@ -2,8 +2,9 @@
 
 The predictor's backbone forward (`IFCN.features`, the costly part) can run through a graph exported with
 `torch.onnx.export`; the FCN head stays in PyTorch, so f-BRS differentiates it as before. The graph is
-exported per input size (the TF "same" padding and the small-input padding depend on it), in a background
-thread the first time a size is seen: until it is ready, and for a size whose outputs do not match
+exported per input size (the TF "same" padding and the small-input padding depend on it), by a background
+thread the first time a size is seen (the export itself in a child process: it would hold this process's GIL
+for up to ~0.6 s at a time and freeze the GUI); until it is ready, and for a size whose outputs do not match
 PyTorch's, `features` answers None and the predictor runs PyTorch. A compiled size is checked once on the
 input that triggered it: the head's probabilities from the engine's features must lie within `TOLERANCE`
 of PyTorch's, or that size keeps PyTorch. "auto" tries the installed engines fastest first (`PREFERENCE`)
@@ -22,10 +23,13 @@ import importlib.util
 import io
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import warnings
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -48,6 +52,8 @@ TOLERANCE = 1e-4
 _SIZES = 4  # compiled input sizes kept
 _closing = threading.Event()  # set at interpreter exit: compiles stop at their next stage
 _compiles: set[threading.Thread] = set()
+_children: set[subprocess.Popen] = set()  # exporter processes running (stopped at exit)
+_EXPORT_TIMEOUT_S = 300
 
 
 @atexit.register
@@ -55,6 +61,8 @@ def _finish_compiles(timeout_s: float = 60.0) -> None:
     """At exit, let running compiles stop at their next stage: a compile thread still inside the exporter or
     an engine's compiler while the interpreter finalises aborts the process ("terminate called ...")."""
     _closing.set()
+    for child in list(_children):
+        child.kill()
     for t in list(_compiles):
         t.join(timeout_s)
 
@@ -84,6 +92,42 @@ def export_features(net: nn.Module, x: torch.Tensor) -> bytes:
         torch.onnx.export(_Features(net).eval(), (x.contiguous(),), buf, dynamo=False, opset_version=17,
                           input_names=["x"], do_constant_folding=True)
     return buf.getvalue()
+
+
+def export_in_child(net: nn.Module, x: torch.Tensor) -> bytes:
+    """`export_features` in a child Python process: the exporter's graph passes hold the GIL for up to ~0.6 s
+    at a time, which would freeze the GUI's event loop if they ran on a thread of this process."""
+    buf = io.BytesIO()
+    torch.save({"net": net, "shape": tuple(x.shape)}, buf)
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
+    child = subprocess.Popen([sys.executable, "-m", "models.engines", "--export"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
+    _children.add(child)
+    try:
+        out, err = child.communicate(buf.getvalue(), timeout=_EXPORT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise RuntimeError(f"the exporter process took over {_EXPORT_TIMEOUT_S} s") from None
+    finally:
+        _children.discard(child)
+    if child.returncode != 0 or not out:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"the exporter process failed (exit {child.returncode}): {tail[0]}")
+    return out
+
+
+def _export_main() -> None:
+    """`python -m models.engines --export`: the pickled {net, shape} on stdin, its ONNX graph on stdout."""
+    if hasattr(os, "nice"):
+        os.nice(10)  # the clicks meanwhile run PyTorch in the parent: they come first
+    torch.set_num_threads(1)
+    job = torch.load(io.BytesIO(sys.stdin.buffer.read()), weights_only=False)  # from the parent process only
+    graph = export_features(job["net"], torch.zeros(job["shape"]))
+    sys.stdout.buffer.write(graph)
+    sys.stdout.buffer.flush()
 
 
 def _onnxruntime(graph: bytes, threads: int) -> Callable[[np.ndarray], list[np.ndarray]]:
@@ -203,7 +247,8 @@ class FeatureEngine:
             try:
                 if _closing.is_set():
                     break
-                graph = export_features(self._net, x) if graph is None else graph
+                if graph is None:  # in the background: in a child process (see export_in_child)
+                    graph = (export_in_child if self.background else export_features)(self._net, x)
                 if _closing.is_set():
                     break
                 cand = _BUILDERS[name](graph, self.threads)
@@ -263,3 +308,7 @@ def make_engine(net: nn.Module, name: str = "auto", threads: int | None = None,
         raise ValueError(f"inference engine {name!r}: its package is not installed "
                          f"(pip install {' '.join(PACKAGES[name])})")
     return FeatureEngine(net, name, threads=threads, background=background)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--export"]:
+    _export_main()

@@ -35,6 +35,7 @@ def fake_openvino(monkeypatch, model):
     monkeypatch.setattr(engines, "available", lambda name: name == "openvino")
     monkeypatch.setattr(engines, "PREFERENCE", ("openvino", "onnxruntime"))
     monkeypatch.setattr(engines, "export_features", lambda net, x: b"")
+    monkeypatch.setattr(engines, "export_in_child", lambda net, x: b"")
     monkeypatch.setitem(engines._BUILDERS, "openvino", build)
     return built
 

@@ -216,7 +216,7 @@ def test_set_engine_prewarms_the_image_size_in_the_background(model, monkeypatch
     gate, built = threading.Event(), []
     monkeypatch.setattr(engines, "available", lambda name: True)
     monkeypatch.setattr(engines, "PREFERENCE", ("openvino",))
-    monkeypatch.setattr(engines, "export_features", lambda net, x: b"")
+    monkeypatch.setattr(engines, "export_in_child", lambda net, x: b"")
 
     def slow(graph, threads):
         gate.wait(10)  # the compile is held until the test lets it go: set_engine must not wait for it
@@ -266,3 +266,41 @@ def test_exit_while_a_size_compiles_in_the_background(tmp_path):
                               timeout=240)
         assert proc.returncode == 0 and "terminate called" not in proc.stderr, (proc.returncode, proc.stderr[-2000:])
         assert proc.stdout.strip() == "compiling"
+
+
+def test_background_export_runs_in_a_child_process(model):
+    """The background compile exports in a child process (the exporter holds the GIL for long stretches,
+    which would freeze the GUI thread), and its graph is the same one an in-process export gives: the engine
+    built from it matches PyTorch within the tolerance."""
+    import torch
+
+    name = next((n for n in ("openvino", "onnxruntime") if engines.available(n)), None)
+    if name is None:
+        pytest.skip("no engine installed (pip install '.[bench]')")
+    x = torch.randn(1, 5, H, W)
+    graph = engines.export_in_child(model.eval(), x)
+    assert graph[:2] == engines.export_features(model.eval(), x)[:2] and len(graph) > 10_000
+    eng = engines.FeatureEngine(model, name)
+    assert eng._check(engines._BUILDERS[name](graph, 1), x) <= engines.TOLERANCE
+
+
+def test_a_failing_exporter_process_keeps_pytorch(model, monkeypatch):
+    """A child exporter that fails (here: an unknown module in the pickled network) is reported in the log and
+    the size keeps PyTorch; nothing is raised into the predictor."""
+    import torch
+
+    monkeypatch.setattr(engines, "available", lambda name: True)
+    monkeypatch.setattr(engines, "PREFERENCE", ("openvino",))
+    eng = engines.make_engine(model, "auto")
+
+    def child_fails(net, x):
+        raise RuntimeError("the exporter process failed (exit 1): ModuleNotFoundError")
+
+    monkeypatch.setattr(engines, "export_in_child", child_fails)
+    x = torch.zeros(1, 5, H, W)
+    assert eng.features(x) is None
+    for _ in range(500):
+        if tuple(x.shape) in eng.used:
+            break
+        __import__("time").sleep(0.01)
+    assert eng.used[tuple(x.shape)] == "torch" and not eng.ready(tuple(x.shape))
