@@ -3,8 +3,8 @@
 The predictor's backbone forward (`IFCN.features`, the costly part) can run through a graph exported with
 `torch.onnx.export`; the FCN head stays in PyTorch, so f-BRS differentiates it as before. The graph is
 exported per input size (the TF "same" padding and the small-input padding depend on it), by a background
-thread the first time a size is seen (the export itself in a child process: it would hold this process's GIL
-for up to ~0.6 s at a time and freeze the GUI); until it is ready, and for a size whose outputs do not match
+thread the first time a size is seen (the export itself in one child process for the session: it would hold
+this process's GIL for up to ~0.6 s at a time and freeze the GUI); until it is ready, and for a size whose outputs do not match
 PyTorch's, `features` answers None and the predictor runs PyTorch. A compiled size is checked once on the
 input that triggered it: the head's probabilities from the engine's features must lie within `TOLERANCE`
 of PyTorch's, or that size keeps PyTorch. "auto" tries the installed engines fastest first (`PREFERENCE`)
@@ -23,6 +23,7 @@ import importlib.util
 import io
 import logging
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,8 +53,7 @@ TOLERANCE = 1e-4
 _SIZES = 4  # compiled input sizes kept
 _closing = threading.Event()  # set at interpreter exit: compiles stop at their next stage
 _compiles: set[threading.Thread] = set()
-_children: set[subprocess.Popen] = set()  # exporter processes running (stopped at exit)
-_EXPORT_TIMEOUT_S = 300
+_children: set[subprocess.Popen] = set()  # exporter processes (stopped at exit)
 
 
 @atexit.register
@@ -94,40 +94,87 @@ def export_features(net: nn.Module, x: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
+class _ExportServer:
+    """One child Python process (started on the first background export, kept for the session) that runs
+    `export_features`: the exporter's graph passes hold the GIL for up to ~0.6 s at a time, which would freeze
+    the GUI's event loop on a thread of this process; one process for all sizes pays torch's import once."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            root = str(Path(__file__).resolve().parents[1])
+            env = dict(os.environ, OMP_NUM_THREADS="1",
+                       PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
+            self._proc = subprocess.Popen([sys.executable, "-m", "models.engines", "--serve"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=root)
+            _children.add(self._proc)
+        return self._proc
+
+    def export(self, net: nn.Module, x: torch.Tensor) -> bytes:
+        """The ONNX graph of `net.features` for x's shape, exported in the child."""
+        buf = io.BytesIO()
+        torch.save({"net": net, "shape": tuple(x.shape)}, buf)
+        with self._lock:
+            if _closing.is_set():
+                raise RuntimeError("closing")
+            proc = self._ensure()
+            try:
+                _send(proc.stdin, buf.getvalue())
+                reply = _receive(proc.stdout)
+            except (OSError, ValueError) as e:
+                proc.kill()
+                raise RuntimeError(f"the exporter process ended ({e})") from None
+        if reply[:1] != b"\0":
+            raise RuntimeError(f"the exporter process failed: {reply[1:].decode('utf-8', 'replace')[-300:]}")
+        return reply[1:]
+
+
+def _send(stream, data: bytes) -> None:
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream) -> bytes:
+    head = stream.read(8)
+    if len(head) < 8:
+        raise ValueError("no reply")
+    (n,) = struct.unpack("<Q", head)
+    data = stream.read(n)
+    if len(data) < n:
+        raise ValueError("a cut reply")
+    return data
+
+
+_SERVER = _ExportServer()
+
+
 def export_in_child(net: nn.Module, x: torch.Tensor) -> bytes:
-    """`export_features` in a child Python process: the exporter's graph passes hold the GIL for up to ~0.6 s
-    at a time, which would freeze the GUI's event loop if they ran on a thread of this process."""
-    buf = io.BytesIO()
-    torch.save({"net": net, "shape": tuple(x.shape)}, buf)
-    root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-    child = subprocess.Popen([sys.executable, "-m", "models.engines", "--export"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
-    _children.add(child)
-    try:
-        out, err = child.communicate(buf.getvalue(), timeout=_EXPORT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.communicate()
-        raise RuntimeError(f"the exporter process took over {_EXPORT_TIMEOUT_S} s") from None
-    finally:
-        _children.discard(child)
-    if child.returncode != 0 or not out:
-        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"the exporter process failed (exit {child.returncode}): {tail[0]}")
-    return out
+    """`export_features` in the session's exporter process (see `_ExportServer`)."""
+    return _SERVER.export(net, x)
 
 
-def _export_main() -> None:
-    """`python -m models.engines --export`: the pickled {net, shape} on stdin, its ONNX graph on stdout."""
+def _serve() -> None:
+    """`python -m models.engines --serve`: jobs {net, shape} (length-prefixed, pickled) on stdin, each answered
+    on stdout by b"\0" + the ONNX graph, or b"\1" + the error."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever the exporter prints must not corrupt the replies
     if hasattr(os, "nice"):
         os.nice(10)  # the clicks meanwhile run PyTorch in the parent: they come first
     torch.set_num_threads(1)
-    job = torch.load(io.BytesIO(sys.stdin.buffer.read()), weights_only=False)  # from the parent process only
-    graph = export_features(job["net"], torch.zeros(job["shape"]))
-    sys.stdout.buffer.write(graph)
-    sys.stdout.buffer.flush()
+    inp = sys.stdin.buffer
+    while True:
+        try:
+            job = torch.load(io.BytesIO(_receive(inp)), weights_only=False)  # from the parent process only
+        except ValueError:
+            return  # the parent closed the pipe
+        try:
+            reply = b"\0" + export_features(job["net"], torch.zeros(job["shape"]))
+        except Exception as e:
+            reply = b"\1" + f"{type(e).__name__}: {e}".encode()
+        _send(out, reply)
 
 
 def _onnxruntime(graph: bytes, threads: int) -> Callable[[np.ndarray], list[np.ndarray]]:
@@ -310,5 +357,5 @@ def make_engine(net: nn.Module, name: str = "auto", threads: int | None = None,
     return FeatureEngine(net, name, threads=threads, background=background)
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["--export"]:
-    _export_main()
+if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
+    _serve()

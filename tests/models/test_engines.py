@@ -279,9 +279,15 @@ def test_background_export_runs_in_a_child_process(model):
         pytest.skip("no engine installed (pip install '.[bench]')")
     x = torch.randn(1, 5, H, W)
     graph = engines.export_in_child(model.eval(), x)
+    child = engines._SERVER._proc
+    assert child is not None and child.poll() is None and child.pid != __import__("os").getpid()
     assert graph[:2] == engines.export_features(model.eval(), x)[:2] and len(graph) > 10_000
     eng = engines.FeatureEngine(model, name)
     assert eng._check(engines._BUILDERS[name](graph, 1), x) <= engines.TOLERANCE
+    # another size: the same process (torch imported once per session)
+    x2 = torch.randn(1, 5, H + 6, W - 10)
+    assert eng._check(engines._BUILDERS[name](engines.export_in_child(model.eval(), x2), 1), x2) <= engines.TOLERANCE
+    assert engines._SERVER._proc is child
 
 
 def test_a_failing_exporter_process_keeps_pytorch(model, monkeypatch):
