@@ -102,12 +102,17 @@ def _run_window(app: QApplication, window: MainWindow, folder: Path | None, sett
     if folder is None and settings.last_folder and Path(settings.last_folder).is_dir():
         folder = Path(settings.last_folder)
     if folder is not None:
-        if folder.is_file():
-            window.open_image_file(folder)
-        else:
-            window.open_folder(folder)
-        if args.output:
-            window.set_output_dir(args.output)
+        def open_start_folder(path: Path = folder) -> None:
+            if path.is_file():
+                window.open_image_file(path)
+            else:
+                window.open_folder(path)
+            if args.output:
+                window.set_output_dir(args.output)
+        # from the event loop, like any slot: an unforeseen error while the folder opens reaches the installed
+        # excepthook (shown, logged, the window stays) instead of ending the process (a crash loop with
+        # "reopen last folder")
+        QTimer.singleShot(0, open_start_folder)
     if args.screenshot:
         def shoot() -> None:
             window.wait_for_inference(20)

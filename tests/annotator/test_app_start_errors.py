@@ -24,11 +24,6 @@ BUG_AT_START = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "annotator/app.py (_run_window) opens the folder before app.exec_(), outside any Qt slot, so the "
-    "excepthook never sees an unexpected error there: exit 1 with a traceback, and with 'reopen last "
-    "folder' a crash loop. Fix in app.py: open the folder from the event loop (QTimer.singleShot(0, ...)) "
-    "or pass the exception to the installed hook."))
 def test_an_unexpected_error_while_the_folder_opens_is_shown_logged_and_survived(tmp_path):
     folder = make_image_folder(tmp_path / "images", n=2)
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",
