@@ -1,0 +1,143 @@
+"""The NoC oracle's correction sequences, each click timed as the annotator runs it and as the plain forward.
+
+Used by `benchmarks.bench_latency_real`: `sequences` runs the oracle (`training.noc.evaluate`) on the object
+folders of BENCH_DATA or on generated ones and summarises the per-click rows as quantiles of ms and of ratios.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import cache_dir
+from models.errors import DatasetError
+
+#: The stages of `Predictor.last_timings` recorded per click.
+STAGES = ("inputs", "network", "brs", "grabcut", "resize")
+
+
+def generated_folder(n_images: int = 4, seed: int = 18) -> Path:
+    """An object folder (images/ + masks/<stem>_<k>.png) of synthetic 480x360 scenes, cached."""
+    import cv2
+
+    from training.synthetic import VOID, synth_image
+
+    root = cache_dir() / f"latency-real-{n_images}-{seed}"
+    if (root / "masks").is_dir() and len(list((root / "masks").glob("*.png"))) >= n_images:
+        return root
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n_images):
+        rgb, objects, _ = synth_image(rng, (360, 480))
+        cv2.imwrite(str(root / "images" / f"gen{i}.png"), rgb[:, :, ::-1])
+        void = objects == VOID
+        for k in [k for k in np.unique(objects) if k not in (0, VOID)][:2]:
+            mask = np.where(objects == k, 255, np.where(void, 128, 0)).astype(np.uint8)
+            cv2.imwrite(str(root / "masks" / f"gen{i}_{k}.png"), mask)
+    return root
+
+
+def _sets(data: str | None) -> list[Any]:
+    from benchmarks.bench_quality import find_sets
+
+    return find_sets(data) if data else find_sets(generated_folder())
+
+
+class _Timed:
+    """A PredictorLike for `training.noc.evaluate`: each predict runs the annotator's two stages on the
+    default predictor and the plain forward on the same clicks (eager PyTorch; and, when the default runs an
+    engine, the same forward through it), in alternating order, and records them all."""
+
+    def __init__(self, default, plain, plain_engine=None) -> None:
+        self.default, self.plain, self.plain_engine = default, plain, plain_engine
+        self.name = default.name
+        self.rows: list[dict[str, float]] = []
+        self.sizes: list[tuple[int, int]] = []
+        self._image = ""
+
+    def set_image(self, rgb: np.ndarray) -> None:
+        if self.plain_engine is not None:  # compiles here, before the default's background compile starts
+            self.plain_engine.set_image(rgb)
+        self.plain.set_image(rgb)
+        self.default.set_image(rgb)  # as the window does: the size compiles in the background, clicks go on
+        self.sizes.append(self.default._work.shape[:2])
+
+    def _plain(self) -> tuple[float, float]:
+        self.plain.predict_work(self._clicks)
+        eager = self.plain.last_timings["network"]
+        if self.plain_engine is None:
+            return eager, eager
+        self.plain_engine.predict_work(self._clicks)
+        return eager, self.plain_engine.last_timings["network"]
+
+    def predict(self, clicks, refine: bool = False) -> np.ndarray:
+        self._clicks = list(clicks)
+        first_plain = len(self.rows) % 2 == 1
+        forward, forward_engine = self._plain() if first_plain else (0.0, 0.0)
+        self.default.predict(clicks, refine=False)              # the preview the annotator paints first
+        preview = dict(self.default.last_timings)
+        evals = self.default.brs_evals
+        prob = self.default.predict(clicks, refine=True)        # then GrabCut on the same network output
+        final = dict(self.default.last_timings)
+        if not first_plain:
+            forward, forward_engine = self._plain()
+        row = {"forward": forward, "forward_engine": forward_engine, "preview": preview["total"],
+               "mask": preview["total"] + final["total"], "clicks": len(self._clicks), "brs_evals": evals,
+               # the oracle clicks negative only on a false positive: inside the selection shown
+               "negative_inside": len(self._clicks) > 1 and not self._clicks[-1].positive}
+        for k in STAGES:
+            row[k] = preview.get(k, 0.0) + final.get(k, 0.0)
+        self.rows.append(row)
+        return prob
+
+
+def _quantiles(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, np.float64)
+    if a.size == 0:
+        return {"p50": float("nan"), "p95": float("nan"), "max": float("nan")}
+    return {"p50": float(np.median(a)), "p95": float(np.percentile(a, 95)), "max": float(a.max())}
+
+
+def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]:
+    """Run the oracle's correction sequences: the summary of their per-click rows, and the predictor."""
+    from annotator.settings import default_settings
+    from models.predictor import BRS, Predictor, ZoomIn
+    from training.noc import evaluate
+
+    s = default_settings()
+    default = Predictor.load(None, device="cpu", max_size=s.max_size, zoom_in=ZoomIn() if s.zoom_in else None,
+                             brs=BRS() if s.brs else None, engine=s.engine)
+    if default.is_classical:
+        raise DatasetError("no default model (resources/weights/default.pt): nothing to measure.")
+    plain = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None)
+    plain_engine = None
+    if default._engine is not None:
+        plain_engine = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None, engine=s.engine)
+        plain_engine._engine.background = False
+    timed = _Timed(default, plain, plain_engine)
+    names = []
+    for folder in _sets(data):
+        names.append(folder.name)
+        evaluate(timed, folder, split="all", refine=s.refine, limit=limit)
+    rows = timed.rows
+    out: dict[str, Any] = {"sets": names, "clicks": len(rows), "objects_per_set": limit,
+                           "sizes": sorted({f"{w}x{h}" for h, w in timed.sizes}),
+                           "settings": {"refine": s.refine, "brs": s.brs, "zoom_in": s.zoom_in,
+                                        "max_size": s.max_size, "engine": s.engine},
+                           "engine_ran": default.info()["engine"],
+                           "forward_ms": _quantiles([r["forward"] for r in rows]),
+                           "forward_engine_ms": _quantiles([r["forward_engine"] for r in rows])}
+    for key in ("mask", "preview"):  # the same clicks against the engine's own forward (when one runs)
+        out[f"{key}_engine_ratio"] = _quantiles([r[key] / r["forward_engine"] for r in rows
+                                                 if r["forward_engine"] > 0])
+    for key in ("mask", "preview", *STAGES):
+        out[f"{key}_ms"] = _quantiles([r[key] for r in rows])
+        out[f"{key}_ratio"] = _quantiles([r[key] / r["forward"] for r in rows if r["forward"] > 0])
+    neg = [r for r in rows if r["negative_inside"]]
+    out["brs_negative_inside_ratio"] = _quantiles([r["brs"] / r["forward"] for r in neg])
+    out["brs_negative_inside_n"] = len(neg)
+    out["brs_evals_max"] = max((r["brs_evals"] for r in rows), default=0)
+    out["work_size"] = max(timed.sizes, key=lambda hw: hw[0] * hw[1]) if timed.sizes else (360, 480)
+    return out, default
