@@ -147,8 +147,8 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
     """Logits (1, 1, h, w) of `net.head` on `feats` after f-BRS-B for `clicks`, and the number of head
     evaluations run (1 when the clicks were already respected, so nothing was optimised: the logits are then
     exactly the head's; at most `cfg.max_evals` + 1). When the budget runs out first — `cfg.max_evals`
-    evaluations, or `budget_s` seconds of `clock` since the call began — the logits of the lowest loss seen
-    are returned.
+    evaluations, or `budget_s` seconds of `clock` since the call began (checked only after `cfg.min_evals`
+    evaluations) — the logits of the lowest loss seen are returned.
 
     `net` is an `models.fcn.IFCN` (its `head` is linear in the features); `feats` its `features(x)` for
     the input whose click maps came from `clicks` (coordinates in that input's pixels). Evaluations compute
@@ -207,7 +207,7 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
                 best["loss"], best["params"] = value, params.detach().clone()
             if _respected(z, is_pos, cfg.prob_thresh):
                 return value, np.zeros_like(x)  # clicks respected: a zero gradient ends it
-            if evals[0] > cfg.max_evals or (budget_s is not None and evals[0] > min(cfg.min_evals, cfg.max_evals)
+            if evals[0] > cfg.max_evals or (budget_s is not None and evals[0] > cfg.min_evals
                                             and clock() - start >= budget_s):
                 raise _BudgetSpent  # L-BFGS's line search would ask again after a zero gradient
             (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
