@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from annotator.state import AnnotationState, AnnotObject, ClassDef, Stroke, clip
 from annotator.void_layer import VoidLayer
 from models.clicks import Click
 from models.errors import AnnotationFileError
+from models.fileio import FileRefused, read_regular_file
 
 FORMAT = "ifcn-annotation"
 VERSION = 1
@@ -164,36 +164,19 @@ def _parse_class_index(raw: Any, path: Path) -> int:
 
 
 def _read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of `path` if it is a regular file of at most `limit` bytes (AnnotationFileError if not).
-
-    Opened non-blocking and checked on the open descriptor, so a FIFO never blocks and a link to a
-    device (/dev/zero) is never read.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    """The bytes of `path` if it is a regular file of at most `limit` bytes (AnnotationFileError if not;
+    `models.fileio.read_regular_file`: a FIFO never blocks, a link to a device is never read)."""
     try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        raise file_error(path, f"cannot be read ({e.strerror or e})") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise file_error(path, "is not a regular file (a folder, pipe, device or socket)")
-        if st.st_size > limit:
-            raise file_error(path, f"is {st.st_size / 2**20:.0f} MB, over the {limit // 2**20} MB a sidecar may have")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:  # grew while being read
-            raise file_error(path, f"is over the {limit // 2**20} MB a sidecar may have")
-        return b"".join(chunks)
-    except OSError as e:
-        raise file_error(path, f"cannot be read ({e.strerror or e})") from None
-    finally:
-        os.close(fd)
+        return read_regular_file(path, limit)
+    except FileRefused as e:
+        if e.kind == "type":
+            raise file_error(path, "is not a regular file (a folder, pipe, device or socket)") from None
+        if e.kind == "size" and e.size is not None:
+            raise file_error(path, f"is {e.size / 2**20:.0f} MB, over the {limit // 2**20} MB a sidecar may have") \
+                from None
+        if e.kind == "size":  # grew while being read
+            raise file_error(path, f"is over the {limit // 2**20} MB a sidecar may have") from None
+        raise file_error(path, f"cannot be read ({e.detail})") from None
 
 
 def read_json(path: Path) -> Any:

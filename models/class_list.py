@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from models.errors import ClassListError
-from models.fileio import atomic_write_text, voc_colormap
+from models.fileio import FileRefused, atomic_write_text, read_regular_file, voc_colormap
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -293,34 +292,15 @@ def folder_class_file(out_dir: str | os.PathLike) -> Path:
 def read_small_file(path: str | os.PathLike, limit: int = MAX_CLASS_FILE_BYTES, what: str = "a class list",
                     head: bool = False) -> bytes:
     """The bytes of a regular file of at most `limit` bytes (ClassListError naming it otherwise); with
-    `head`, its first `limit` bytes whatever its size.
-
-    Opened non-blocking and checked on the open descriptor: a FIFO never blocks, a device is never read.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    `head`, its first `limit` bytes whatever its size (`models.fileio.read_regular_file`)."""
     try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        raise ClassListError(f"{path}: cannot be read ({e.strerror or e}).") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ClassListError(f"{path}: is not a regular file (a folder, pipe, device or socket).")
-        data = b""
-        while len(data) <= limit:
-            chunk = os.read(fd, limit + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-        if len(data) > limit:
-            if head:
-                return data[:limit]
-            raise ClassListError(f"{path}: over {limit // 1024} KB, too large for {what}.")
-        return data
-    except OSError as e:
-        raise ClassListError(f"{path}: cannot be read ({e.strerror or e}).") from None
-    finally:
-        os.close(fd)
+        return read_regular_file(path, limit, head=head)
+    except FileRefused as e:
+        if e.kind == "type":
+            raise ClassListError(f"{path}: is not a regular file (a folder, pipe, device or socket).") from None
+        if e.kind == "size":
+            raise ClassListError(f"{path}: over {limit // 1024} KB, too large for {what}.") from None
+        raise ClassListError(f"{path}: cannot be read ({e.detail}).") from None
 
 
 def read_class_file(path: str | os.PathLike) -> ClassTable:

@@ -148,6 +148,51 @@ def move_to_backup(path: str | os.PathLike, tag: str = "broken") -> Path:
     raise AssertionError("unreachable")
 
 
+class FileRefused(Exception):
+    """Why `read_regular_file` refused a file: `kind` is "open" or "read" (`detail` the OS's words), "type"
+    (not a regular file) or "size" (over the limit; `size` the declared size, None when it grew while read)."""
+
+    def __init__(self, kind: str, detail: str = "", size: int | None = None) -> None:
+        super().__init__(kind, detail)
+        self.kind, self.detail, self.size = kind, detail, size
+
+
+def read_regular_file(path: str | os.PathLike, limit: int, head: bool = False) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `limit` bytes (FileRefused if not); with
+    `head`, its first `limit` bytes whatever its size.
+
+    Opened non-blocking and checked on the open descriptor, so a FIFO never blocks and a link to a device
+    (/dev/zero) is never read; never more than `limit` + 1 bytes are read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise FileRefused("open", str(e.strerror or e)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileRefused("type")
+        if st.st_size > limit and not head:
+            raise FileRefused("size", size=st.st_size)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+        if size > limit:
+            if head:
+                return data[:limit]
+            raise FileRefused("size")  # grew while being read
+        return data
+    except OSError as e:
+        raise FileRefused("read", str(e.strerror or e)) from None
+    finally:
+        os.close(fd)
+
+
 def voc_colormap(n: int = 256) -> np.ndarray:
     """The standard PASCAL VOC colour map: (n, 3) uint8, bit-interleaved from the class index."""
     cmap = np.zeros((n, 3), dtype=np.uint8)
