@@ -128,6 +128,9 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
     in `refine_logits`' parameter order (all scales stride by stride, then all biases). Exact, as the head
     is linear: channel c of stride s adds w_c * (f_c * scale_c + bias_c) to that stride's score map."""
     strides = net.head_strides
+    n, taps = index.shape
+    rows = torch.arange(n, device=index.device).repeat_interleave(taps)
+    sample = None
     scale_cols, bias_cols = [], []
     for s in strides:
         f = feats[s][0]                                               # (C, h, w)
@@ -135,9 +138,12 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
         maps = torch.cat([f * w, torch.ones_like(f[:1])])[None]       # per-channel scores, then a ones map
         batch = {t: maps if t == s else maps.new_zeros(1, 1, *feats[t].shape[-2:]) for t in strides}
         low = net.combine(batch).reshape(maps.shape[1], -1)           # (C + 1, cells); zeros broadcast
-        at = (low[:, index] * weight).sum(-1)                         # (C + 1, n)
-        scale_cols.append(at[:-1].T)
-        bias_cols.append(at[-1:].T * w.reshape(1, -1))
+        if sample is None:  # (n, cells) with 16 taps a row
+            sample = torch.sparse_coo_tensor(torch.stack([rows, index.reshape(-1)]), weight.reshape(-1).to(low),
+                                             (n, low.shape[1]), check_invariants=False).coalesce()
+        at = torch.sparse.mm(sample, low.T.contiguous())              # (n, C + 1): a sparse product, not a
+        scale_cols.append(at[:, :-1])                                 # (C + 1, n, 16) gather (100+ MB and
+        bias_cols.append(at[:, -1:] * w.reshape(1, -1))               # 4x the forward at 20 clicks)
     return torch.cat(scale_cols + bias_cols, 1)
 
 
