@@ -13,7 +13,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from benchmarks.common import ROOT, Section, Stats, Target, default_model, has_trained_default, reps
+from benchmarks.common import GRABCUT_TRIED, ROOT, Section, Stats, Target, default_model, has_trained_default, reps
 from models import grabcut
 from models.brs import BRS, click_discs
 from models.clicks import Click
@@ -141,8 +141,7 @@ def run() -> Section:
                                   "" if worst_g <= 1.0 else
                                   f"GrabCut (models/grabcut.py, {grabcut.REFINE_ITERATIONS} iterations on a crop "
                                   "around the object, run again on a widened crop where the object reaches its "
-                                  "edge) costs more than the network on most photos; 3 iterations lost NoC "
-                                  "(commit 65c90c8)"))
+                                  "edge) costs more than the network on most photos; " + GRABCUT_TRIED))
     sec.seconds = time.perf_counter() - t0
     return sec
 

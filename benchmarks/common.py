@@ -267,3 +267,11 @@ def cache_dir() -> Path:
     d = Path(os.environ.get("IFCN_BENCH_CACHE", Path(tempfile.gettempdir()) / "ifcn-bench-cache"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+#: What was tried to make GrabCut refinement cheaper, and why it was not kept (bench_latency_real, bench_refine_cost).
+GRABCUT_TRIED = ("3 iterations lost NoC (commit 65c90c8); two scales (5 iterations on the crop downscaled to "
+                 "10k / 18k pixels, then one graph cut at full size with the colour models frozen on a band "
+                 "around the coarse boundary) cost 0.33x / 0.56x but lost 0.040 / 0.025 mean IoU per refined "
+                 "click on 40 held-out training objects (3 clicks each; 2026-12-03, patch not kept), so 5 full "
+                 "iterations were kept")
