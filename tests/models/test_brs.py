@@ -249,3 +249,46 @@ def test_predictor_gives_brs_a_share_of_the_forwards_time():
             assert p.brs_evals == evals and prob[60, 100] > 0.5
         else:
             assert p.brs_evals > 2 and prob[60, 100] < 0.5
+
+
+def test_the_optimisation_runs_on_one_thread_and_restores_the_callers():
+    """f-BRS's L-BFGS runs torch on one intra-op thread (its ops are too small to share: 2 threads made it
+    2.5x slower on 2 cores, benchmarks/RESULTS.md); the caller's thread count is back afterwards, also when
+    the optimisation fails, and a respected click (no optimisation) runs with the caller's threads."""
+    from models.checkpoint import load_checkpoint
+    from models.predictor import default_checkpoint
+
+    net = load_checkpoint(default_checkpoint()).model.float().eval()
+    clicks = [Click(80, 60, True), Click(100, 60, False)]
+    x = _input(net, _disk_scene(), clicks)
+    with torch.no_grad():
+        feats = net.features(x)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen: list[int] = []
+
+        def clock() -> float:
+            seen.append(torch.get_num_threads())
+            return 0.0
+
+        cfg = BRS(min_evals=0)  # the clock is read at every evaluation
+        _, evals = refine_logits(net, feats, clicks, (120, 160), cfg, budget_s=1.0, clock=clock)
+        assert evals > 1 and seen[0] == 2 and set(seen[1:]) == {1}  # the start reading, then evaluations
+        assert torch.get_num_threads() == 2
+
+        def broken() -> float:
+            seen.append(torch.get_num_threads())
+            if len(seen) > 3:
+                raise RuntimeError("clock failed")
+            return 0.0
+
+        seen.clear()
+        with pytest.raises(RuntimeError):
+            refine_logits(net, feats, clicks, (120, 160), cfg, budget_s=1.0, clock=broken)
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        _, evals = refine_logits(net, feats, clicks[:1], (120, 160), cfg, budget_s=1.0, clock=clock)
+        assert evals == 1 and seen == [2]
+    finally:
+        torch.set_num_threads(old)
