@@ -17,6 +17,12 @@ ITERATIONS = 5
 REFINE_ITERATIONS = 5
 #: Crop margins (fraction of the object's box) tried in turn by `refine`.
 CROP_MARGINS = (0.25, 1.0)
+#: `refine` keeps GrabCut's object only when it keeps at least this fraction of the network's foreground in the
+#: crop: below it GrabCut has collapsed towards the click discs (a fur or foliage colour model that cannot tell the
+#: object from its background; one click then selected nothing), and the network's mask is the better one. Growth
+#: is not limited (GrabCut finding the rest of an object the network missed is what it is for). Chosen on held-out
+#: training photos (resources/weights/MODEL_CARD.md), not on the benchmarks.
+MIN_KEPT = 0.5
 #: `refine` runs GrabCut on at most this many pixels: a bigger crop is downscaled for it (GrabCut's time grows
 #: faster than the area: ~2 s for a 341 x 512 crop, ~0.2 s at this size) and the mask scaled back up.
 MAX_PIXELS = 40_000
@@ -87,17 +93,29 @@ def _clicked_parts(seg: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
     return np.isin(labels, list(keep)) if keep else np.zeros_like(seg, dtype=bool)
 
 
+def _touches_cut_edge(obj: np.ndarray, box: tuple[int, int, int, int], shape: tuple[int, int], band: int) -> bool:
+    """True when `obj` (a crop's mask) comes within `band` px of an edge of the crop that is not the image's."""
+    y0, y1, x0, x1 = box
+    h, w = shape
+    return (y0 > 0 and obj[:band].any()) or (y1 < h and obj[-band:].any()) or \
+        (x0 > 0 and obj[:, :band].any()) or (x1 < w and obj[:, -band:].any())
+
+
 def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: int = RADIUS,
-           iterations: int = REFINE_ITERATIONS, threshold: float = 0.5, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+           iterations: int = REFINE_ITERATIONS, threshold: float = 0.5, max_pixels: int = MAX_PIXELS,
+           min_kept: float | None = None) -> np.ndarray:
     """Reference GrabCut refinement on a crop around the predicted object; float32 HxW.
 
     Disks of `radius` around positive / negative clicks are definite foreground / background (also
     outside the crop), the rest probable foreground or background by `prob >= threshold`. Inside the crop
     the result is GrabCut's foreground parts that hold a positive click (never a region the user did not
-    click); outside the crop `prob` is kept (the crop holds all of the network's foreground). When GrabCut grows the object up to a cut edge of the crop, the
-    crop is widened once (a margin of the size of what GrabCut found) so the mask does not end in a
-    straight line; when it still does, GrabCut is leaking into the background and `prob` is returned
-    unrefined (with the click disks). GrabCut sees crops of at most `max_pixels` (bigger ones downscaled).
+    click); outside the crop `prob` is kept (the crop holds all of the network's foreground). When GrabCut
+    grows the object up to (within a few px of, for a downscaled crop) a cut edge of the crop, the crop is
+    widened once (a margin of the size of what GrabCut found) so the mask does not end in a straight line;
+    when it still does, GrabCut is leaking into the background and `prob` is returned unrefined (with the
+    click disks). So is it when GrabCut's object keeps less than `min_kept` (default `MIN_KEPT`) of the
+    network's foreground: GrabCut collapsed towards the clicks. GrabCut sees crops of at most `max_pixels`
+    (bigger ones downscaled).
     """
     fg = prob >= threshold
     h, w = fg.shape
@@ -115,9 +133,12 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
         obj = _clicked_parts(seg, crop_clicks)
         if not obj.any():  # no positive click inside GrabCut's foreground: nothing it found is the object
             break
-        cut = (y0 > 0 and obj[0].any()) or (y1 < h and obj[-1].any()) or \
-              (x0 > 0 and obj[:, 0].any()) or (x1 < w and obj[:, -1].any())
-        if not cut:
+        # a downscaled crop's mask is scaled back up: a cut at GrabCut's edge can land a few px inside the crop's
+        band = 1 + int(np.ceil(np.sqrt((y1 - y0) * (x1 - x0) / float(max_pixels))))
+        if not _touches_cut_edge(obj, (y0, y1, x0, x1), (h, w), band):
+            net = fg[y0:y1, x0:x1]
+            if np.count_nonzero(obj & net) < (MIN_KEPT if min_kept is None else min_kept) * np.count_nonzero(net):
+                break  # GrabCut collapsed towards the clicks: the network's mask stays
             # only what holds a positive click: a look-alike neighbour GrabCut picked up inside the crop
             # (often cut by the crop's edge) is not the object the user clicked
             out[y0:y1, x0:x1] = obj.astype(np.float32)

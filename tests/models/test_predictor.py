@@ -339,3 +339,54 @@ def test_refine_writes_no_region_without_a_click_and_no_straight_crop_edge():
     assert not (sel & right).any()
     inter, union = (sel & left).sum(), (sel | left).sum()
     assert inter / union > 0.95
+
+
+def test_refine_keeps_the_network_mask_when_grabcut_collapses_to_the_clicks(monkeypatch):
+    """A colour model that cannot tell the object from its background (fur, foliage) makes GrabCut keep
+    little more than the click disc: one click then selected nothing. The network's mask stays instead."""
+    from models import grabcut
+    img = np.random.default_rng(4).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    prob = np.zeros((120, 160), np.float32)
+    prob[30:90, 40:120] = 0.9
+    click = Click(80, 60, True)
+
+    def collapsed(rgb, fg, clicks, *args):
+        seg = np.zeros(fg.shape, bool)
+        seg[clicks[0].pixel()[1] - 4:clicks[0].pixel()[1] + 5, clicks[0].pixel()[0] - 4:clicks[0].pixel()[0] + 5] = True
+        return seg
+
+    monkeypatch.setattr(grabcut, "_segment_crop", collapsed)
+    out = grabcut.refine(img, prob, [click])
+    assert ((out >= 0.5) == (prob >= 0.5)).all()
+
+    def trimmed(rgb, fg, clicks, *args):  # GrabCut trims a 6 px rim: a refinement, kept
+        seg = np.zeros(fg.shape, bool)
+        ys, xs = np.nonzero(fg)
+        seg[ys.min() + 6:ys.max() - 5, xs.min() + 6:xs.max() - 5] = True
+        return seg
+
+    monkeypatch.setattr(grabcut, "_segment_crop", trimmed)
+    out = grabcut.refine(img, prob, [click])
+    assert (out >= 0.5).sum() == 48 * 68 and out[33, 43] == 0.0
+    with pytest.raises(AssertionError):  # min_kept=0.9 refuses even that trim: the setting is used
+        assert grabcut.refine(img, prob, [click], min_kept=0.9)[33, 43] == 0.0
+
+
+def test_refine_counts_a_cut_a_few_px_inside_a_downscaled_crops_edge(monkeypatch):
+    """A crop downscaled for GrabCut comes back scaled up: GrabCut's object reaching its edge can end a few
+    px inside the crop's edge, and still be cut there by a straight line; the crop is then widened."""
+    from models import grabcut
+    img = np.random.default_rng(5).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    prob = np.zeros((300, 400), np.float32)
+    prob[100:200, 100:250] = 0.9
+    shapes = []
+
+    def stops_short(rgb, fg, clicks, *args):
+        shapes.append(fg.shape)
+        seg = np.zeros(fg.shape, bool)
+        seg[10:-10, 10:-2] = True  # right side: 2 px short of the crop's edge (GrabCut saw it at ~0.54x)
+        return seg
+
+    monkeypatch.setattr(grabcut, "_segment_crop", stops_short)
+    grabcut.refine(img, prob, [Click(175, 150, True)], max_pixels=10_000)
+    assert len(shapes) == 2 and shapes[1][1] > shapes[0][1]  # widened
