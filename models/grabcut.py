@@ -23,6 +23,8 @@ CROP_MARGINS = (0.25, 1.0)
 #: is not limited (GrabCut finding the rest of an object the network missed is what it is for). Chosen on held-out
 #: training photos (resources/weights/MODEL_CARD.md), not on the benchmarks.
 MIN_KEPT = 0.5
+#: `refine` marks pixels where the network's probability is within this of 0 or 1 as definite for GrabCut (0: none).
+DEFINITE = 0.0
 #: `refine` runs GrabCut on at most this many pixels: a bigger crop is downscaled for it (GrabCut's time grows
 #: faster than the area: ~2 s for a 341 x 512 crop, ~0.2 s at this size) and the mask scaled back up.
 MAX_PIXELS = 40_000
@@ -63,20 +65,30 @@ def _run(rgb: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray | None:
     return np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
 
 
-def _segment_crop(rgb: np.ndarray, fg: np.ndarray, clicks: Sequence[Click], radius: int, iterations: int,
+def _seeds(prob: np.ndarray, threshold: float, definite: float) -> np.ndarray:
+    """GrabCut's initial labels from a probability: probable foreground / background by `threshold`; definite
+    where the network is sure (`prob` within `definite` of 0 or 1; 0 = nowhere)."""
+    gc = np.where(prob >= threshold, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    if definite > 0:
+        gc[prob >= 1.0 - definite] = cv2.GC_FGD
+        gc[prob <= definite] = cv2.GC_BGD
+    return gc
+
+
+def _segment_crop(rgb: np.ndarray, seeds: np.ndarray, clicks: Sequence[Click], radius: int, iterations: int,
                   max_pixels: int) -> np.ndarray | None:
-    """GrabCut of one crop seeded with `fg` (probable) and the click disks (definite); the crop is
-    downscaled to at most `max_pixels` for it (disks scaled too, at least 2 px) and the mask scaled back."""
-    h, w = fg.shape
+    """GrabCut of one crop from its initial labels `seeds` (`_seeds`) and the click disks (definite); the
+    crop is downscaled to at most `max_pixels` for it (disks scaled too, at least 2 px), the mask scaled back."""
+    h, w = seeds.shape
     s = min(1.0, (max_pixels / float(h * w)) ** 0.5)
     if s < 1.0:
         size = (max(1, int(w * s)), max(1, int(h * s)))
         sx, sy = size[0] / w, size[1] / h
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        fg = cv2.resize(fg.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        seeds = cv2.resize(seeds, size, interpolation=cv2.INTER_NEAREST)
         clicks = [c.mapped(sx, sy) for c in clicks]
         radius = max(2, round(radius * s))
-    gc = np.where(fg, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    gc = seeds.copy()
     _seed_disks(gc, clicks, radius)
     seg = _run(rgb, gc, iterations)
     if seg is None or s == 1.0:
@@ -118,13 +130,14 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
     (bigger ones downscaled).
     """
     fg = prob >= threshold
+    seeds = _seeds(np.asarray(prob), threshold, DEFINITE)
     h, w = fg.shape
     out = np.asarray(prob, dtype=np.float32).copy()
     grown = fg
     for margin in CROP_MARGINS:
         y0, y1, x0, x1 = _crop_box(grown, clicks, margin_frac=margin)
         crop_clicks = [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
-        seg = _segment_crop(rgb[y0:y1, x0:x1], fg[y0:y1, x0:x1], crop_clicks, radius, iterations, max_pixels)
+        seg = _segment_crop(rgb[y0:y1, x0:x1], seeds[y0:y1, x0:x1], crop_clicks, radius, iterations, max_pixels)
         if seg is None:
             break
         # did GrabCut grow the object up to a cut edge of the crop? Then the mask would end in a straight

@@ -64,3 +64,17 @@ def test_a_few_clicks_segment_a_simple_composite(seed):
         clicks.append(next_click(pred, mask, None, clicks))
     assert ious[0] > 0.5
     assert max(ious) > 0.85
+
+
+def test_one_click_on_the_cats_face_selects_the_face_with_refinement_on():
+    """Seen by a new user (issue 14): one click on chelsea's face selected the 5-px click disc and nothing
+    else once GrabCut refinement was on (GrabCut's colour models cannot tell the fur from the background and
+    it collapsed to the disc). The annotator's defaults (f-BRS + refinement) now keep a real selection."""
+    img = read_image(SAMPLES / "chelsea.jpg")
+    p = Predictor.load(None, device="cpu")
+    p.set_image(img)
+    click = Click(150, 150, True)
+    net = p.predict([click]) >= 0.5
+    refined = p.predict([click], refine=True) >= 0.5
+    assert net.sum() > 10_000
+    assert refined.sum() > 0.5 * net.sum() and refined[150, 150]

@@ -359,9 +359,9 @@ def test_refine_keeps_the_network_mask_when_grabcut_collapses_to_the_clicks(monk
     out = grabcut.refine(img, prob, [click])
     assert ((out >= 0.5) == (prob >= 0.5)).all()
 
-    def trimmed(rgb, fg, clicks, *args):  # GrabCut trims a 6 px rim: a refinement, kept
-        seg = np.zeros(fg.shape, bool)
-        ys, xs = np.nonzero(fg)
+    def trimmed(rgb, seeds, clicks, *args):  # GrabCut trims a 6 px rim: a refinement, kept
+        seg = np.zeros(seeds.shape, bool)
+        ys, xs = np.nonzero(np.isin(seeds, (1, 3)))  # GC_FGD, GC_PR_FGD
         seg[ys.min() + 6:ys.max() - 5, xs.min() + 6:xs.max() - 5] = True
         return seg
 
