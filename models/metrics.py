@@ -78,3 +78,22 @@ def next_click(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = Non
     dt = fn_dt if positive else fp_dt
     y, x = np.unravel_index(int(np.argmax(dt)), dt.shape)
     return Click(x=float(x), y=float(y), positive=bool(positive))
+
+
+def error_region_fixed(before: np.ndarray, after: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None,
+                       click: Click) -> tuple[int, float]:
+    """(area, fraction) of the error region a corrective `click` was placed in — the 8-connected part of
+    `before`'s errors (void left out) holding the click — and the fraction of it that `after` has right.
+    (0, nan) when the click is on no error. A click honoured by a disc around it while its region stays wrong
+    (the user's intent missed) shows as a big area with a small fraction."""
+    gt = np.asarray(gt, dtype=bool)
+    err = np.asarray(before, dtype=bool) != gt
+    if ignore is not None:
+        err &= ~np.asarray(ignore, dtype=bool)
+    x, y = click.pixel()
+    if not (0 <= y < err.shape[0] and 0 <= x < err.shape[1]) or not err[y, x]:
+        return 0, float("nan")
+    _, labels = cv2.connectedComponents(err.astype(np.uint8), connectivity=8)
+    region = labels == labels[y, x]
+    area = int(np.count_nonzero(region))
+    return area, float(np.count_nonzero(region & (np.asarray(after, dtype=bool) == gt))) / area

@@ -10,8 +10,6 @@ For the mIoU-vs-clicks curve an object that stopped early keeps its last IoU for
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import re
 import sys
@@ -25,8 +23,8 @@ import numpy as np
 from models.clicks import Click
 from models.errors import DatasetError, IFCNError, ImageReadError
 from models.fileio import atomic_write_text
-from models.metrics import interior_point, iou, next_click
-from training.plot import save_line_plot
+from models.metrics import error_region_fixed, interior_point, iou, next_click
+from training.noc_report import format_table, per_object_csv, target_key, write_outputs  # noqa: F401 (the outputs)
 from training.progress import ProgressWriter
 
 TARGETS = (0.85, 0.90)
@@ -43,11 +41,6 @@ class PredictorLike(Protocol):
     def predict(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray: ...
 
 
-def target_key(target: float) -> str:
-    """'noc@85' style key of a target IoU (0.85 -> '85')."""
-    return f"{round(target * 100):d}"
-
-
 @dataclass
 class ObjectResult:
     """One object's click sequence: IoU after each click and the NoC for each target."""
@@ -59,6 +52,8 @@ class ObjectResult:
     clicks: list[Click]
     noc: dict[float, int]
     failed: dict[float, bool]
+    #: per corrective click: (area of the error region it was placed in, fraction the next prediction fixed)
+    fixed: list[tuple[int, float]] = field(default_factory=list)
 
     def curve(self, max_clicks: int) -> list[float]:
         """IoU after clicks 1..max_clicks, the last value carried forward after an early stop."""
@@ -100,6 +95,15 @@ class NocResult:
         curves = np.array([o.curve(self.max_clicks) for o in self.objects], dtype=np.float64)
         return [float(v) for v in curves.mean(axis=0)]
 
+    def corrections(self, big: int = 500, little: float = 0.1) -> dict[str, Any]:
+        """How corrective clicks changed the error region they were placed in: how many there were, the
+        median fraction fixed, and how many left an error region of at least `big` px less than `little`
+        fixed — honoured by a disc around the click while the user's intent (that region) was missed."""
+        done = [(a, f) for o in self.objects for a, f in o.fixed if a > 0]
+        return {"clicks": len(done), "median_fixed": _finite(float(np.median([f for _, f in done]))) if done else None,
+                f"regions_over_{big}px": sum(a >= big for a, _ in done),
+                "intent_missed": sum(a >= big and f < little for a, f in done)}
+
     @property
     def label(self) -> str:
         """Name for tables and legends, e.g. 'resnet18 FCN-8s + GrabCut'."""
@@ -123,6 +127,7 @@ class NocResult:
             "seconds": round(self.seconds, 3),
             "clicks_per_s": round(self.predictions / self.seconds, 3) if self.seconds > 0 else None,
             "stopped": self.stopped,
+            "corrections": self.corrections(),
         })
         out.update(self.info)
         return out
@@ -141,9 +146,13 @@ def evaluate_object(predictor: PredictorLike, gt: np.ndarray, ignore: np.ndarray
     x, y = interior_point(gt)
     clicks = [Click(float(x), float(y), True)]
     ious: list[float] = []
+    fixed: list[tuple[int, float]] = []
     stop_at = max(targets)
+    pred = None
     while True:
         prob = predictor.predict(clicks, refine=refine)
+        if pred is not None:
+            fixed.append(error_region_fixed(pred, np.asarray(prob) >= 0.5, gt, ignore, clicks[-1]))
         pred = np.asarray(prob) >= 0.5
         ious.append(iou(pred, gt, ignore))
         if len(ious) >= max_clicks or (ious[-1] >= stop_at and not all_clicks):
@@ -157,7 +166,7 @@ def evaluate_object(predictor: PredictorLike, gt: np.ndarray, ignore: np.ndarray
         hit = next((i + 1 for i, v in enumerate(ious) if v >= t), None)
         noc[t] = hit if hit is not None else max_clicks
         failed[t] = hit is None
-    return ObjectResult(image_id, int(object_id), int(gt.sum()), ious, clicks, noc, failed)
+    return ObjectResult(image_id, int(object_id), int(gt.sum()), ious, clicks, noc, failed, fixed)
 
 
 def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refine: bool = False,
@@ -247,69 +256,6 @@ def _bar(total: int, show: bool, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=f"NoC {desc}", unit="img", file=sys.stderr, dynamic_ncols=True)
-
-
-# ----------------------------------------------------------------------------- outputs
-
-def per_object_csv(result: NocResult) -> str:
-    """The per-object CSV: one row per object with its NoC values and IoU after each click."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    keys = [target_key(t) for t in result.targets]
-    w.writerow(["image", "object", "area", *[f"noc@{k}" for k in keys], *[f"failed@{k}" for k in keys],
-                "clicks", "final_iou", *[f"iou_{i + 1}" for i in range(result.max_clicks)]])
-    for o in result.objects:
-        ious = [f"{v:.5f}" for v in o.ious] + [""] * (result.max_clicks - len(o.ious))
-        w.writerow([o.image_id, o.object_id, o.area, *[o.noc[t] for t in result.targets],
-                    *[int(o.failed[t]) for t in result.targets], len(o.ious),
-                    f"{o.ious[-1]:.5f}" if o.ious else "", *ious])
-    return buf.getvalue()
-
-
-def write_outputs(out_dir: str | Path, result: NocResult,
-                  compare: Sequence[NocResult] = ()) -> dict[str, Path]:
-    """Write summary.json, per_object.csv and miou_vs_clicks.png (with `compare` curves added)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"summary": out / "summary.json", "csv": out / "per_object.csv",
-             "plot": out / "miou_vs_clicks.png"}
-    atomic_write_text(paths["summary"], json.dumps(result.summary(), indent=2) + "\n")
-    atomic_write_text(paths["csv"], per_object_csv(result))
-    series: dict[str, list[float]] = {}
-    for r in (result, *compare):
-        label, n = r.label, 2
-        while label in series:
-            label, n = f"{r.label} ({n})", n + 1
-        series[label] = r.miou_per_click()
-    save_line_plot(paths["plot"], series, title="mIoU vs number of clicks",
-                   xlabel="number of clicks", ylabel="mIoU", hlines=result.targets)
-    return paths
-
-
-def format_table(results: Iterable[NocResult]) -> str:
-    """A fixed-width summary table (one row per run)."""
-    results = list(results)
-    if not results:
-        return ""
-    targets = results[0].targets
-    head = ["model", "objects", *[f"NoC@{target_key(t)}" for t in targets],
-            *[f"failed@{target_key(t)}" for t in targets],
-            "mIoU@1", "mIoU@5", "s", "clicks/s"]
-    rows = []
-    for r in results:
-        m = r.miou_per_click()
-        pick = lambda k: f"{m[k - 1]:.3f}" if len(m) >= k else "-"  # noqa: E731
-        rows.append([r.label, str(len(r.objects)),
-                     *[f"{r.noc(t):.2f}" if r.objects else "-" for t in targets],
-                     *[str(r.failed(t)) for t in targets], pick(1), pick(5), f"{r.seconds:.1f}",
-                     f"{r.predictions / r.seconds:.1f}" if r.seconds > 0 else "-"])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))))
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -49,3 +49,23 @@ def test_next_click_skips_clicked_pixels():
     assert (first.x, first.y) == (4, 4)
     second = next_click(pred, gt, clicked=[first])
     assert (second.x, second.y) != (4, 4) and second.positive
+
+
+def test_error_region_fixed_measures_the_clicked_error_region():
+    """The 8-connected error region holding the click (void left out) and how much of it the next
+    prediction has right; a click on no error gives (0, nan)."""
+    from models.metrics import error_region_fixed
+    gt = np.zeros((40, 60), bool)
+    gt[10:30, 10:50] = True
+    before = np.zeros_like(gt)
+    before[10:30, 10:30] = True            # the right half (20 x 20) is missed
+    after = before.copy()
+    after[10:30, 30:40] = True             # half of it fixed
+    area, frac = error_region_fixed(before, after, gt, None, Click(40, 20, True))
+    assert area == 400 and frac == pytest.approx(0.5)
+    ignore = np.zeros_like(gt)
+    ignore[10:30, 45:50] = True
+    area, frac = error_region_fixed(before, after, gt, ignore, Click(40, 20, True))
+    assert area == 300 and frac == pytest.approx(200 / 300)
+    area, frac = error_region_fixed(before, after, gt, None, Click(20, 20, True))
+    assert area == 0 and np.isnan(frac)

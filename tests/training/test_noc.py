@@ -170,3 +170,35 @@ def test_progress_stream_has_object_events():
 def test_max_clicks_must_be_positive():
     with pytest.raises(Exception, match="max-clicks"):
         evaluate(EmptyPredictor(), FakeData(1), max_clicks=0)
+
+
+class DiscPredictor:
+    """Selects a small disc around each positive click and nothing else: every click is honoured, no
+    object is ever selected (the 'respected by a disc, intent missed' behaviour)."""
+    name = "disc"
+
+    def set_image(self, rgb: np.ndarray) -> None:
+        self.shape = rgb.shape[:2]
+
+    def predict(self, clicks, refine: bool = False) -> np.ndarray:
+        yy, xx = np.mgrid[:self.shape[0], :self.shape[1]]
+        out = np.zeros(self.shape, np.float32)
+        for c in clicks:
+            if c.positive:
+                out[(yy - c.y) ** 2 + (xx - c.x) ** 2 <= 2] = 1.0
+        return out
+
+
+def test_corrections_count_clicks_that_miss_the_users_intent():
+    """The summary says how corrective clicks changed the error region they were put in: a predictor that
+    only paints a disc at each click leaves big regions almost all wrong (intent missed); the perfect one has
+    nothing to correct after its first click."""
+    data = FakeData(2)
+    res = evaluate(DiscPredictor(), data, max_clicks=4)
+    assert res.summary()["corrections"] == res.corrections()  # big = 500 px by default: none this small
+    c = res.corrections(big=200)
+    big = sum(1 for o in res.objects for a, _ in o.fixed if a >= 200)
+    assert c["clicks"] == 3 * len(res.objects) and c["median_fixed"] < 0.1
+    assert big > 0 and c["intent_missed"] == c["regions_over_200px"] == big
+    perfect = evaluate(OraclePredictor(data), data).summary()["corrections"]
+    assert perfect == {"clicks": 0, "median_fixed": None, "regions_over_500px": 0, "intent_missed": 0}
