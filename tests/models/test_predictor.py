@@ -119,13 +119,15 @@ def test_refined_after_preview_reuses_the_network_output(checkpoint):
 
 
 def test_refine_widens_the_crop_instead_of_cutting_the_object():
-    """The network saw only the top of a uniform object: GrabCut's growth must not stop at the crop edge."""
+    """The network saw only the top of a uniform object (unsure about the rest): GrabCut's growth must not
+    stop at the crop edge."""
     from models.grabcut import refine
     rng = np.random.default_rng(1)
     h, w = 160, 160
     img = (rng.random((h, w, 3)) * 40 + 20).astype(np.uint8)
     img[20:140, 40:120] = (210, 190, 60)
-    prob = np.zeros((h, w), np.float32)
+    prob = np.full((h, w), 0.01, np.float32)
+    prob[80:140, 40:120] = 0.3  # unsure: GrabCut decides there
     prob[20:80, 40:120] = 1.0  # only the top half predicted: the first crop ends near row 96
     out = refine(img, prob, [Click(80, 35, True)])
     assert out[120:138, 45:115].mean() > 0.95  # reached the bottom part, well outside the first crop
@@ -154,8 +156,8 @@ def test_refine_downscales_big_crops_for_grabcut(monkeypatch):
     obj = np.zeros((300, 400), bool)
     obj[40:260, 60:330] = True
     img[obj] = (200, 170, 60)
-    prob = np.zeros((300, 400), np.float32)
-    prob[60:240, 80:310] = 0.9  # the network missed a 20 px rim all round
+    prob = np.where(obj, 0.3, 0.0).astype(np.float32)  # unsure about a 20 px rim all round,
+    prob[60:240, 80:310] = 0.9  # which the network missed
     sizes = []
     run = grabcut._run
     monkeypatch.setattr(grabcut, "_run", lambda rgb, gc, it: (sizes.append(gc.size), run(rgb, gc, it))[1])
@@ -390,3 +392,35 @@ def test_refine_counts_a_cut_a_few_px_inside_a_downscaled_crops_edge(monkeypatch
     monkeypatch.setattr(grabcut, "_segment_crop", stops_short)
     grabcut.refine(img, prob, [Click(175, 150, True)], max_pixels=10_000)
     assert len(shapes) == 2 and shapes[1][1] > shapes[0][1]  # widened
+
+
+def test_refine_with_definite_never_overrides_where_the_network_is_sure(monkeypatch):
+    """With `definite` (off by default: grabcut.DEFINITE), GrabCut decides only where the network is unsure:
+    pixels it is sure about (probability within `definite` of 0 or 1) reach GrabCut as definite labels, which
+    it never changes; with definite=0 only the click discs are definite."""
+    import cv2
+    from models import grabcut
+    rng = np.random.default_rng(6)
+    h, w = 160, 200
+    img = (rng.random((h, w, 3)) * 20 + 200).astype(np.uint8)
+    img[40:120, 30:110] = (30, 30, 40)
+    prob = np.full((h, w), 0.01, np.float32)
+    prob[40:120, 30:110] = 0.99
+    prob[36:124, 26:114] = np.maximum(prob[36:124, 26:114], 0.5)  # an unsure 4 px rim
+    seen = []
+    run = grabcut._run
+    monkeypatch.setattr(grabcut, "_run", lambda rgb, gc, it: (seen.append(gc.copy()), run(rgb, gc, it))[1])
+    D = 0.05
+    out = grabcut.refine(img, prob, [Click(50, 80, True)], max_pixels=10 ** 6, definite=D)
+    gc = seen[0]
+    y0, y1, x0, x1 = grabcut._crop_box(prob >= 0.5, [Click(50, 80, True)])
+    crop = prob[y0:y1, x0:x1]
+    assert gc.shape == crop.shape
+    assert (gc[crop <= D] == cv2.GC_BGD).all() and (gc[crop >= 1 - D] == cv2.GC_FGD).all()
+    assert np.isin(gc[(crop > D) & (crop < 1 - D)], (cv2.GC_PR_BGD, cv2.GC_PR_FGD)).all()
+    assert (out[prob >= 1 - D] >= 0.5).all() and (out[prob <= D] < 0.5).all()
+    seen.clear()
+    grabcut.refine(img, prob, [Click(50, 80, True)], max_pixels=10 ** 6, definite=0.0)
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (50, 80), grabcut.RADIUS, 1, thickness=-1)
+    assert (np.isin(seen[0], (cv2.GC_BGD, cv2.GC_FGD)) == disc[y0:y1, x0:x1].astype(bool)).all()  # the click only
