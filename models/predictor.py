@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 #: `Predictor.load(GRABCUT)` gives the classical GrabCut-from-clicks predictor.
 GRABCUT = "grabcut"
 DEFAULT_MAX_SIZE = 512
+#: The network's input's longest side, when smaller than the working image's: the network runs on the working
+#: image downscaled to it and its probability is scaled back up for GrabCut refinement at the working size.
+#: None: the network sees the working image itself.
+DEFAULT_NET_SIZE: int | None = None
 _HISTORY = 16  # network predictions remembered per image (click sequences, undo/redo, refinement)
 
 
@@ -109,8 +113,9 @@ class Predictor:
     def __init__(self, model: IFCN | None, device: str | torch.device = "cpu",
                  max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
                  meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = None,
-                 brs: BRS | None = BRS(), engine: str = "torch") -> None:
+                 brs: BRS | None = BRS(), engine: str = "torch", net_size: int | None = DEFAULT_NET_SIZE) -> None:
         self.model = model
+        self.net_size = int(net_size) if net_size else None
         self.engine_name = engine  # "torch" (eager), "auto", "onnxruntime" or "openvino": models.engines
         self._engine: FeatureEngine | None = None
         #: milliseconds by stage of the last predict() / predict_work(): inputs (click maps), network
@@ -128,6 +133,7 @@ class Predictor:
         self._image: np.ndarray | None = None
         self._work: np.ndarray | None = None
         self._rgb_tensor: torch.Tensor | None = None
+        self._net_rgb: torch.Tensor | None = None  # the working image at `net_size`, when that is smaller
         self._history: OrderedDict[tuple[Click, ...], np.ndarray] = OrderedDict()
         self._net: nn.Module | None = None
         self.to(device)
@@ -136,7 +142,8 @@ class Predictor:
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, device: str = "auto",
              max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = None,
-             brs: BRS | None = BRS(), engine: str = "torch") -> "Predictor":
+             brs: BRS | None = BRS(), engine: str = "torch",
+             net_size: int | None = DEFAULT_NET_SIZE) -> "Predictor":
         """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical); `engine` runs
         the backbone (see `models.engines`)."""
         if checkpoint is None:
@@ -149,7 +156,7 @@ class Predictor:
             return cls(None, device="cpu", max_size=max_size)
         loaded = load_checkpoint(checkpoint, map_location="cpu")
         return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
-                   meta=loaded.meta, zoom_in=zoom_in, brs=brs, engine=engine)
+                   meta=loaded.meta, zoom_in=zoom_in, brs=brs, engine=engine, net_size=net_size)
 
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
@@ -179,7 +186,7 @@ class Predictor:
     def _prewarm(self) -> None:
         """Start compiling the engine for the working image's size (a centre click's input), so that the
         first click of an image finds it ready more often; waits only when the engine's `background` is off."""
-        engine, rgb = self._engine, self._rgb_tensor  # read once: set_image may run on another thread
+        engine, rgb = self._engine, self._net_input  # read once: set_image may run on another thread
         if engine is None or rgb is None:
             return
         h, w = rgb.shape[-2:]
@@ -204,7 +211,7 @@ class Predictor:
     def info(self) -> dict[str, Any]:
         """Backbone, stride, checkpoint, device and stored metrics, for menus and `ifcn info`."""
         d: dict[str, Any] = {"name": self.name, "classical": self.is_classical,
-                             "device": str(self.device), "max_size": self.max_size,
+                             "device": str(self.device), "max_size": self.max_size, "net_size": self.net_size,
                              "zoom_in": self.zoom_in is not None and not self.is_classical,
                              "brs": self.brs is not None and not self.is_classical,
                              "engine": self._engine.describe() if self._engine is not None else "torch",
@@ -250,7 +257,30 @@ class Predictor:
             self._rgb_tensor = None
             return
         self._rgb_tensor = torch.from_numpy(normalize_rgb(self._work, self.spec)).to(self.device)
+        self._net_rgb = None
+        wh, ww = self._work.shape[:2]
+        if self.net_size is not None and max(wh, ww) > self.net_size:
+            s = self.net_size / max(wh, ww)
+            small = cv2.resize(self._work, (max(1, round(ww * s)), max(1, round(wh * s))), interpolation=cv2.INTER_AREA)
+            self._net_rgb = torch.from_numpy(normalize_rgb(small, self.spec)).to(self.device)
         self._prewarm()
+
+    @property
+    def _net_input(self) -> torch.Tensor | None:
+        """The normalised image the network sees for a whole-image run."""
+        return self._net_rgb if self._net_rgb is not None else self._rgb_tensor
+
+    def _whole_image(self, wc: list[Click]) -> np.ndarray:
+        """The network's probability over the whole working image for working-image clicks `wc`: run at
+        `net_size` (and scaled back up) when that is smaller than the working image."""
+        wh, ww = self._work.shape[:2]
+        rgb = self._net_input
+        nh, nw = rgb.shape[-2:]
+        if (nh, nw) == (wh, ww):
+            return self._forward(rgb, wc, wh, ww)
+        nc = [c.mapped(nw / ww, nh / wh) for c in wc]
+        nc = [Click(min(nw - 1.0, max(0.0, c.x)), min(nh - 1.0, max(0.0, c.y)), c.positive) for c in nc]
+        return cv2.resize(self._forward(rgb, nc, nh, nw), (ww, wh), interpolation=cv2.INTER_LINEAR)
 
     def _work_clicks(self, clicks: Sequence[Click]) -> list[Click]:
         h, w = self._image.shape[:2]
@@ -362,7 +392,7 @@ class Predictor:
         wh, ww = self._work.shape[:2]
         roi = self._zoom_roi(wc)
         if roi is None:
-            return self._forward(self._rgb_tensor, wc, wh, ww)
+            return self._whole_image(wc)
         x0, y0, x1, y1 = roi
         cw, ch = x1 - x0, y1 - y0
         s = max(1.0, self.zoom_in.target / max(cw, ch))
@@ -374,7 +404,7 @@ class Predictor:
         if _reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
             # the object goes on past the crop (e.g. a click on a big region): a crop would cut the mask
             # with a straight line, so look at the whole image instead
-            return self._forward(self._rgb_tensor, wc, wh, ww)
+            return self._whole_image(wc)
         prob = np.zeros((wh, ww), np.float32)
         prob[y0:y1, x0:x1] = cv2.resize(part, (cw, ch), interpolation=cv2.INTER_AREA)
         return prob

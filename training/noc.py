@@ -260,7 +260,7 @@ def _bar(total: int, show: bool, desc: str):
 
 # ----------------------------------------------------------------------------- CLI
 
-def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512,
+def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512, net_size: int | None = None,
                    zoom_target: int | None = None, brs: bool = True):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
 
@@ -276,7 +276,7 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
         zoom = ZoomIn(target=int(zoom_target)) if zoom_target else None
     except ValueError as e:
         raise IFCNError(f"--zoom-in {zoom_target}: {e}") from None
-    return Predictor.load(checkpoint, device=device, max_size=max_size, zoom_in=zoom,
+    return Predictor.load(checkpoint, device=device, max_size=max_size, net_size=net_size, zoom_in=zoom,
                           brs=BRS() if brs else None)
 
 
@@ -367,6 +367,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="never stop early: every object gets max-clicks clicks (true mIoU curve)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N objects")
     parser.add_argument("--max-size", type=int, default=512, help="predictor's longest image side")
+    parser.add_argument("--net-size", type=int, default=None, metavar="PX",
+                        help="run the network on the image downscaled to this longest side (GrabCut refinement "
+                             "stays at --max-size); default: the network sees the --max-size image")
     parser.add_argument("--zoom-in", type=int, default=0, metavar="PX",
                         help="from the second click on, run the network on a crop around the object "
                              "enlarged to PX (RITM's zoom-in; 320 is the annotator's Zoom In on the "
@@ -402,13 +405,14 @@ def run(args: argparse.Namespace) -> int:
         results: list[NocResult] = []
         for checkpoint, refine in runs:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
-                                       zoom_target=args.zoom_in, brs=args.brs)
+                                       net_size=args.net_size, zoom_target=args.zoom_in, brs=args.brs)
             res = evaluate(predictor, dataset, split=split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
             info = predictor.info()
             res.info.update({"checkpoint": checkpoint or "default", "split": split,
                              "zoom_in": predictor.zoom_in.target if info["zoom_in"] else 0,
+                             "max_size": args.max_size, "net_size": info.get("net_size"),
                              "brs": bool(info["brs"]),
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})

@@ -424,3 +424,28 @@ def test_refine_with_definite_never_overrides_where_the_network_is_sure(monkeypa
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, (50, 80), grabcut.RADIUS, 1, thickness=-1)
     assert (np.isin(seen[0], (cv2.GC_BGD, cv2.GC_FGD)) == disc[y0:y1, x0:x1].astype(bool)).all()  # the click only
+
+
+def test_net_size_runs_the_network_smaller_and_refines_at_the_working_size(monkeypatch):
+    """`net_size` below the working size: the network sees the working image downscaled to it (the same
+    probability as a predictor whose working size is net_size), GrabCut refines at the working size; at or
+    above the working size it changes nothing."""
+    from models import grabcut
+    from models.fileio import read_image
+    from resources import SAMPLES
+    img = read_image(SAMPLES / "astronaut.jpg")  # 512 x 512
+    clicks = [Click(120, 330, True), Click(300, 300, False)]
+    small = Predictor.load(None, device="cpu", max_size=384)
+    split = Predictor.load(None, device="cpu", max_size=512, net_size=384)
+    plain = Predictor.load(None, device="cpu", max_size=512)
+    same = Predictor.load(None, device="cpu", max_size=512, net_size=512)
+    for p in (small, split, plain, same):
+        p.set_image(img)
+    assert split.info()["net_size"] == 384 and tuple(split._net_input.shape[-2:]) == (384, 384)
+    np.testing.assert_allclose(split.predict(clicks), small.predict(clicks), atol=1e-6)
+    np.testing.assert_array_equal(same.predict(clicks), plain.predict(clicks))
+    sizes = []
+    real = grabcut.refine
+    monkeypatch.setattr(grabcut, "refine", lambda rgb, prob, wc: (sizes.append(rgb.shape[:2]), real(rgb, prob, wc))[1])
+    split.predict(clicks, refine=True)
+    assert sizes == [(512, 512)]
