@@ -171,7 +171,8 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
             write_outputs(out_dir / folder.name / v.key, res)
             s = res.summary()
             entry["runs"][v.key] = {k: s[k] for k in ("noc@85", "noc@90", "failed@85", "failed@90", "objects",
-                                                      "images", "skipped_images", "seconds", "miou_per_click")}
+                                                      "images", "skipped_images", "seconds", "miou_per_click",
+                                                      "corrections")}
             entry["objects"], entry["images"] = s["objects"], s["images"]
         record["sets"][folder.name] = entry
     return record
@@ -239,15 +240,21 @@ def section(record: dict[str, Any], stored: bool = False, current_hash: str | No
             pick = lambda k: _fmt(m[min(k, len(m)) - 1], 3) if m else "–"  # noqa: E731
             n = r.get("objects") or 0
             share = lambda f: f"{f} ({f / n * 100:.0f} %)" if n else str(f)  # noqa: E731
+            c = r.get("corrections") or {}
+            missed = f"{c['intent_missed']} of {c['regions_over_500px']}" if "intent_missed" in c else "–"
             rows.append([name, labels.get(key, key), n, _fmt(r.get("noc@85")), _fmt(r.get("noc@90")),
                          share(r.get("failed@85", 0)), share(r.get("failed@90", 0)), pick(1), pick(3), pick(5),
-                         _fmt((r.get("seconds") or 0) / n, 1) if n else "–"])
+                         missed, _fmt((r.get("seconds") or 0) / n, 1) if n else "–"])
     reused = sorted({f"{name} / {labels.get(key, key)} ({r['reused_from']})" for name, entry in sets.items()
                      for key, r in entry["runs"].items() if r.get("reused_from")})
     if reused:
         sec.notes.append("Model-free rows reused from an earlier full run on the same data: " + "; ".join(reused) + ".")
     sec.table(["set", "predictor", "objects", "NoC@85", "NoC@90", "failed@85", "failed@90", "mIoU@1", "mIoU@3",
-               "mIoU@5", "s / object"], rows)
+               "mIoU@5", "intent missed", "s / object"], rows)
+    sec.notes.append("Intent missed: corrective clicks placed in an error region of 500 px or more that the next "
+                     "prediction left under 10 % fixed (the click honoured by a disc around it while the region "
+                     "the user pointed at stays wrong), of all corrective clicks in such regions; "
+                     "`training.noc.NocResult.corrections`.")
     by_set = {name.lower(): name for name in sets}
     cols = [by_set.get("grabcut"), by_set.get("berkeley")]
     if any(cols):
