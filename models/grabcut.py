@@ -125,7 +125,7 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
     outside the crop), the rest probable foreground or background by `prob >= threshold`. Inside the crop
     the result is GrabCut's foreground parts that hold a positive click (never a region the user did not
     click); outside the crop `prob` is kept (the crop holds all of the network's foreground). When GrabCut
-    grows the object up to (within a few px of, for a downscaled crop) a cut edge of the crop, the crop is
+    grows the object up to (within 2 px of; more for a downscaled crop) a cut edge of the crop, the crop is
     widened once (a margin of the size of what GrabCut found) so the mask does not end in a straight line;
     when it still does, GrabCut is leaking into the background and `prob` is returned unrefined (with the
     click disks). So is it when GrabCut's object keeps less than `min_kept` (default `MIN_KEPT`) of the
@@ -149,7 +149,8 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
         obj = _clicked_parts(seg, crop_clicks)
         if not obj.any():  # no positive click inside GrabCut's foreground: nothing it found is the object
             break
-        # a downscaled crop's mask is scaled back up: a cut at GrabCut's edge can land a few px inside the crop's
+        # within 2 px of a cut edge counts as reaching it, more for a downscaled crop: its mask is scaled back
+        # up, and a cut at GrabCut's edge can land a few px inside the crop's (the measured code: keep it so)
         band = 1 + int(np.ceil(np.sqrt((y1 - y0) * (x1 - x0) / float(max_pixels))))
         if not _touches_cut_edge(obj, (y0, y1, x0, x1), (h, w), band):
             net = fg[y0:y1, x0:x1]
