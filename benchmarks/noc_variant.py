@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import cv2
-import numpy as np
-
 
 def set_constants(spec: str) -> None:
     """Apply 'NAME=VALUE[,NAME=VALUE]' to models.grabcut (each NAME must exist and hold a number)."""
@@ -31,6 +28,7 @@ def set_constants(spec: str) -> None:
 
 def keep_clicked_parts() -> None:
     """Make Predictor.predict keep only the connected parts (at 0.5) of its mask that hold a positive click."""
+    from models.grabcut import _clicked_parts
     from models.predictor import Predictor
 
     plain = Predictor._predict_work
@@ -38,13 +36,11 @@ def keep_clicked_parts() -> None:
     def clicked_only(self, clicks, refine):
         prob = plain(self, clicks, refine)
         mask = prob >= 0.5
-        _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-        keep = {int(labels[c.pixel()[1], c.pixel()[0]]) for c in self._work_clicks([c for c in clicks if c.positive])}
-        keep.discard(0)
-        if not keep:
+        kept = _clicked_parts(mask, self._work_clicks(clicks))  # the rule refinement applies to GrabCut's mask
+        if not kept.any():
             return prob
         prob = prob.copy()
-        prob[mask & ~np.isin(labels, list(keep))] = 0.0
+        prob[mask & ~kept] = 0.0
         return prob
 
     Predictor._predict_work = clicked_only

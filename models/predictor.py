@@ -107,6 +107,24 @@ def _reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bott
     return any(cut and float(edge.mean()) > share for cut, edge in sides)
 
 
+def _fit(rgb: np.ndarray, longest: int) -> np.ndarray:
+    """`rgb` downscaled (area) so that its longest side is at most `longest`; itself (contiguous) if it is."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, longest / max(h, w))
+    if s == 1.0:
+        return np.ascontiguousarray(rgb)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _scaled_clicks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, int]) -> list[Click]:
+    """Clicks on an image of (h, w) `src` mapped onto its resized copy of (h, w) `dst`, clipped into it."""
+    sx, sy = dst[1] / src[1], dst[0] / src[0]
+    if sx == 1.0 and sy == 1.0:
+        return list(clicks)
+    mapped = [c.mapped(sx, sy) for c in clicks]
+    return [Click(min(dst[1] - 1.0, max(0.0, m.x)), min(dst[0] - 1.0, max(0.0, m.y)), m.positive) for m in mapped]
+
+
 class Predictor:
     """Click → probability map for one image at a time, with an iFCN or the GrabCut fallback."""
 
@@ -238,12 +256,7 @@ class Predictor:
             raise ValueError("set_image: the image is empty")
         self._image = rgb
         h, w = rgb.shape[:2]
-        s = min(1.0, self.max_size / max(h, w))
-        if s < 1.0:
-            size = (max(1, round(w * s)), max(1, round(h * s)))
-            self._work = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        else:
-            self._work = np.ascontiguousarray(rgb)
+        self._work = _fit(rgb, self.max_size)
         self._prepare_rgb()
 
     @property
@@ -258,10 +271,8 @@ class Predictor:
             return
         self._rgb_tensor = torch.from_numpy(normalize_rgb(self._work, self.spec)).to(self.device)
         self._net_rgb = None
-        wh, ww = self._work.shape[:2]
-        if self.net_size is not None and max(wh, ww) > self.net_size:
-            s = self.net_size / max(wh, ww)
-            small = cv2.resize(self._work, (max(1, round(ww * s)), max(1, round(wh * s))), interpolation=cv2.INTER_AREA)
+        if self.net_size is not None and max(self._work.shape[:2]) > self.net_size:
+            small = _fit(self._work, self.net_size)
             self._net_rgb = torch.from_numpy(normalize_rgb(small, self.spec)).to(self.device)
         self._prewarm()
 
@@ -278,18 +289,11 @@ class Predictor:
         nh, nw = rgb.shape[-2:]
         if (nh, nw) == (wh, ww):
             return self._forward(rgb, wc, wh, ww)
-        nc = [c.mapped(nw / ww, nh / wh) for c in wc]
-        nc = [Click(min(nw - 1.0, max(0.0, c.x)), min(nh - 1.0, max(0.0, c.y)), c.positive) for c in nc]
+        nc = _scaled_clicks(wc, (wh, ww), (nh, nw))
         return cv2.resize(self._forward(rgb, nc, nh, nw), (ww, wh), interpolation=cv2.INTER_LINEAR)
 
     def _work_clicks(self, clicks: Sequence[Click]) -> list[Click]:
-        h, w = self._image.shape[:2]
-        wh, ww = self._work.shape[:2]
-        sx, sy = ww / w, wh / h
-        if sx == 1.0 and sy == 1.0:
-            return list(clicks)
-        mapped = [c.mapped(sx, sy) for c in clicks]  # then clipped into the working image
-        return [Click(min(ww - 1.0, max(0.0, m.x)), min(wh - 1.0, max(0.0, m.y)), m.positive) for m in mapped]
+        return _scaled_clicks(clicks, self._image.shape[:2], self._work.shape[:2])
 
     def predict_work(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray:
         """Probability at the working (downscaled) resolution for clicks in original coordinates."""
