@@ -16,15 +16,23 @@ VOID = 255
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Random scale range, horizontal flip probability."""
+    """Random scale range, horizontal flip probability, and the size the scale is relative to.
+
+    With `base_size` the random scale is applied to the image first resized so its longer side is
+    `base_size` px (the annotator shows the network images of a fixed longest side, 512 by default), so
+    objects are trained at the size they are seen at; without it, to the image as stored.
+    """
 
     scale_min: float = 0.75
     scale_max: float = 1.25
     flip_prob: float = 0.5
+    base_size: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+        if self.base_size is not None and self.base_size < 8:
+            raise ValueError(f"base size must be at least 8 pixels, got {self.base_size}")
 
 
 def scale_clicks(xy: np.ndarray, sx: float, sy: float, w: int, h: int) -> np.ndarray:
@@ -95,9 +103,12 @@ def _origin(extent: int, size: int, anchor: int, rng: np.random.Generator | None
 
 def random_transform(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
                      rng: np.random.Generator, cfg: AugmentConfig, fill_rgb: tuple[int, int, int]):
-    """Random scale, flip and a size x size crop that keeps at least one positive click."""
+    """Random scale (of the stored image, or of it at `cfg.base_size`), flip and a size x size crop that keeps at
+    least one positive click."""
     h, w = labels.shape
     s = float(rng.uniform(cfg.scale_min, cfg.scale_max))
+    if cfg.base_size:
+        s *= cfg.base_size / max(h, w)
     rgb, labels, pos, neg = resize(rgb, labels, pos, neg, (round(w * s), round(h * s)))
     if rng.random() < cfg.flip_prob:
         rgb, labels, pos, neg = hflip(rgb, labels, pos, neg)

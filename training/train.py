@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "of each source's images) / all")
     a("--scale-min", type=float, default=d.scale_min, help=f"random scale range, low end (default {d.scale_min})")
     a("--scale-max", type=float, default=d.scale_max, help=f"random scale range, high end (default {d.scale_max})")
+    a("--base-size", type=int, default=None, metavar="PX",
+      help="apply the random scale to each image resized to this longest side (the annotator's working "
+           "size is 512), so objects are trained at the size the annotator shows them; default: the "
+           "stored size")
     a("--out", required=True, help="run folder: last.pt and best.pt go here")
     a("--pairs", help="click pairs file of the train split (from `ifcn pairs`)")
     a("--mode", choices=("image", "pairs", "random"), default=None,
@@ -84,7 +88,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     val_split = None if str(args.val_split).lower() in ("none", "") else args.val_split
     return TrainConfig(
         voc_root=args.voc_root, out=args.out, data=tuple(args.data), scale_min=args.scale_min,
-        scale_max=args.scale_max, pairs=args.pairs, mode=args.mode, train_split=args.train_split,
+        scale_max=args.scale_max, base_size=args.base_size, pairs=args.pairs, mode=args.mode, train_split=args.train_split,
         backbone=args.backbone, stride=args.stride, upsample=args.upsample, extra_init=args.extra_init,
         init_checkpoint=args.init_checkpoint, weights=weights, allow_download=args.allow_download,
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,

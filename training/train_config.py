@@ -22,6 +22,7 @@ class TrainConfig:
     data: tuple[str, ...] = ()  # object folders / collections, each 'PATH' or 'PATH:WEIGHT'
     scale_min: float = 0.75
     scale_max: float = 1.25
+    base_size: int | None = None  # random scale relative to the image at this longest side (None: as stored)
     pairs: str | None = None
     mode: str | None = None  # None: "pairs" with a pairs file, else "random"
     train_split: str = "train"

@@ -89,6 +89,7 @@ class _Run:
         self.loaders = make_loaders(cfg, self.train_ds, val_ds, dist_env, device)
         self.meta_training = {
             "data": str(cfg.voc_root or ",".join(cfg.data)), "scale": [cfg.scale_min, cfg.scale_max],
+            "base_size": cfg.base_size,
             "train_split": cfg.train_split, "val_split": cfg.val_split or "",
             "mode": cfg.data_mode, "pairs": str(cfg.pairs or ""), "crop_size": cfg.crop_size,
             "batch_size": cfg.batch_size, "world_size": dist_env.world, "lr": cfg.lr,

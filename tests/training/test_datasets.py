@@ -112,6 +112,24 @@ def test_augment_functions_move_clicks_with_pixels():
     assert (r[-2:, -2:] == (1, 2, 3)).all() and (l[-2:, -2:] == 255).all()  # padded beyond the image
 
 
+def test_base_size_scales_relative_to_the_working_size():
+    """With base_size the random scale applies to the image at that longest side: a large photo and a small
+    one of the same scene give objects of the same size (the annotator resizes both to its working size)."""
+    cfg = augment.AugmentConfig(1.0, 1.0, flip_prob=0.0, base_size=100)
+    for w, h in ((400, 300), (80, 60)):
+        rgb = np.zeros((h, w, 3), np.uint8)
+        labels = np.zeros((h, w), np.uint8)
+        labels[h // 4: h // 2, w // 4: w // 2] = 1
+        pos = np.array([[w // 3, h // 3]])
+        r, l, p, _ = augment.random_transform(rgb, labels, pos, np.zeros((0, 2)), 128,
+                                              np.random.default_rng(0), cfg, (0, 0, 0))
+        assert r.shape == (128, 128, 3)
+        assert abs(int((l == 1).sum()) - 25 * 19) <= 25  # the object at the scale of the image at 100 x 75
+        assert ((l != 255).sum(axis=1) > 0).sum() == 75  # the whole 100 x 75 image, the rest padding
+    with pytest.raises(ValueError, match="base size"):
+        augment.AugmentConfig(base_size=4)
+
+
 def test_errors_and_skips(devkit_copy, pairs, tmp_path):
     with pytest.raises(DatasetError, match="needs pre-generated pairs"):
         make_dataset(devkit_copy, "train", "pairs", SPEC)
