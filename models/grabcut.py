@@ -61,6 +61,9 @@ def _run(rgb: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray | None:
         return None
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    # GrabCut's colour models start from k-means on OpenCV's global random generator: seeded per call, the same
+    # clicks give the same mask whatever ran before (undo/redo, a benchmark's earlier objects)
+    cv2.setRNGSeed(0)
     try:
         cv2.grabCut(bgr, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:

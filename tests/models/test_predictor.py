@@ -449,3 +449,23 @@ def test_net_size_runs_the_network_smaller_and_refines_at_the_working_size(monke
     monkeypatch.setattr(grabcut, "refine", lambda rgb, prob, wc: (sizes.append(rgb.shape[:2]), real(rgb, prob, wc))[1])
     split.predict(clicks, refine=True)
     assert sizes == [(512, 512)]
+
+
+def test_grabcut_gives_the_same_mask_whatever_ran_before():
+    """GrabCut's colour models start from k-means on OpenCV's global random generator; unseeded, the astronaut's
+    mask for the same labels changed over half the crop with the generator's state (undo/redo or a benchmark's
+    earlier objects changed what a click gave)."""
+    import cv2
+
+    from models import grabcut
+
+    img = cv2.resize(cv2.imread("resources/samples/astronaut.jpg"), (200, 200))
+    gc = np.full((200, 200), cv2.GC_PR_BGD, np.uint8)
+    gc[50:150, 50:150] = cv2.GC_PR_FGD
+    gc[98:102, 98:102] = cv2.GC_FGD
+    gc[:2] = cv2.GC_BGD
+    masks = []
+    for state in (1, 2, 3):
+        cv2.setRNGSeed(state)
+        masks.append(grabcut._run(img, gc.copy(), 5))
+    assert all((m == masks[0]).all() for m in masks[1:])
