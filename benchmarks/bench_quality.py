@@ -172,7 +172,7 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
             s = res.summary()
             entry["runs"][v.key] = {k: s[k] for k in ("noc@85", "noc@90", "failed@85", "failed@90", "objects",
                                                       "images", "skipped_images", "seconds", "miou_per_click",
-                                                      "corrections")}
+                                                      "corrections", "setbacks")}
             entry["objects"], entry["images"] = s["objects"], s["images"]
         record["sets"][folder.name] = entry
     return record
@@ -242,19 +242,22 @@ def section(record: dict[str, Any], stored: bool = False, current_hash: str | No
             share = lambda f: f"{f} ({f / n * 100:.0f} %)" if n else str(f)  # noqa: E731
             c = r.get("corrections") or {}
             missed = f"{c['intent_missed']} of {c['regions_over_500px']}" if "intent_missed" in c else "–"
+            sb = r.get("setbacks") or {}
+            setback = share(sb["objects"]) if "objects" in sb else "–"
             rows.append([name, labels.get(key, key), n, _fmt(r.get("noc@85")), _fmt(r.get("noc@90")),
                          share(r.get("failed@85", 0)), share(r.get("failed@90", 0)), pick(1), pick(3), pick(5),
-                         missed, _fmt((r.get("seconds") or 0) / n, 1) if n else "–"])
+                         missed, setback, _fmt((r.get("seconds") or 0) / n, 1) if n else "–"])
     reused = sorted({f"{name} / {labels.get(key, key)} ({r['reused_from']})" for name, entry in sets.items()
                      for key, r in entry["runs"].items() if r.get("reused_from")})
     if reused:
         sec.notes.append("Model-free rows reused from an earlier full run on the same data: " + "; ".join(reused) + ".")
     sec.table(["set", "predictor", "objects", "NoC@85", "NoC@90", "failed@85", "failed@90", "mIoU@1", "mIoU@3",
-               "mIoU@5", "intent missed", "s / object"], rows)
+               "mIoU@5", "intent missed", "set back", "s / object"], rows)
     sec.notes.append("Intent missed: corrective clicks placed in an error region of 500 px or more that the next "
                      "prediction left under 10 % fixed (the click honoured by a disc around it while the region "
                      "the user pointed at stays wrong), of all corrective clicks in such regions; "
-                     "`training.noc.NocResult.corrections`.")
+                     "`training.noc.NocResult.corrections`. Set back: objects where a click lowered the IoU by "
+                     "more than 0.1 (the mask got visibly worse after a correction); `NocResult.setbacks`.")
     by_set = {name.lower(): name for name in sets}
     cols = [by_set.get("grabcut"), by_set.get("berkeley")]
     if any(cols):

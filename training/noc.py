@@ -104,6 +104,12 @@ class NocResult:
                 f"regions_over_{big}px": sum(a >= big for a, _ in done),
                 "intent_missed": sum(a >= big and f < little for a, f in done)}
 
+    def setbacks(self, drop: float = 0.1) -> dict[str, Any]:
+        """Clicks after which the IoU fell by more than `drop` (what a user feels as 'the click made it worse'),
+        and the objects with at least one such click."""
+        falls = [sum(a - b > drop for a, b in zip(o.ious, o.ious[1:])) for o in self.objects]
+        return {"drop": drop, "clicks": int(sum(falls)), "objects": sum(f > 0 for f in falls)}
+
     @property
     def label(self) -> str:
         """Name for tables and legends, e.g. 'resnet18 FCN-8s + GrabCut'."""
@@ -128,6 +134,7 @@ class NocResult:
             "clicks_per_s": round(self.predictions / self.seconds, 3) if self.seconds > 0 else None,
             "stopped": self.stopped,
             "corrections": self.corrections(),
+            "setbacks": self.setbacks(),
         })
         out.update(self.info)
         return out

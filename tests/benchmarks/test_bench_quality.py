@@ -66,6 +66,7 @@ def test_every_set_of_the_folder_is_measured_with_every_predictor(bench, tmp_pat
         for key, r in entry["runs"].items():
             assert r["objects"] == 1 and 1 <= r["noc@90"] <= 20 and len(r["miou_per_click"]) == 20
             assert set(r["corrections"]) == {"clicks", "median_fixed", "regions_over_500px", "intent_missed"}
+            assert set(r["setbacks"]) == {"drop", "clicks", "objects"} and r["setbacks"]["objects"] <= 1
             rows = list(csv.DictReader((out / name / key / "per_object.csv").open()))
             assert len(rows) == 1 and rows[0]["image"] == "im0"
     assert record["limit"] == 1 and record["checkpoint"]["sha256_12"] == bench_quality.checkpoint_hash()
@@ -73,6 +74,8 @@ def test_every_set_of_the_folder_is_measured_with_every_predictor(bench, tmp_pat
     assert "development run, 1 objects per set" in sec.title
     r = record["sets"]["GrabCut"]["runs"]["default"]["corrections"]
     assert f"{r['intent_missed']} of {r['regions_over_500px']}" in sec.markdown()
+    sb = record["sets"]["GrabCut"]["runs"]["default"]["setbacks"]["objects"]
+    assert "set back" in sec.markdown() and f"| {sb} ({sb * 100:.0f} %) |" in sec.markdown()
     assert sec.targets and all(t.met is None for t in sec.targets)  # a limited run is not judged
 
 

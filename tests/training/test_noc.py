@@ -202,3 +202,18 @@ def test_corrections_count_clicks_that_miss_the_users_intent():
     assert big > 0 and c["intent_missed"] == c["regions_over_200px"] == big
     perfect = evaluate(OraclePredictor(data), data).summary()["corrections"]
     assert perfect == {"clicks": 0, "median_fixed": None, "regions_over_500px": 0, "intent_missed": 0}
+
+
+def test_setbacks_count_clicks_that_made_the_mask_worse():
+    """A click after which the IoU fell by more than 0.1 is a setback; the objects with one are counted."""
+    from training.noc import NocResult, ObjectResult
+
+    def obj(ious):
+        return ObjectResult("a", 0, 10, ious, [], {0.9: 20}, {0.9: True})
+
+    res = NocResult("m", True, 20, (0.9,), objects=[obj([0.5, 0.8, 0.3, 0.9, 0.85]), obj([0.2, 0.5, 0.7]),
+                                                     obj([0.9, 0.5, 0.2])])
+    assert res.setbacks() == {"drop": 0.1, "clicks": 3, "objects": 2}  # 0.8 -> 0.3; 0.9 -> 0.5 -> 0.2
+    assert res.setbacks(drop=0.35) == {"drop": 0.35, "clicks": 2, "objects": 2}
+    assert res.summary()["setbacks"] == res.setbacks()
+    assert evaluate(OraclePredictor(FakeData(2)), FakeData(2)).setbacks()["clicks"] == 0
