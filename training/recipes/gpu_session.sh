@@ -1,0 +1,38 @@
+#!/bin/bash
+# Stage-4 training on a lent accelerator machine, as ONE device call (its 15 minutes all tries together).
+#
+# Prepare here (CPU machine), once per machine; runs/ is git-ignored and never committed (research-only photos):
+#   python -m training.pack ../shared/data/train/coco_train2017 ../shared/data/train/clothing_co_parsing \
+#       --out runs/pack --longest 512 --quality 85           # ~41 MiB: fits the 64 MiB upload with the repo
+#   cp resources/weights/default.pt runs/init.pt             # or a better checkpoint to continue from
+# Then call the device tool's run with
+#   command: bash training/recipes/gpu_session.sh     carry: ["runs/pack", "runs/init.pt"]     timeout_s: 600
+# and copy the returned best.pt / train.log from its files_at folder into runs/gpu1/ (measure it with `ifcn noc`
+# before anything else). CamVid is left out: with it the upload is over the limit.
+#
+# Untested on a GPU when written (2026-12-03, no device lent): check the first progress lines in the log.
+set -uo pipefail
+MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
+BATCH=${BATCH:-32}
+WORKERS=${WORKERS:-14}
+DEVICE=${DEVICE:-cuda}          # DEVICE=cpu MINUTES=1 BATCH=2 WORKERS=1 OUT=/tmp/o: a smoke test on a CPU machine
+PACK=${PACK:-runs/pack}
+INIT=${INIT:-runs/init.pt}
+RUN=/tmp/ifcn_gpu_run
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+"$PY" - <<'PY'
+import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
+PY
+RESUME=""
+[ -f "$RUN/last.pt" ] && RESUME=--resume   # a second call on the same warm machine continues the run
+timeout --signal=TERM $((MINUTES * 60)) "$PY" -m models.cli train \
+  --data $PACK/coco_train2017:0.55 --data $PACK/clothing_co_parsing:0.45 \
+  --out $RUN --init-checkpoint $INIT --device $DEVICE --batch-size $BATCH --workers $WORKERS \
+  --crop-size 384 --base-size 512 --scale-min 0.7 --scale-max 1.3 --lr 2e-4 --epochs 10000 --max-steps 100000 \
+  --val-limit 300 --val-every 500 --seed 11 --iterative 6 --progress-json --progress-every 50 --no-bar $RESUME \
+  2>&1 | tee "$OUT/train.log" | grep -v '"event":"step"' | tail -40
+grep '"event":"step"' "$OUT/train.log" | tail -3
+cp "$RUN/best.pt" "$OUT/best.pt" 2>/dev/null || echo "no best.pt (no validation reached)"
+"$PY" -m models.cli export --checkpoint "$RUN/last.pt" --out "$OUT/last_fp16.pt" 2>&1 | tail -2
+ls -la "$OUT"
