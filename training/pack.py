@@ -19,16 +19,9 @@ import numpy as np
 
 from models.errors import IFCNError
 from models.fileio import atomic_write_bytes, read_index_png
+from models.predictor import _fit  # the annotator's own downscale to its working size
 from training.layouts import open_object_sources
 from training.voc import SAMPLE_ERRORS
-
-
-def _fit(a: np.ndarray, longest: int, interpolation: int) -> np.ndarray:
-    h, w = a.shape[:2]
-    s = longest / float(max(h, w))
-    if s >= 1.0:
-        return a
-    return cv2.resize(a, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interpolation)
 
 
 def _encode(ext: str, a: np.ndarray, params: list[int]) -> bytes:
@@ -57,7 +50,7 @@ def pack(specs: list[str], out: str | Path, longest: int = 512, quality: int = 9
             shutil.copyfile(folder.root / "SOURCE.md", dst / "SOURCE.md")
         for image_id in folder.image_ids("all"):
             try:
-                rgb = _fit(folder.load_rgb(image_id), longest, cv2.INTER_AREA)
+                rgb = _fit(folder.load_rgb(image_id), longest)
                 masks = [(k, read_index_png(folder.mask_path(image_id, k))) for k in folder.object_ids(image_id)]
             except SAMPLE_ERRORS as e:
                 print(f"skipped {image_id}: {e}", file=sys.stderr)
@@ -66,7 +59,8 @@ def pack(specs: list[str], out: str | Path, longest: int = 512, quality: int = 9
             h, w = rgb.shape[:2]
             for k, m in masks:
                 m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) if m.shape != (h, w) else m
-                atomic_write_bytes(dst / "masks" / f"{image_id}_{k}.png", _encode(".png", m, [cv2.IMWRITE_PNG_COMPRESSION, 9]))
+                png = _encode(".png", m, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+                atomic_write_bytes(dst / "masks" / f"{image_id}_{k}.png", png)
                 c["masks"] += 1
             jpg = _encode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
             atomic_write_bytes(dst / "images" / f"{image_id}.jpg", jpg)

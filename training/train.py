@@ -88,7 +88,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     val_split = None if str(args.val_split).lower() in ("none", "") else args.val_split
     return TrainConfig(
         voc_root=args.voc_root, out=args.out, data=tuple(args.data), scale_min=args.scale_min,
-        scale_max=args.scale_max, base_size=args.base_size, pairs=args.pairs, mode=args.mode, train_split=args.train_split,
+        scale_max=args.scale_max, base_size=args.base_size, pairs=args.pairs, mode=args.mode,
+        train_split=args.train_split,
         backbone=args.backbone, stride=args.stride, upsample=args.upsample, extra_init=args.extra_init,
         init_checkpoint=args.init_checkpoint, weights=weights, allow_download=args.allow_download,
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
