@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from training.step import masked_bce, train_step
+from training.step import LOSSES, masked_bce, masked_nfl, train_step
 from training.train_config import DEFAULT_BACKBONE, EXIT_STOPPED, TrainConfig, TrainResult
 from training.train_loop import train
 from training.validation import validate
 
 __all__ = ["DEFAULT_BACKBONE", "EXIT_STOPPED", "TrainConfig", "TrainResult", "add_arguments", "config_from_args",
-           "masked_bce", "run", "train", "train_step", "validate"]
+           "masked_bce", "masked_nfl", "run", "train", "train_step", "validate"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--iterative-single", type=float, default=d.iterative_single,
       help="fraction of those first reduced to one positive click, like the benchmark's first click "
            f"(default {d.iterative_single})")
+    a("--loss", choices=sorted(LOSSES), default=d.loss,
+      help="per-pixel loss: bce (the paper's, default) or nfl (RITM's normalized focal loss: hard pixels weigh "
+           "more)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -97,7 +100,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         workers=args.workers, device=args.device, resume=args.resume, seed=args.seed, amp=args.amp,
         val_split=val_split, val_pairs=args.val_pairs, val_limit=args.val_limit, val_every=args.val_every,
         progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
-        iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single)
+        iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single,
+        loss=args.loss)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from models.device import resolve_device
 from models.errors import IFCNError
 from training.iterative import IterativeConfig, simulate
 from training.progress import ProgressWriter
-from training.step import train_step
+from training.step import LOSSES, train_step
 from training.train_checkpoint import check_run_folder, save_run, start
 from training.train_config import TrainConfig, TrainResult
 from training.train_data import make_datasets, make_loaders
@@ -66,6 +66,8 @@ class _Run:
         self.last_path, self.best_path = self.run_dir / "last.pt", self.run_dir / "best.pt"
         if cfg.batch_size < 1:
             raise IFCNError("--batch-size must be at least 1.")
+        if cfg.loss not in LOSSES:
+            raise IFCNError(f"--loss {cfg.loss!r}: unknown; one of {', '.join(sorted(LOSSES))}.")
         try:
             self.iterative = IterativeConfig(cfg.iterative, cfg.iterative_prob, cfg.iterative_single)
         except ValueError as e:
@@ -182,7 +184,7 @@ class _Run:
                              np.random.default_rng([cfg.seed, self.dist.rank, st.step]), self.device,
                              self.autocast, self.channels_last)
                 loss_v = train_step(self.net, self.optimizer, batch, self.device, self.scaler, self.autocast,
-                                    self.channels_last)
+                                    self.channels_last, loss=cfg.loss)
                 st.step += 1
                 st.batch_in_epoch += 1
                 losses.append(loss_v)
