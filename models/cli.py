@@ -53,31 +53,47 @@ def check_output(path: str | os.PathLike, kind: str, option: str = "--out") -> N
             raise IFCNError(f"{p}: is a folder; {option} needs a file name.")
         if kind == "dir" and p.exists() and not p.is_dir():
             raise IFCNError(f"{p}: exists and is not a folder; choose another {option}.")
-        folder = p.parent if kind == "file" else p
-        missing = []
-        while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
-            missing.append(folder)
-            folder = folder.parent
-        if not folder.is_dir():
-            raise IFCNError(f"{p}: {folder} is not a folder, so {option} cannot be written.")
-        if kind == "file" and len(os.fsencode(p.name)) > os.pathconf(folder, "PC_NAME_MAX"):
-            raise IFCNError(f"{p}: the file name is too long.")
-        made: list[Path] = []
-        try:
-            for d in reversed(missing):
-                d.mkdir()
-                made.append(d)
-            fd, tmp = tempfile.mkstemp(prefix=".ifcn-write-check-", dir=made[-1] if made else folder)
-            os.close(fd)
-            os.unlink(tmp)
-        finally:
-            for d in reversed(made):
-                try:
-                    d.rmdir()
-                except OSError:
-                    pass
+        for attempt in range(3):  # another process making or removing the same folders: look again
+            try:
+                _probe(p, kind, option)
+                return
+            except (FileExistsError, FileNotFoundError):
+                if attempt == 2:
+                    raise
     except OSError as e:
         raise IFCNError(f"{p}: cannot write there ({e.strerror or e}).") from None
+
+
+def _probe(p: Path, kind: str, option: str) -> None:
+    """`check_output`'s test: make the missing folders, create and delete a file there, remove the folders."""
+    folder = p.parent if kind == "file" else p
+    missing = []
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise IFCNError(f"{p}: {folder} is not a folder, so {option} cannot be written.")
+    if kind == "file" and len(os.fsencode(p.name)) > os.pathconf(folder, "PC_NAME_MAX"):
+        raise IFCNError(f"{p}: the file name is too long.")
+    made: list[Path] = []
+    try:
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+                made.append(d)
+            except FileExistsError:
+                if not d.is_dir():
+                    raise
+                # made meanwhile by another process (two runs writing to sibling folders): not ours to remove
+        fd, tmp = tempfile.mkstemp(prefix=".ifcn-write-check-", dir=missing[0] if missing else folder)
+        os.close(fd)
+        os.unlink(tmp)
+    finally:
+        for d in reversed(made):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
 
 
 def _describe(e: OSError) -> str:

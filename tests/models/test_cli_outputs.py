@@ -1,5 +1,6 @@
 """`--out` of every writing subcommand is checked before any work starts: `error: ...`, exit 2, no traceback."""
 import importlib
+import os
 import subprocess
 import sys
 
@@ -80,3 +81,41 @@ def test_console_script_exit_status_and_no_traceback(tmp_path):
                         str(tmp_path / "f" / "model.pt")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
     assert str(tmp_path / "f") in r.stderr
+
+
+def test_output_check_tolerates_another_run_making_the_same_parent(tmp_path, monkeypatch):
+    """Two `ifcn noc` runs started together into runs/x/A and runs/x/B: the second one's test must not fail
+    because the first made runs/x a moment earlier, nor remove the folder the first one made."""
+    import pathlib
+
+    real_mkdir = pathlib.Path.mkdir
+    parent = tmp_path / "runs" / "x"
+
+    def racing_mkdir(self, *a, **k):
+        if self == parent and not parent.exists():
+            os.mkdir(parent)  # the other run wins the race
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", racing_mkdir)
+    (tmp_path / "runs").mkdir()
+    check_output(parent / "B", "dir")
+    assert parent.is_dir()  # the other run's folder stays
+    assert not (parent / "B").exists()  # ours is removed again
+    assert list(parent.iterdir()) == []
+
+
+def test_output_check_looks_again_when_a_parent_vanishes_meanwhile(tmp_path, monkeypatch):
+    import tempfile as tf
+
+    real = tf.mkstemp
+    calls = []
+
+    def vanishing(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory")  # the other run removed its folder
+        return real(*a, **k)
+
+    monkeypatch.setattr(tf, "mkstemp", vanishing)
+    check_output(tmp_path / "a" / "b", "dir")
+    assert len(calls) == 2 and not (tmp_path / "a").exists()
