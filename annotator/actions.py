@@ -76,6 +76,9 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("enforce_clicks", "&Enforce Clicks (f-BRS)", (),
                "When the model ignores a click, adjust it until every clicked pixel gets the label "
                "you gave it (f-BRS)", checkable=True),
+    ActionSpec("snap_edges", "&Snap to Edges", (),
+               "Move the mask's boundary onto the photo's nearby edges (guided filter of the model's "
+               "prediction)", checkable=True),
     ActionSpec("model_info", "Model &Info", (), "Show the current model"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "List the keyboard shortcuts"),
     ActionSpec("about", "&About", (), "About this program"),

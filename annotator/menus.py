@@ -32,6 +32,7 @@ class MenusMixin:
             "default_model": lambda: model_actions.use_default_model(self),
             "focus_zoom": lambda on: self._toggle_reload("focus_zoom", "zoom_in", on),
             "enforce_clicks": lambda on: self._toggle_reload("enforce_clicks", "brs", on),
+            "snap_edges": lambda on: self._toggle_reload("snap_edges", "snap", on),
             "model_info": self.show_model_info, "shortcuts": self.show_shortcuts, "about": self.show_about,
             "export": lambda: convert_dialog.show(self, "export"),
             "import_annotations": lambda: convert_dialog.show(self, "import"),
@@ -45,6 +46,7 @@ class MenusMixin:
         a["refine"].setChecked(self.settings.refine)
         a["focus_zoom"].setChecked(self.settings.zoom_in)
         a["enforce_clicks"].setChecked(self.settings.brs)
+        a["snap_edges"].setChecked(self.settings.snap)
         a["show_clicks"].setChecked(self.settings.show_clicks)
         a["protect_finished"].setChecked(self.settings.protect_finished)
         for i in range(9):
@@ -76,6 +78,7 @@ class MenusMixin:
         self.model_menu.addAction(a["max_size"])
         self.model_menu.addAction(a["focus_zoom"])
         self.model_menu.addAction(a["enforce_clicks"])
+        self.model_menu.addAction(a["snap_edges"])
         self.device_menu = self.model_menu.addMenu("&Device")
         self.device_actions: dict[str, QAction] = {}
         group = QActionGroup(self)

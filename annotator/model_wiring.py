@@ -28,10 +28,11 @@ class ModelMixin:
     def load_checkpoint(self, path: str | None, device: str | None = None) -> bool:
         """Load a predictor from `path` (None = default model); on failure keep the current one."""
         try:
-            from models.predictor import BRS, Predictor, ZoomIn
+            from models.predictor import BRS, EdgeSnap, Predictor, ZoomIn
             p = Predictor.load(path, device=device or self.settings.device, max_size=self.settings.max_size,
                                zoom_in=ZoomIn() if self.settings.zoom_in else None,
-                               brs=BRS() if self.settings.brs else None)
+                               brs=BRS() if self.settings.brs else None,
+                               snap=EdgeSnap() if self.settings.snap else None)
         except IFCNError as e:
             dialogs.message(self, "error", "Could not load the model",
                             f"{e}\n\nThe current model stays in use.")

@@ -135,8 +135,8 @@ def click_enforcement(sec: Section, p: Predictor) -> None:
     from models.metrics import interior_point
 
     rgb = photo(W, H)
-    on = Predictor(p.model, device="cpu", zoom_in=None)
-    off = Predictor(p.model, device="cpu", zoom_in=None, brs=None)
+    on = Predictor(p.model, device="cpu", zoom_in=None, snap=None)
+    off = Predictor(p.model, device="cpu", zoom_in=None, brs=None, snap=None)
     for q in (on, off):
         q.set_image(rgb)
     first = [Click(250, 230, True)]

@@ -118,11 +118,13 @@ def _engine_note(seq: dict[str, Any], q: str) -> str:
     """Say when the target is met against eager PyTorch only, or which stage keeps it from being met."""
     limit = TARGETS[q]
     if seq["mask_ratio"][q] > limit:
-        stages = {"GrabCut refinement": "grabcut", "f-BRS": "brs", "backbone": "network", "click maps": "inputs"}
-        name, key = max(stages.items(), key=lambda kv: seq[f"{kv[1]}_ratio"][q])
+        stages = {"GrabCut refinement": "grabcut", "f-BRS": "brs", "backbone": "network", "click maps": "inputs",
+                  "edge snapping": "snap"}
+        name, key = max(((n, k) for n, k in stages.items() if f"{k}_ratio" in seq),
+                        key=lambda kv: seq[f"{kv[1]}_ratio"][q])
         pre = seq["preview_ratio"]
         return (f"{name} alone is {_r(seq[f'{key}_ratio'][q])} at {q}; the preview the annotator paints first "
-                f"(network + f-BRS, before GrabCut) is {_r(pre['p50'])} p50 / {_r(pre['p95'])} p95")
+                f"(network + f-BRS + edge snapping, before GrabCut) is {_r(pre['p50'])} p50 / {_r(pre['p95'])} p95")
     if not _vs_engine(seq, q):
         return ""
     if seq["mask_ratio"][q] <= limit < seq["mask_engine_ratio"][q]:
@@ -156,10 +158,13 @@ def section(rec: dict[str, Any]) -> Section:
     rows = [["plain network forward (f-BRS off, no GrabCut)", f"{fwd['p50']:.0f} / {fwd['p95']:.0f} / "
              f"{fwd['max']:.0f}", "1.00× (reference)", "", ""]]
     labels = {"mask": "click → mask (preview + GrabCut), as the annotator runs by default",
-              "preview": "… click → preview (network + f-BRS)", "inputs": "… click maps", "network": "… backbone",
-              "brs": "… f-BRS (head pass included)", "grabcut": "… GrabCut refinement",
+              "preview": "… click → preview (network + f-BRS + edge snapping)", "inputs": "… click maps",
+              "network": "… backbone", "brs": "… f-BRS (head pass included)", "snap": "… edge snapping",
+              "grabcut": "… GrabCut refinement",
               "resize": "… resize to the image"}
     for key, label in labels.items():
+        if f"{key}_ms" not in seq:  # a record from before the stage existed
+            continue
         ms, ra = seq[f"{key}_ms"], seq[f"{key}_ratio"]
         rows.append([label, f"{ms['p50']:.0f} / {ms['p95']:.0f} / {ms['max']:.0f}", _r(ra["p50"]), _r(ra["p95"]),
                      _r(ra["max"])])

@@ -48,6 +48,7 @@ NOC90_TARGETS = {("default", "grabcut"): 3.0, ("default", "berkeley"): 5.0,
 FAILED_TARGET = 0.03
 #: Short predictor names for the target rows (the tables give the settings).
 SHORT = {"default": "default predictor as the annotator runs it", "network": "its network alone",
+         "network_snap": "its network with edge snapping",
          "grabcut": "GrabCut from clicks"}
 
 
@@ -63,6 +64,7 @@ class Variant:
     zoom_in: int
     max_size: int
     device: str
+    snap: bool = False
 
 
 def variants() -> list[Variant]:
@@ -72,13 +74,16 @@ def variants() -> list[Variant]:
 
     s = default_settings()
     zoom = ZoomIn().target if s.zoom_in else 0
-    parts = [("f-BRS" if s.brs else "no f-BRS"), ("GrabCut refinement" if s.refine else "no refinement"),
+    parts = [("f-BRS" if s.brs else "no f-BRS"), ("edge snapping" if s.snap else "no edge snapping"),
+             ("GrabCut refinement" if s.refine else "no refinement"),
              (f"zoom-in {zoom}" if zoom else "whole image"), f"max size {s.max_size}"]
     return [
         Variant("default", f"default as the annotator runs it ({', '.join(parts)})", None, s.refine, s.brs,
+                zoom, s.max_size, s.device, snap=s.snap),
+        Variant("network", "its network alone (no f-BRS, no edge snapping, no refinement)", None, False, False,
                 zoom, s.max_size, s.device),
-        Variant("network", "its network alone (no f-BRS, no refinement)", None, False, False, zoom,
-                s.max_size, s.device),
+        Variant("network_snap", "its network with edge snapping (no f-BRS, no GrabCut)", None, False, False,
+                zoom, s.max_size, s.device, snap=True),
         Variant("grabcut", "GrabCut from clicks (no network)", "grabcut", False, False, 0, s.max_size, s.device),
     ]
 
@@ -88,7 +93,7 @@ def _settings() -> dict[str, Any]:
     from annotator.settings import default_settings
 
     s = default_settings()
-    return {"refine": s.refine, "brs": s.brs, "zoom_in": s.zoom_in, "max_size": s.max_size,
+    return {"refine": s.refine, "brs": s.brs, "snap": s.snap, "zoom_in": s.zoom_in, "max_size": s.max_size,
             "threshold": s.threshold}
 
 
@@ -160,7 +165,7 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
                 entry.setdefault("images", old.get("images"))
                 continue
             predictor = load_predictor(v.checkpoint, device=v.device, max_size=v.max_size,
-                                       zoom_target=v.zoom_in, brs=v.brs)
+                                       zoom_target=v.zoom_in, brs=v.brs, snap=v.snap)
             if v.checkpoint is None and predictor.is_classical:
                 raise IFCNError("no default model (resources/weights/default.pt): nothing to measure but "
                                 "GrabCut.")

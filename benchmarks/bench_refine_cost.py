@@ -82,12 +82,12 @@ def run() -> Section:
 
     model, desc = default_model()
     engine = default_settings().engine
-    on = Predictor(model, device="cpu", engine=engine)  # f-BRS on, the annotator's engine: as it runs
+    on = Predictor(model, device="cpu", engine=engine, snap=None)  # f-BRS on, the annotator's engine
     if on._engine is not None:
         on._engine.background = False  # each photo's size compiles before timing (a compile thread's CPU
         #                                time would count in this process's)
-    off = Predictor(model, device="cpu", brs=None)     # the plain network (eager PyTorch)
-    eager = Predictor(model, device="cpu")             # f-BRS on, eager backbone: f-BRS's own cost
+    off = Predictor(model, device="cpu", brs=None, snap=None)  # the plain network (eager PyTorch)
+    eager = Predictor(model, device="cpu", snap=None)          # f-BRS on, eager backbone: f-BRS's own cost
     n = reps(9, 3)
     rows, brs_ratios, eager_ratios, gc_ratios = [], [], [], []
     for name in PHOTOS:

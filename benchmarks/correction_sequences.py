@@ -14,7 +14,7 @@ from benchmarks.common import cache_dir
 from models.errors import DatasetError
 
 #: The stages of `Predictor.last_timings` recorded per click.
-STAGES = ("inputs", "network", "brs", "grabcut", "resize")
+STAGES = ("inputs", "network", "brs", "snap", "grabcut", "resize")
 
 
 def generated_folder(n_images: int = 4, seed: int = 18) -> Path:
@@ -103,18 +103,19 @@ def _quantiles(values: list[float]) -> dict[str, float]:
 def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]:
     """Run the oracle's correction sequences: the summary of their per-click rows, and the predictor."""
     from annotator.settings import default_settings
-    from models.predictor import BRS, Predictor, ZoomIn
+    from models.predictor import BRS, EdgeSnap, Predictor, ZoomIn
     from training.noc import evaluate
 
     s = default_settings()
     default = Predictor.load(None, device="cpu", max_size=s.max_size, zoom_in=ZoomIn() if s.zoom_in else None,
-                             brs=BRS() if s.brs else None, engine=s.engine)
+                             brs=BRS() if s.brs else None, engine=s.engine, snap=EdgeSnap() if s.snap else None)
     if default.is_classical:
         raise DatasetError("no default model (resources/weights/default.pt): nothing to measure.")
-    plain = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None)
+    plain = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None, snap=None)
     plain_engine = None
     if default._engine is not None:
-        plain_engine = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None, engine=s.engine)
+        plain_engine = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None, engine=s.engine,
+                                 snap=None)
         plain_engine._engine.background = False
     timed = _Timed(default, plain, plain_engine)
     names = []
@@ -124,7 +125,7 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
     rows = timed.rows
     out: dict[str, Any] = {"sets": names, "clicks": len(rows), "objects_per_set": limit,
                            "sizes": sorted({f"{w}x{h}" for h, w in timed.sizes}),
-                           "settings": {"refine": s.refine, "brs": s.brs, "zoom_in": s.zoom_in,
+                           "settings": {"refine": s.refine, "brs": s.brs, "snap": s.snap, "zoom_in": s.zoom_in,
                                         "max_size": s.max_size, "engine": s.engine},
                            "engine_ran": default.info()["engine"],
                            "forward_ms": _quantiles([r["forward"] for r in rows]),

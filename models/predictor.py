@@ -24,6 +24,7 @@ from models import grabcut
 from models.brs import BRS, refine_logits
 from models.checkpoint import load_checkpoint
 from models.clicks import Click, distance_maps, validate_clicks
+from models.edge_snap import EdgeSnap, snap as snap_to_edges
 from models.device import resolve_device
 from models.engines import FeatureEngine, make_engine
 from models.errors import IFCNError
@@ -32,7 +33,7 @@ from models.inputs import normalize_rgb, scale_maps
 from models.metrics import object_box
 from models.spec import ModelSpec
 
-__all__ = ["BRS", "Click", "Predictor", "GRABCUT", "ZoomIn", "fold_batchnorm"]
+__all__ = ["BRS", "Click", "EdgeSnap", "Predictor", "GRABCUT", "ZoomIn", "fold_batchnorm"]
 
 log = logging.getLogger(__name__)
 
@@ -131,17 +132,19 @@ class Predictor:
     def __init__(self, model: IFCN | None, device: str | torch.device = "cpu",
                  max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
                  meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = None,
-                 brs: BRS | None = BRS(), engine: str = "torch", net_size: int | None = DEFAULT_NET_SIZE) -> None:
+                 brs: BRS | None = BRS(), engine: str = "torch", net_size: int | None = DEFAULT_NET_SIZE,
+                 snap: EdgeSnap | None = EdgeSnap()) -> None:
         self.model = model
         self.net_size = int(net_size) if net_size else None
         self.engine_name = engine  # "torch" (eager), "auto", "onnxruntime" or "openvino": models.engines
         self._engine: FeatureEngine | None = None
         #: milliseconds by stage of the last predict() / predict_work(): inputs (click maps), network
         #: (backbone; with f-BRS off also the head), brs (everything after the backbone with f-BRS on: its
-        #: first head pass included), grabcut, resize (to the image's size), total
+        #: first head pass included), snap (edge snapping), grabcut, resize (to the image's size), total
         self.last_timings: dict[str, float] = {}
         self.zoom_in = zoom_in
         self.brs = brs
+        self.snap = snap  # edge snapping of the network's probability (models.edge_snap); None: off
         self.brs_evals = 0  # head evaluations f-BRS ran in the last network run (1: clicks respected)
         self.spec: ModelSpec | None = model.spec if model is not None else None
         self.max_size = int(max_size)
@@ -161,7 +164,7 @@ class Predictor:
     def load(cls, checkpoint: str | Path | None = None, device: str = "auto",
              max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = None,
              brs: BRS | None = BRS(), engine: str = "torch",
-             net_size: int | None = DEFAULT_NET_SIZE) -> "Predictor":
+             net_size: int | None = DEFAULT_NET_SIZE, snap: EdgeSnap | None = EdgeSnap()) -> "Predictor":
         """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical); `engine` runs
         the backbone (see `models.engines`)."""
         if checkpoint is None:
@@ -174,7 +177,7 @@ class Predictor:
             return cls(None, device="cpu", max_size=max_size)
         loaded = load_checkpoint(checkpoint, map_location="cpu")
         return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
-                   meta=loaded.meta, zoom_in=zoom_in, brs=brs, engine=engine, net_size=net_size)
+                   meta=loaded.meta, zoom_in=zoom_in, brs=brs, engine=engine, net_size=net_size, snap=snap)
 
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
@@ -232,6 +235,7 @@ class Predictor:
                              "device": str(self.device), "max_size": self.max_size, "net_size": self.net_size,
                              "zoom_in": self.zoom_in is not None and not self.is_classical,
                              "brs": self.brs is not None and not self.is_classical,
+                             "snap": self.snap is not None and not self.is_classical,
                              "engine": self._engine.describe() if self._engine is not None else "torch",
                              "checkpoint": str(self.checkpoint_path) if self.checkpoint_path else None}
         if self.spec is not None:
@@ -320,6 +324,10 @@ class Predictor:
         if self.model is None:
             return grabcut.grabcut_from_clicks(self._work, wc)
         prob = self._network_prob(wc).copy()  # the caller may scribble on it: the cache is not theirs
+        if self.snap is not None:
+            t0 = time.perf_counter()
+            prob = snap_to_edges(self._work, prob, wc, self.snap)
+            self._add_time("snap", t0)
         if refine:
             t0 = time.perf_counter()
             prob = grabcut.refine(self._work, prob, wc)

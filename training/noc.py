@@ -268,12 +268,12 @@ def _bar(total: int, show: bool, desc: str):
 # ----------------------------------------------------------------------------- CLI
 
 def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512, net_size: int | None = None,
-                   zoom_target: int | None = None, brs: bool = True):
+                   zoom_target: int | None = None, brs: bool = True, snap: bool = True):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
 
     `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in;
-    `brs`: f-BRS click enforcement (see `models.brs`)."""
-    from models.predictor import BRS, GRABCUT, Predictor, ZoomIn
+    `brs`: f-BRS click enforcement (see `models.brs`); `snap`: edge snapping (see `models.edge_snap`)."""
+    from models.predictor import BRS, GRABCUT, EdgeSnap, Predictor, ZoomIn
 
     if checkpoint is not None and checkpoint.lower() == GRABCUT:
         return Predictor.load(GRABCUT, device=device, max_size=max_size)
@@ -284,7 +284,7 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
     except ValueError as e:
         raise IFCNError(f"--zoom-in {zoom_target}: {e}") from None
     return Predictor.load(checkpoint, device=device, max_size=max_size, net_size=net_size, zoom_in=zoom,
-                          brs=BRS() if brs else None)
+                          brs=BRS() if brs else None, snap=EdgeSnap() if snap else None)
 
 
 def open_folders(images: str, masks: str):
@@ -385,6 +385,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="f-BRS (Sofiiuk et al. 2020): when the network ignores a click, adjust its "
                              "features until the clicked pixels get their labels, as the annotator does "
                              "(default on; --no-brs: the network's plain output)")
+    parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=True,
+                        help="edge snapping: the network's probability guided-filtered with the photo, so the "
+                             "boundary follows its edges, as the annotator does (default on; --no-snap: off)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--progress-json", action="store_true",
                         help="JSON progress lines on stdout (the table then goes to stderr)")
@@ -412,7 +415,8 @@ def run(args: argparse.Namespace) -> int:
         results: list[NocResult] = []
         for checkpoint, refine in runs:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
-                                       net_size=args.net_size, zoom_target=args.zoom_in, brs=args.brs)
+                                       net_size=args.net_size, zoom_target=args.zoom_in, brs=args.brs,
+                                       snap=args.snap)
             res = evaluate(predictor, dataset, split=split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
@@ -420,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
             res.info.update({"checkpoint": checkpoint or "default", "split": split,
                              "zoom_in": predictor.zoom_in.target if info["zoom_in"] else 0,
                              "max_size": args.max_size, "net_size": info.get("net_size"),
-                             "brs": bool(info["brs"]),
+                             "brs": bool(info["brs"]), "snap": bool(info.get("snap", False)),
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})
             results.append(res)

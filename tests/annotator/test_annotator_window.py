@@ -370,10 +370,11 @@ def test_large_image_opens_and_stays_responsive(make_window, tmp_path, qtbot):
 
 
 @pytest.mark.parametrize("action, setting, default", [("focus_zoom", "zoom_in", False),
-                                                      ("enforce_clicks", "brs", True)])
+                                                      ("enforce_clicks", "brs", True),
+                                                      ("snap_edges", "snap", True)])
 def test_model_toggles_reload_and_persist(make_window, image_folder, tmp_path, fake_dialogs, action, setting,
                                           default):
-    """Model → Zoom In on the Object (off by default) / Enforce Clicks (on) reload the model with the option
+    """Model → Zoom In on the Object (off by default) / Enforce Clicks / Snap to Edges (on) reload the model with the option
     switched; a failed reload reverts the setting and the check mark."""
     from models.checkpoint import save_checkpoint
     from models.fcn import build_ifcn

@@ -112,8 +112,8 @@ def test_the_evaluation_budget_is_a_hard_cap():
 def test_predictor_uses_brs_by_default_and_can_turn_it_off():
     img = _disk_scene()
     clicks = [Click(80, 60, True), Click(100, 60, False)]
-    on = Predictor.load(None, device="cpu")
-    off = Predictor.load(None, device="cpu", brs=None)
+    on = Predictor.load(None, device="cpu", snap=None)
+    off = Predictor.load(None, device="cpu", brs=None, snap=None)
     assert on.info()["brs"] and not off.info()["brs"]
     for p in (on, off):
         p.set_image(img)
@@ -242,7 +242,7 @@ def test_predictor_gives_brs_a_share_of_the_forwards_time():
     img = _disk_scene()
     clicks = [Click(80, 60, True), Click(100, 60, False)]
     for cfg, evals in ((BRS(time_ratio=1e-9, min_evals=1), 2), (BRS(), None)):
-        p = Predictor.load(None, device="cpu", brs=cfg)
+        p = Predictor.load(None, device="cpu", brs=cfg, snap=None)
         p.set_image(img)
         prob = p.predict(clicks)
         if evals is not None:

@@ -61,7 +61,7 @@ def test_predictor_matches_plain_inference(backbone):
     rgb = rng.integers(0, 256, (75, 101, 3), dtype=np.uint8)
     clicks = [Click(50, 40, True), Click(5, 70, False), Click(90, 10, True)]
     ref = plain_prob(net, rgb, clicks)
-    p = Predictor(net, device="cpu", max_size=512, zoom_in=None, brs=None)  # one whole-image run, as is
+    p = Predictor(net, device="cpu", max_size=512, zoom_in=None, brs=None, snap=None)  # one whole-image run
     p.set_image(rgb)
     prob = p.predict(clicks)
     assert prob.shape == ref.shape

@@ -40,7 +40,7 @@ def test_downscaled_matches_direct_inference_on_small_image(checkpoint):
     from models.checkpoint import load_checkpoint
     from models.inputs import make_input
     img, _ = scene(64, 80)
-    p = Predictor.load(checkpoint, device="cpu", max_size=512, zoom_in=None, brs=None)
+    p = Predictor.load(checkpoint, device="cpu", max_size=512, zoom_in=None, brs=None, snap=None)
     p.set_image(img)
     clicks = [Click(40, 32, True), Click(5, 5, False)]
     prob = p.predict(clicks)
@@ -228,7 +228,7 @@ def test_zoom_in_runs_the_second_click_on_an_enlarged_crop_around_the_object(che
     img = np.zeros((200, 300, 3), np.uint8)
     obj = np.zeros((200, 300), bool)
     obj[80:110, 140:180] = True  # a 40 x 30 object
-    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn(target=320, expansion=1.4))
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn(target=320, expansion=1.4), snap=None)
     p.set_image(img)
     shapes = _fixed_prob(p, obj)
     p.predict([Click(150, 90, True)])
@@ -435,8 +435,8 @@ def test_net_size_runs_the_network_smaller_and_refines_at_the_working_size(monke
     from resources import SAMPLES
     img = read_image(SAMPLES / "astronaut.jpg")  # 512 x 512
     clicks = [Click(120, 330, True), Click(300, 300, False)]
-    small = Predictor.load(None, device="cpu", max_size=384)
-    split = Predictor.load(None, device="cpu", max_size=512, net_size=384)
+    small = Predictor.load(None, device="cpu", max_size=384, snap=None)  # the network's output compared
+    split = Predictor.load(None, device="cpu", max_size=512, net_size=384, snap=None)
     plain = Predictor.load(None, device="cpu", max_size=512)
     same = Predictor.load(None, device="cpu", max_size=512, net_size=512)
     for p in (small, split, plain, same):

@@ -65,10 +65,12 @@ def test_synth_pairs_train_noc(tmp_path):
     assert cv2.imread(str(out / "miou_vs_clicks.png")) is not None
 
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "nozoom", "--checkpoint",
-             run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "320", "--no-brs")
+             run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "320", "--no-brs",
+             "--no-snap")
     assert r.returncode == 0, r.stderr
     plain = json.loads((tmp_path / "nozoom" / "summary.json").read_text())
     assert plain["zoom_in"] == 320 and plain["brs"] is False and summary["brs"] is True
+    assert plain["snap"] is False and summary["snap"] is True
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "bad", "--checkpoint",
              run / "best.pt", "--limit", "1", "--zoom-in", "3")
     assert r.returncode == 2 and "--zoom-in 3" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,149 @@
+"""Edge snapping (models.edge_snap): the guided filter's maths, what snapping does to a boundary, and its use
+in the predictor."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.clicks import Click
+from models.edge_snap import FLAT, EdgeSnap, guided_filter, snap, transition_box
+
+
+def _reference(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """He et al.'s colour guided filter written plainly in float64 (box means by cumulative sums, np.linalg.inv),
+    with the same reflected border."""
+    img = guide.astype(np.float64) / 255.0
+    p = p.astype(np.float64)
+    pad = lambda x: np.pad(x, [(r, r), (r, r)] + [(0, 0)] * (x.ndim - 2), mode="symmetric")  # noqa: E731
+
+    def box(x: np.ndarray) -> np.ndarray:
+        h, w = x.shape[:2]
+        c = np.cumsum(np.cumsum(pad(x), 0), 1)
+        c = np.pad(c, [(1, 0), (1, 0)] + [(0, 0)] * (x.ndim - 2))
+        k = 2 * r + 1
+        return (c[k:k + h, k:k + w] - c[:h, k:k + w] - c[k:k + h, :w] + c[:h, :w]) / (k * k)
+
+    m, mp = box(img), box(p)
+    cov = box(img * p[..., None]) - m * mp[..., None]
+    sig = box(img[..., :, None] * img[..., None, :]) - m[..., :, None] * m[..., None, :] + eps * np.eye(3)
+    a = np.einsum("...ij,...j->...i", np.linalg.inv(sig), cov)
+    b = mp - (a * m).sum(-1)
+    return (box(a) * img).sum(-1) + box(b)
+
+
+def _two_colours(h: int = 60, w: int = 80, edge: int = 40) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, :edge] = (200, 40, 30)
+    img[:, edge:] = (40, 60, 190)
+    return img
+
+
+def test_guided_filter_matches_the_plain_formula():
+    rng = np.random.default_rng(0)
+    guide = rng.integers(0, 256, (37, 45, 3), dtype=np.uint8)
+    p = rng.random((37, 45)).astype(np.float32)
+    for r, eps in ((2, 1e-3), (4, 1e-2)):
+        assert np.abs(guided_filter(guide, p, r, eps) - _reference(guide, p, r, eps)).max() < 1e-4
+
+
+def test_a_flat_probability_comes_back_unchanged():
+    guide = np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    out = guided_filter(guide, np.full((40, 50), 0.3, np.float32), 8, 1e-3)
+    assert np.abs(out - 0.3).max() < 1e-4
+
+
+def test_a_blurred_boundary_moves_onto_the_colour_edge():
+    """The network's boundary 6 px right of the true edge and smeared over ~16 px (what bilinear upsampling of a
+    stride-8 logit map gives) moves towards the edge and becomes sharp there (one pass of a local filter moves
+    it part of the way: the windows that reach the edge)."""
+    img = _two_colours()
+    x = np.arange(img.shape[1], dtype=np.float32)
+    prob = np.tile(1.0 / (1.0 + np.exp((x - 46.0) / 4.0)), (img.shape[0], 1)).astype(np.float32)
+    before = (prob >= 0.5).sum(axis=1)
+    out = snap(img, prob, [Click(10, 30, True)])
+    after = (out >= 0.5).sum(axis=1)
+    assert (before == 47).all()  # x <= 46
+    assert (after <= 44).all() and (after >= 40).all(), after
+    # the probability now drops at the colour edge (between x = 39 and 40), where the network's fell smoothly
+    assert (prob[:, 39] - prob[:, 40] < 0.05).all() and (out[:, 39] - out[:, 40] > 0.25).all()
+    assert out[:, :40].min() > 0.9
+
+
+def test_snapping_does_not_follow_noise_weaker_than_eps():
+    """Colour texture well below eps leaves a smooth boundary where it is (no ragged mask on grain)."""
+    rng = np.random.default_rng(2)
+    img = np.clip(128 + rng.normal(0, 2, (60, 80, 3)), 0, 255).astype(np.uint8)
+    x = np.arange(80, dtype=np.float32)
+    prob = np.tile(1.0 / (1.0 + np.exp((x - 40.0) / 4.0)), (60, 1)).astype(np.float32)
+    mask = snap(img, prob, [], EdgeSnap(radius=8, eps=1e-2)) >= 0.5
+    assert (np.abs(mask.sum(axis=1) - 40) <= 2).all()
+
+
+def test_clicks_keep_their_side():
+    img = _two_colours()
+    prob = np.zeros(img.shape[:2], np.float32)
+    prob[:, :20] = 1.0
+    out = snap(img, prob, [Click(60, 30, True), Click(5, 5, False)], EdgeSnap(click_radius=3))
+    yy, xx = np.mgrid[:60, :80]
+    assert out[np.hypot(xx - 60, yy - 30) <= 2.5].min() == 1.0
+    assert out[np.hypot(xx - 5, yy - 5) <= 2.5].max() == 0.0
+
+
+def test_only_the_transition_band_is_filtered():
+    assert transition_box(np.zeros((30, 40), np.float32), 5) is None
+    binary = np.zeros((30, 40), np.float32)
+    binary[10:20, 10:20] = 1.0
+    assert transition_box(binary, 5) is None
+    assert np.array_equal(snap(_two_colours(30, 40, 20), binary, []), binary)  # nothing uncertain: unchanged
+    soft = binary.copy()
+    soft[12, 15] = 0.5
+    assert transition_box(soft, 3) == (9, 16, 12, 19)
+    assert transition_box(soft, 100) == (0, 30, 0, 40)  # clipped to the image
+
+
+def test_the_box_gives_the_whole_image_filter_where_it_matters():
+    """Filtering the band's box only equals filtering everything, up to FLAT, away from the box's cut edges."""
+    img = np.random.default_rng(3).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:90, :120]
+    prob = (1.0 / (1.0 + np.exp((np.hypot(xx - 40, yy - 40) - 15) / 3.0))).astype(np.float32)
+    s = EdgeSnap(radius=4, eps=1e-3)
+    full = np.clip(guided_filter(img, prob, s.radius, s.eps), 0, 1)
+    part = snap(img, prob, [], s)
+    assert np.abs(part - full).max() <= 2 * FLAT
+
+
+def test_empty_and_degenerate_inputs():
+    img = np.zeros((1, 1, 3), np.uint8)
+    assert snap(img, np.array([[0.5]], np.float32), []).shape == (1, 1)
+    grey = np.full((20, 20, 3), 90, np.uint8)  # no colour variance at all: eps keeps the inverse finite
+    out = snap(grey, np.linspace(0, 1, 400, dtype=np.float32).reshape(20, 20), [])
+    assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
+
+
+@pytest.fixture(scope="module")
+def model():
+    from models.fcn import build_ifcn
+    from models.spec import ModelSpec
+
+    return build_ifcn(ModelSpec(backbone="efficientnet_lite0"), weights=None).eval()
+
+
+def test_the_predictor_snaps_and_says_so(model):
+    from models.predictor import Predictor
+
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    with_snap = Predictor(model, device="cpu", brs=None)
+    without = Predictor(model, device="cpu", brs=None, snap=None)
+    assert with_snap.info()["snap"] and not without.info()["snap"]
+    # a random network's output is near flat: give it a visible ramp to snap
+    for p in (with_snap, without):
+        p.set_image(img)
+        p._network_prob = lambda wc, _w=80: np.tile(np.linspace(1, 0, _w, dtype=np.float32), (64, 1))
+    clicks = [Click(5, 30, True)]
+    a, b = with_snap.predict(clicks), without.predict(clicks)
+    assert "snap" in with_snap.last_timings and "snap" not in without.last_timings
+    assert not np.allclose(a, b)
+    expected = snap(img, np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1)), clicks)
+    assert np.allclose(a, expected, atol=1e-6)
+    assert np.allclose(b[:, 20:], np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1))[:, 20:])
