@@ -25,12 +25,18 @@ FLAT = 0.01
 
 @dataclass(frozen=True)
 class EdgeSnap:
-    """Guided-filter settings: window radius in working-image pixels, and the regulariser `eps` (on colours
-    scaled to [0, 1]): edges whose colour variance is well below eps are smoothed over, not followed."""
+    """Guided-filter settings: window radius in working-image pixels, the regulariser `eps` (on colours
+    scaled to [0, 1]: edges whose colour variance is well below eps are smoothed over, not followed), and how
+    many times the filter runs (each pass moves a boundary further onto the edge its windows reach)."""
 
     radius: int = 8
     eps: float = 1e-3
+    passes: int = 2
     click_radius: int = 5  # click discs stay on their side afterwards (the refinement's disc radius)
+
+    def __post_init__(self) -> None:
+        if self.radius < 1 or self.eps <= 0 or self.passes < 1 or self.click_radius < 0:
+            raise ValueError(f"invalid edge-snapping settings: {self}")
 
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
@@ -81,17 +87,20 @@ def transition_box(prob: np.ndarray, reach: int) -> tuple[int, int, int, int] | 
 
 
 def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: EdgeSnap = EdgeSnap()) -> np.ndarray:
-    """`prob` (float HxW in [0, 1]) guided-filtered with `rgb` (HxWx3 uint8) as the guide; float32 HxW in [0, 1].
+    """`prob` (float HxW in [0, 1]) guided-filtered with `rgb` (HxWx3 uint8) as the guide, `settings.passes`
+    times; float32 HxW in [0, 1].
 
-    Only the bounding box of the transition band, widened by twice the radius (the filter's reach), is filtered;
-    outside it the probability is flat and kept. Click discs (`settings.click_radius`) are set back to their
-    side afterwards, as the refinement does: a click is always honoured."""
+    Only the bounding box of the transition band, widened by the filter's reach (twice the radius per pass), is
+    filtered; outside it the probability is flat and kept. Click discs (`settings.click_radius`) are set back to
+    their side afterwards, as the refinement does: a click is always honoured."""
     out = np.array(prob, dtype=np.float32, copy=True)
-    box = transition_box(out, 2 * settings.radius + 1)
+    box = transition_box(out, (2 * settings.radius + 1) * settings.passes)
     if box is not None:
         y0, y1, x0, x1 = box
-        q = guided_filter(rgb[y0:y1, x0:x1], out[y0:y1, x0:x1], settings.radius, settings.eps)
-        out[y0:y1, x0:x1] = np.clip(q, 0.0, 1.0)
+        q, guide = out[y0:y1, x0:x1], rgb[y0:y1, x0:x1]
+        for _ in range(settings.passes):
+            q = np.clip(guided_filter(guide, q, settings.radius, settings.eps), 0.0, 1.0)
+        out[y0:y1, x0:x1] = q
     for c in clicks:
         cv2.circle(out, c.pixel(), settings.click_radius, 1.0 if c.positive else 0.0, thickness=-1)
     return out

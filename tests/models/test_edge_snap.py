@@ -147,3 +147,18 @@ def test_the_predictor_snaps_and_says_so(model):
     expected = snap(img, np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1)), clicks)
     assert np.allclose(a, expected, atol=1e-6)
     assert np.allclose(b[:, 20:], np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1))[:, 20:])
+
+
+def test_a_second_pass_moves_the_boundary_further_onto_the_edge():
+    img = _two_colours()
+    x = np.arange(img.shape[1], dtype=np.float32)
+    prob = np.tile(1.0 / (1.0 + np.exp((x - 46.0) / 4.0)), (img.shape[0], 1)).astype(np.float32)
+    one = (snap(img, prob, [], EdgeSnap(passes=1)) >= 0.5).sum(axis=1)
+    two = (snap(img, prob, [], EdgeSnap(passes=2)) >= 0.5).sum(axis=1)
+    assert (two < one).all() and (two >= 40).all()
+
+
+def test_settings_are_checked():
+    for bad in ({"radius": 0}, {"eps": 0.0}, {"passes": 0}, {"click_radius": -1}):
+        with pytest.raises(ValueError):
+            EdgeSnap(**bad)
