@@ -120,7 +120,7 @@ def _touches_cut_edge(obj: np.ndarray, box: tuple[int, int, int, int], shape: tu
 
 
 def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: int = RADIUS,
-           iterations: int = REFINE_ITERATIONS, threshold: float = 0.5, max_pixels: int = MAX_PIXELS,
+           iterations: int | None = None, threshold: float = 0.5, max_pixels: int | None = None,
            min_kept: float | None = None, definite: float | None = None) -> np.ndarray:
     """Reference GrabCut refinement on a crop around the predicted object; float32 HxW.
 
@@ -133,8 +133,11 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
     when it still does, GrabCut is leaking into the background and `prob` is returned unrefined (with the
     click disks). So is it when GrabCut's object keeps less than `min_kept` (default `MIN_KEPT`) of the
     network's foreground: GrabCut collapsed towards the clicks. GrabCut sees crops of at most `max_pixels`
-    (bigger ones downscaled).
+    (bigger ones downscaled). `iterations` and `max_pixels` default to the module's `REFINE_ITERATIONS` and
+    `MAX_PIXELS` as they are at the call (so `benchmarks.noc_variant --set` changes them).
     """
+    iterations = REFINE_ITERATIONS if iterations is None else int(iterations)
+    max_pixels = MAX_PIXELS if max_pixels is None else int(max_pixels)
     fg = prob >= threshold
     seeds = _seeds(np.asarray(prob), threshold, DEFINITE if definite is None else definite)
     h, w = fg.shape
