@@ -80,8 +80,11 @@ def run() -> Section:
     sec = Section("f-BRS and GrabCut refinement cost, as ratios to the plain forward", block=BLOCK)
     from annotator.settings import default_settings
 
+    from models.edge_snap import EdgeSnap, snap
+
     model, desc = default_model()
-    engine = default_settings().engine
+    engine, snapped = default_settings().engine, default_settings().snap
+    iterations = None if snapped else grabcut.UNSNAPPED_ITERATIONS  # as the predictor picks them
     on = Predictor(model, device="cpu", engine=engine, snap=None)  # f-BRS on, the annotator's engine
     if on._engine is not None:
         on._engine.background = False  # each photo's size compiles before timing (a compile thread's CPU
@@ -103,10 +106,13 @@ def run() -> Section:
         off.predict(clicks[:1]), on.predict(clicks[:1]), eager.predict(clicks[:1])
         evals: list[int] = []
         prob = on.predict_work(clicks)
+        if snapped:  # what GrabCut refines in the annotator: the edge-snapped prediction
+            prob = snap(rgb, prob, clicks, EdgeSnap())
         st = cpu_interleaved({"plain": lambda: _fresh(off, clicks),
                               "brs": lambda: (_fresh(on, clicks), evals.append(on.brs_evals)),
                               "brs_eager": lambda: _fresh(eager, clicks),
-                              "grabcut": lambda: grabcut.refine(rgb, prob, clicks)}, n, warmup=1)
+                              "grabcut": lambda: grabcut.refine(rgb, prob, clicks, iterations=iterations)},
+                             n, warmup=1)
         plain = st["plain"].median
         wrong = sum((on.predict(clicks)[int(c.y), int(c.x)] >= 0.5) != c.positive for c in clicks)
         b, be, g = (st[k].median / plain for k in ("brs", "brs_eager", "grabcut"))
@@ -125,8 +131,11 @@ def run() -> Section:
                      "at the image centre, then a negative one deep inside its selection ≥ 20 px away (f-BRS's "
                      "worst case: the network keeps the clicked pixels selected). 'plain forward' is "
                      "`Predictor.predict` with f-BRS off; 'f-BRS worst case' the same with f-BRS on (the whole "
-                     "predict); 'GrabCut refine added' is `grabcut.refine` on f-BRS's probability for these "
-                     "clicks (what `refine=True` adds), at the shipped `grabcut.REFINE_ITERATIONS`. All four interleaved in one process, timed in CPU time of the process "
+                     "predict, edge snapping off, as it is timed on its own); 'GrabCut refine added' is "
+                     "`grabcut.refine` on f-BRS's probability for these clicks"
+                     + (", edge-snapped as the annotator does," if snapped else "") +
+                     f" (what `refine=True` adds), at {iterations or grabcut.REFINE_ITERATIONS} iterations as the "
+                     "predictor runs it. All four interleaved in one process, timed in CPU time of the process "
                      "(see `cpu_interleaved`).")
     if not has_trained_default():
         sec.notes.append("No trained default model: the untrained network ignores every click.")
@@ -139,7 +148,7 @@ def run() -> Section:
         sec.targets.append(Target("GrabCut refinement added to a click / plain forward", "≤ 1.0×",
                                   f"max {worst_g:.2f}× over {len(gc_ratios)} photos", worst_g <= 1.0,
                                   "" if worst_g <= 1.0 else
-                                  f"GrabCut (models/grabcut.py, {grabcut.REFINE_ITERATIONS} iterations on a crop "
+                                  f"GrabCut (models/grabcut.py, {iterations or grabcut.REFINE_ITERATIONS} iterations on a crop "
                                   "around the object, run again on a widened crop where the object reaches its "
                                   "edge) costs more than the network on most photos; " + GRABCUT_TRIED))
     sec.seconds = time.perf_counter() - t0

@@ -330,7 +330,9 @@ class Predictor:
             self._add_time("snap", t0)
         if refine:
             t0 = time.perf_counter()
-            prob = grabcut.refine(self._work, prob, wc)
+            # an edge-snapped prediction needs fewer GrabCut iterations (grabcut.REFINE_ITERATIONS)
+            prob = grabcut.refine(self._work, prob, wc,
+                                  iterations=None if self.snap is not None else grabcut.UNSNAPPED_ITERATIONS)
             self._add_time("grabcut", t0)
         return prob
 

@@ -106,7 +106,7 @@ def test_the_box_gives_the_whole_image_filter_where_it_matters():
     img = np.random.default_rng(3).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     yy, xx = np.mgrid[:90, :120]
     prob = (1.0 / (1.0 + np.exp((np.hypot(xx - 40, yy - 40) - 15) / 3.0))).astype(np.float32)
-    s = EdgeSnap(radius=4, eps=1e-3)
+    s = EdgeSnap(radius=4, eps=1e-3, passes=1)
     full = np.clip(guided_filter(img, prob, s.radius, s.eps), 0, 1)
     part = snap(img, prob, [], s)
     assert np.abs(part - full).max() <= 2 * FLAT
@@ -162,3 +162,26 @@ def test_settings_are_checked():
     for bad in ({"radius": 0}, {"eps": 0.0}, {"passes": 0}, {"click_radius": -1}):
         with pytest.raises(ValueError):
             EdgeSnap(**bad)
+
+
+def test_refinement_runs_fewer_grabcut_iterations_on_a_snapped_prediction(model, monkeypatch):
+    """GrabCut refines a snapped prediction in grabcut.REFINE_ITERATIONS (2) iterations; with snapping off the
+    measured 5 (grabcut.UNSNAPPED_ITERATIONS) stay."""
+    import cv2
+
+    from models import grabcut
+    from models.predictor import Predictor
+
+    seen = []
+    real = cv2.grabCut
+    monkeypatch.setattr(cv2, "grabCut", lambda img, mask, *a: (seen.append(a[-2]), real(img, mask, *a))[1])
+    img = np.random.default_rng(5).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    ramp = np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1))
+    for snap_setting, iterations in ((EdgeSnap(), grabcut.REFINE_ITERATIONS), (None, grabcut.UNSNAPPED_ITERATIONS)):
+        p = Predictor(model, device="cpu", brs=None, snap=snap_setting)
+        p.set_image(img)
+        p._network_prob = lambda wc: ramp
+        seen.clear()
+        p.predict([Click(5, 30, True)], refine=True)
+        assert seen and set(seen) == {iterations}
+    assert grabcut.REFINE_ITERATIONS == 2 and grabcut.UNSNAPPED_ITERATIONS == 5

@@ -446,7 +446,8 @@ def test_net_size_runs_the_network_smaller_and_refines_at_the_working_size(monke
     np.testing.assert_array_equal(same.predict(clicks), plain.predict(clicks))
     sizes = []
     real = grabcut.refine
-    monkeypatch.setattr(grabcut, "refine", lambda rgb, prob, wc: (sizes.append(rgb.shape[:2]), real(rgb, prob, wc))[1])
+    monkeypatch.setattr(grabcut, "refine",
+                        lambda rgb, prob, wc, **kw: (sizes.append(rgb.shape[:2]), real(rgb, prob, wc, **kw))[1])
     split.predict(clicks, refine=True)
     assert sizes == [(512, 512)]
 
