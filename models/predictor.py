@@ -156,6 +156,9 @@ class Predictor:
         self._rgb_tensor: torch.Tensor | None = None
         self._net_rgb: torch.Tensor | None = None  # the working image at `net_size`, when that is smaller
         self._history: OrderedDict[tuple[Click, ...], np.ndarray] = OrderedDict()
+        #: the last edge-snapped prediction: (working clicks, the network output it came from, result); the
+        #: annotator's second stage (GrabCut after the preview) reuses it
+        self._snapped: tuple[tuple[Click, ...], np.ndarray, np.ndarray] | None = None
         self._net: nn.Module | None = None
         self.to(device)
 
@@ -270,6 +273,7 @@ class Predictor:
 
     def _prepare_rgb(self) -> None:
         self._history.clear()
+        self._snapped = None
         if self.model is None:
             self._rgb_tensor = None
             return
@@ -323,11 +327,16 @@ class Predictor:
         wc = self._work_clicks(clicks)
         if self.model is None:
             return grabcut.grabcut_from_clicks(self._work, wc)
-        prob = self._network_prob(wc).copy()  # the caller may scribble on it: the cache is not theirs
-        if self.snap is not None:
-            t0 = time.perf_counter()
-            prob = snap_to_edges(self._work, prob, wc, self.snap)
-            self._add_time("snap", t0)
+        net = self._network_prob(wc)
+        if self.snap is None:
+            prob = net.copy()  # the caller may scribble on it: the cache is not theirs
+        else:
+            key, last = tuple(wc), self._snapped
+            if last is None or last[0] != key or last[1] is not net:  # not the network output snapped last
+                t0 = time.perf_counter()
+                last = self._snapped = (key, net, snap_to_edges(self._work, net, wc, self.snap))
+                self._add_time("snap", t0)
+            prob = last[2].copy()
         if refine:
             t0 = time.perf_counter()
             # an edge-snapped prediction needs fewer GrabCut iterations (grabcut.REFINE_ITERATIONS)

@@ -185,3 +185,28 @@ def test_refinement_runs_fewer_grabcut_iterations_on_a_snapped_prediction(model,
         p.predict([Click(5, 30, True)], refine=True)
         assert seen and set(seen) == {iterations}
     assert grabcut.REFINE_ITERATIONS == 2 and grabcut.UNSNAPPED_ITERATIONS == 5
+
+
+def test_the_refinement_stage_reuses_the_previews_snapped_prediction(model):
+    """The annotator asks for the preview, then for the refined mask of the same clicks: the second request runs
+    neither the network nor the snapping again, and gets the same snapped prediction into GrabCut."""
+    from models.predictor import Predictor
+
+    img = np.random.default_rng(6).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    p = Predictor(model, device="cpu", brs=None)
+    p.set_image(img)
+    ramp = np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1))
+    p._network_prob = lambda wc: ramp
+    clicks = [Click(5, 30, True)]
+    first = p.predict(clicks)
+    assert "snap" in p.last_timings
+    first[:] = 0.5  # the caller's copy: scribbling on it changes nothing remembered
+    again = p.predict(clicks)
+    assert "snap" not in p.last_timings and np.array_equal(again, snap(img, ramp, clicks))
+    p.predict(clicks, refine=True)
+    assert "snap" not in p.last_timings and "grabcut" in p.last_timings
+    p._network_prob = lambda wc: ramp.copy()  # a new network output (e.g. after forget()): snapped again
+    p.predict(clicks)
+    assert "snap" in p.last_timings
+    p.predict([Click(6, 30, True)])
+    assert "snap" in p.last_timings
