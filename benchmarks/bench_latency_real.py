@@ -114,6 +114,13 @@ def _vs_engine(seq: dict[str, Any], q: str) -> str:
     return f" ({_r(seq['mask_engine_ratio'][q])} the engine's own forward)"
 
 
+def _gc_iterations(seq: dict[str, Any]) -> int:
+    """GrabCut's iterations per refinement as the predictor ran them in the record's settings."""
+    from models import grabcut
+
+    return grabcut.REFINE_ITERATIONS if seq.get("settings", {}).get("snap") else grabcut.UNSNAPPED_ITERATIONS
+
+
 def _engine_note(seq: dict[str, Any], q: str) -> str:
     """Say when the target is met against eager PyTorch only, or which stage keeps it from being met."""
     limit = TARGETS[q]
@@ -256,7 +263,8 @@ def section(rec: dict[str, Any]) -> Section:
         Target("GrabCut refinement added to a click (p50)", f"≤ {TARGETS['grabcut_p50']}× the forward",
                _r(seq["grabcut_ratio"]["p50"]) + f" (p95 {_r(seq['grabcut_ratio']['p95'])})",
                seq["grabcut_ratio"]["p50"] <= TARGETS["grabcut_p50"],
-               f"GrabCut (models/grabcut.py: 5 iterations on a crop around the object, widened and run again where "
+               f"GrabCut (models/grabcut.py: {_gc_iterations(seq)} iterations on a crop around the object, widened "
+               f"and run again where "
                f"the object reaches the crop's edge) takes {seq['grabcut_ms']['p50']:.0f} / "
                f"{seq['grabcut_ms']['p95']:.0f} ms p50 / p95 on these photos; {GRABCUT_TRIED}" if seq["grabcut_ratio"]["p50"] > TARGETS["grabcut_p50"] else ""),
         _engine_target(seq, en, picks, en_fast),
