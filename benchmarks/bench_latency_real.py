@@ -33,6 +33,7 @@ from benchmarks.common import GRABCUT_TRIED, ROOT, Section, Target, machine_info
 from benchmarks.correction_sequences import STAGES, sequences  # noqa: F401 (STAGES: re-exported for callers)
 from benchmarks.engine_table import engine_table
 from benchmarks.peers import _OCRHead, hrnet_ocr, peers, sam_vit_b  # noqa: F401 (re-exported for callers)
+from models import grabcut
 from models.errors import DatasetError
 
 #: Where the last run's numbers are stored (committed beside RESULTS.md).
@@ -114,13 +115,6 @@ def _vs_engine(seq: dict[str, Any], q: str) -> str:
     return f" ({_r(seq['mask_engine_ratio'][q])} the engine's own forward)"
 
 
-def _gc_iterations(seq: dict[str, Any]) -> int:
-    """GrabCut's iterations per refinement as the predictor ran them in the record's settings."""
-    from models import grabcut
-
-    return grabcut.REFINE_ITERATIONS if seq.get("settings", {}).get("snap") else grabcut.UNSNAPPED_ITERATIONS
-
-
 def _engine_note(seq: dict[str, Any], q: str) -> str:
     """Say when the target is met against eager PyTorch only, or which stage keeps it from being met."""
     limit = TARGETS[q]
@@ -160,6 +154,7 @@ def _engine_target(seq: dict[str, Any], en: dict[str, Any], picks: str, en_fast:
 def section(rec: dict[str, Any]) -> Section:
     """The RESULTS.md section of a record."""
     seq, pe, en = rec["sequences"], rec["peers"], rec["engines"]
+    gc_iterations = grabcut.refine_iterations(bool(seq.get("settings", {}).get("snap")))  # as the predictor ran
     sec = Section("Click latency on real correction sequences (ratios to the plain forward)", block=BLOCK)
     fwd = seq["forward_ms"]
     rows = [["plain network forward (f-BRS off, no GrabCut)", f"{fwd['p50']:.0f} / {fwd['p95']:.0f} / "
@@ -263,7 +258,7 @@ def section(rec: dict[str, Any]) -> Section:
         Target("GrabCut refinement added to a click (p50)", f"≤ {TARGETS['grabcut_p50']}× the forward",
                _r(seq["grabcut_ratio"]["p50"]) + f" (p95 {_r(seq['grabcut_ratio']['p95'])})",
                seq["grabcut_ratio"]["p50"] <= TARGETS["grabcut_p50"],
-               f"GrabCut (models/grabcut.py: {_gc_iterations(seq)} iterations on a crop around the object, widened "
+               f"GrabCut (models/grabcut.py: {gc_iterations} iterations on a crop around the object, widened "
                f"and run again where "
                f"the object reaches the crop's edge) takes {seq['grabcut_ms']['p50']:.0f} / "
                f"{seq['grabcut_ms']['p95']:.0f} ms p50 / p95 on these photos; {GRABCUT_TRIED}" if seq["grabcut_ratio"]["p50"] > TARGETS["grabcut_p50"] else ""),

@@ -84,7 +84,7 @@ def run() -> Section:
 
     model, desc = default_model()
     engine, snapped = default_settings().engine, default_settings().snap
-    iterations = None if snapped else grabcut.UNSNAPPED_ITERATIONS  # as the predictor picks them
+    iterations = grabcut.refine_iterations(snapped)  # as the predictor picks them
     on = Predictor(model, device="cpu", engine=engine, snap=None)  # f-BRS on, the annotator's engine
     if on._engine is not None:
         on._engine.background = False  # each photo's size compiles before timing (a compile thread's CPU
@@ -134,7 +134,7 @@ def run() -> Section:
                      "predict, edge snapping off, as it is timed on its own); 'GrabCut refine added' is "
                      "`grabcut.refine` on f-BRS's probability for these clicks"
                      + (", edge-snapped as the annotator does," if snapped else "") +
-                     f" (what `refine=True` adds), at {iterations or grabcut.REFINE_ITERATIONS} iterations as the "
+                     f" (what `refine=True` adds), at {iterations} iterations as the "
                      "predictor runs it. All four interleaved in one process, timed in CPU time of the process "
                      "(see `cpu_interleaved`).")
     if not has_trained_default():
@@ -148,7 +148,7 @@ def run() -> Section:
         sec.targets.append(Target("GrabCut refinement added to a click / plain forward", "≤ 1.0×",
                                   f"max {worst_g:.2f}× over {len(gc_ratios)} photos", worst_g <= 1.0,
                                   "" if worst_g <= 1.0 else
-                                  f"GrabCut (models/grabcut.py, {iterations or grabcut.REFINE_ITERATIONS} iterations on a crop "
+                                  f"GrabCut (models/grabcut.py, {iterations} iterations on a crop "
                                   "around the object, run again on a widened crop where the object reaches its "
                                   "edge) costs more than the network on most photos; " + GRABCUT_TRIED))
     sec.seconds = time.perf_counter() - t0

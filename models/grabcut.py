@@ -123,6 +123,12 @@ def _touches_cut_edge(obj: np.ndarray, box: tuple[int, int, int, int], shape: tu
         (x0 > 0 and obj[:, :band].any()) or (x1 < w and obj[:, -band:].any())
 
 
+def refine_iterations(snapped: bool) -> int:
+    """GrabCut iterations `refine` should run on a prediction that is (or is not) edge-snapped (read at the call,
+    so `benchmarks.noc_variant --set` changes them)."""
+    return REFINE_ITERATIONS if snapped else UNSNAPPED_ITERATIONS
+
+
 def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: int = RADIUS,
            iterations: int | None = None, threshold: float = 0.5, max_pixels: int | None = None,
            min_kept: float | None = None, definite: float | None = None) -> np.ndarray:

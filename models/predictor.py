@@ -339,9 +339,8 @@ class Predictor:
             prob = last[2].copy()
         if refine:
             t0 = time.perf_counter()
-            # an edge-snapped prediction needs fewer GrabCut iterations (grabcut.REFINE_ITERATIONS)
-            prob = grabcut.refine(self._work, prob, wc,
-                                  iterations=None if self.snap is not None else grabcut.UNSNAPPED_ITERATIONS)
+            # an edge-snapped prediction needs fewer GrabCut iterations
+            prob = grabcut.refine(self._work, prob, wc, iterations=grabcut.refine_iterations(self.snap is not None))
             self._add_time("grabcut", t0)
         return prob
 
