@@ -58,8 +58,10 @@ SPECS: tuple[ActionSpec, ...] = (
                "with left drag, erase it with right drag", "void.svg", True),
     ActionSpec("brush_smaller", "Brush S&maller", ("[",), "Make the brush smaller"),
     ActionSpec("brush_larger", "Brush &Larger", ("]",), "Make the brush larger"),
-    ActionSpec("refine", "&GrabCut Refinement", ("G",), "Refine the prediction with GrabCut", "refine.svg",
-               True),
+    ActionSpec("refine", "&Refine with Colours", ("G",),
+               "Refine the model's mask with the photo's colours: parts of the object's colour are pulled in, "
+               "parts of the background's pushed out, the edge follows the photo (Model → Refine with GrabCut "
+               "for GrabCut instead)", "refine.svg", True),
     ActionSpec("show_clicks", "Show C&licks", ("H",), "Show or hide the click markers", checkable=True),
     ActionSpec("fit", "&Fit Window", ("F", "Ctrl+0"), "Fit the image in the window", "fit.svg"),
     ActionSpec("actual_size", "&Actual Size (1:1)", ("Ctrl+1",), "One image pixel per screen pixel",
@@ -79,6 +81,9 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("snap_edges", "&Snap to Edges", (),
                "Move the mask's boundary onto the photo's nearby edges (guided filter of the model's "
                "prediction)", checkable=True),
+    ActionSpec("refine_grabcut", "Refine with &GrabCut (Slower)", (),
+               "Refinement (key G) runs OpenCV's GrabCut on a crop around the object instead of the fast "
+               "colour refinement: about as accurate, 20-40x slower", checkable=True),
     ActionSpec("model_info", "Model &Info", (), "Show the current model"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", ("F1",), "List the keyboard shortcuts"),
     ActionSpec("about", "&About", (), "About this program"),

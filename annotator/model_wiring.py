@@ -32,7 +32,8 @@ class ModelMixin:
             p = Predictor.load(path, device=device or self.settings.device, max_size=self.settings.max_size,
                                zoom_in=ZoomIn() if self.settings.zoom_in else None,
                                brs=BRS() if self.settings.brs else None,
-                               snap=EdgeSnap() if self.settings.snap else None)
+                               snap=EdgeSnap() if self.settings.snap else None,
+                               refine_method=self.settings.refine_method)
         except IFCNError as e:
             dialogs.message(self, "error", "Could not load the model",
                             f"{e}\n\nThe current model stays in use.")
@@ -85,6 +86,14 @@ class ModelMixin:
             act = self.actions_by_name[action]
             act.blockSignals(True)  # show the old state without reloading again
             act.setChecked(getattr(self.settings, setting))
+            act.blockSignals(False)
+
+    def _on_refine_grabcut(self, on: bool) -> None:
+        """Model → Refine with GrabCut: reload with GrabCut (on) or colour refinement (off) behind key G."""
+        if not self._reload_with(refine_method="grabcut" if on else "colour"):
+            act = self.actions_by_name["refine_grabcut"]
+            act.blockSignals(True)
+            act.setChecked(self.settings.refine_method == "grabcut")
             act.blockSignals(False)
 
     def _ask_max_size(self) -> None:

@@ -3,7 +3,7 @@
 Data (widgets.noc_sources): the held-out images of a retraining run (its devkit's val split), every
 annotated image of the output folder (made into a devkit by `ifcn devkit --holdout 1` first), any VOC
 devkit, or a benchmark folder (`images/` + `masks/`). One or two models (widgets.noc_models: current,
-the shipped default, another checkpoint, the GrabCut baseline), with and/or without GrabCut refinement;
+the shipped default, another checkpoint, the GrabCut baseline), with and/or without refinement;
 each combination is one `ifcn noc --progress-json` child whose `object` events fill the mIoU-vs-clicks
 curves live. When a model was trained on some of the measured images (annotator.trained_on) the dialog
 says so before and after the run. At the end the results folder holds each run's own files
@@ -207,7 +207,10 @@ class NocDialog(QDialog):
     def plan(self) -> list[NocRun]:
         """The runs Start would make (ValueError with a reason when the choices are unusable)."""
         out = Path(self.out_edit.text()).expanduser()
-        return plan_runs(self.models.chosen(self.window_), self.models.refines(), out)
+        from models.colour_refine import REFINE_LABELS
+
+        method = self.window_.settings.refine_method
+        return plan_runs(self.models.chosen(self.window_), self.models.refines(), out, REFINE_LABELS[method])
 
     def start(self) -> bool:
         """Check the choices, then run every planned benchmark one after the other."""
@@ -273,7 +276,8 @@ class NocDialog(QDialog):
 
     def noc_argv(self, run: NocRun) -> list[str]:
         """`ifcn noc` arguments of `run`: the chosen data and options, and the predictor as the annotator
-        runs it now (Maximum Inference Size, Zoom In on the Object, Enforce Clicks, Snap to Edges)."""
+        runs it now (Maximum Inference Size, Zoom In on the Object, Enforce Clicks, Snap to Edges, Refine with
+        GrabCut)."""
         from models.predictor import ZoomIn
 
         settings = self.window_.settings
@@ -284,7 +288,7 @@ class NocDialog(QDialog):
         if run.checkpoint is not None:
             argv += ["--checkpoint", run.checkpoint]
         if run.refine:
-            argv.append("--refine")
+            argv += ["--refine", "--refine-method", settings.refine_method]
         if self.limit.value() > 0:
             argv += ["--limit", str(self.limit.value())]
         return argv

@@ -44,20 +44,22 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "run"
 
 
-def plan_runs(models: list[tuple[str, str | None]], refines: tuple[bool, ...], out: Path) -> list[NocRun]:
-    """One run per (model, refinement), numbered folders under `out`; ValueError when nothing is left."""
+def plan_runs(models: list[tuple[str, str | None]], refines: tuple[bool, ...], out: Path,
+              refine_label: str = "colour refinement") -> list[NocRun]:
+    """One run per (model, refinement), numbered folders under `out`; ValueError when nothing is left.
+    `refine_label` names the refinement in the refined runs' labels (models.colour_refine.REFINE_LABELS)."""
     runs: list[NocRun] = []
     for label, ckpt in models:
         for refine in refines:
             if ckpt == "grabcut" and refine:
                 continue  # the classical baseline is GrabCut already
-            full = f"{label} + GrabCut" if refine else label
+            full = f"{label} + {refine_label}" if refine else label
             if any(r.label == full for r in runs):
                 continue
             runs.append(NocRun(full, ckpt, refine, out / f"{len(runs) + 1}_{slug(full)}"))
     if not runs:
-        raise ValueError("Nothing to run: with GrabCut refinement only, the GrabCut baseline has no "
-                         "refined variant. Choose 'without GrabCut' or 'both'.")
+        raise ValueError("Nothing to run: with refinement only, the GrabCut baseline has no refined "
+                         "variant. Choose 'without refinement' or 'both'.")
     return runs
 
 

@@ -14,6 +14,8 @@ ORGANIZATION = "ifcn"
 APPLICATION = "annotator"
 #: What may run the network's backbone (models.engines.ENGINES; kept here so settings never import torch).
 ENGINES = ("torch", "auto", "onnxruntime", "openvino")
+#: What refines the mask (models.colour_refine.REFINE_METHODS, kept here for the same reason).
+REFINE_METHODS = ("colour", "grabcut")
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,8 @@ class Settings:
 
     opacity: float = 0.5          # mask overlay opacity, 0..1
     threshold: float = 0.5        # probability threshold of the mask, 0..1
-    refine: bool = True           # GrabCut refinement (real photos, NoC@90 GrabCut / Berkeley 9.84 / 17.51 -> 4.54 / 9.19)
+    refine: bool = True           # refinement of the model's mask with the photo's colours (key G)
+    refine_method: str = "colour" # colour (models.colour_refine, fast) or grabcut (Model → Refine with GrabCut)
     device: str = "auto"          # auto / cuda / cpu
     engine: str = "auto"          # backbone on the CPU: auto (fastest installed that matches PyTorch) / torch / ...
     max_size: int = 512           # longest side of the copy the model runs on
@@ -46,6 +49,7 @@ def _clamped(s: Settings) -> Settings:
                    threshold=min(0.99, max(0.01, float(s.threshold))),
                    device=s.device if s.device in ("auto", "cuda", "cpu", "mps") else "auto",
                    engine=s.engine if s.engine in ENGINES else "auto",
+                   refine_method=s.refine_method if s.refine_method in REFINE_METHODS else "colour",
                    max_size=min(4096, max(64, int(s.max_size))),
                    brush_size=min(500, max(1, int(s.brush_size))),
                    marker_size=min(30, max(2, int(s.marker_size))))

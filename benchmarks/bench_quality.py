@@ -6,9 +6,10 @@
 
 Every set found in the data folder (an object folder, `images/` + `masks/<stem>_<k>.png`, or a folder of
 them such as GrabCut/ and Berkeley/) is measured with `training.noc.evaluate` (the protocol of `ifcn noc`,
-20 clicks at most) for three predictors: the default predictor as the annotator runs it by default (its
-settings read from `resources/default_settings.json`), its network alone (no f-BRS, no GrabCut refinement)
-and GrabCut from clicks. Each set x predictor writes summary.json, per_object.csv and its mIoU plot under
+20 clicks at most) for these predictors: the default predictor as the annotator runs it by default (its
+settings read from `resources/default_settings.json`), the same with GrabCut refinement instead of colour
+refinement (Model → Refine with GrabCut), its network alone (no f-BRS, no refinement), its network with edge
+snapping, and GrabCut from clicks. Each set x predictor writes summary.json, per_object.csv and its mIoU plot under
 runs/bench_quality/<time>/ (git-ignored). A run over every object also stores its numbers in
 benchmarks/results_real.json (committed), from which RESULTS.md renders this section when a later
 `make bench` runs without BENCH_DATA. A run limited by BENCH_QUALITY_LIMIT is for developing the script:
@@ -47,7 +48,8 @@ NOC90_TARGETS = {("default", "grabcut"): 3.0, ("default", "berkeley"): 5.0,
                  ("network", "grabcut"): 4.0, ("network", "berkeley"): 6.5}
 FAILED_TARGET = 0.03
 #: Short predictor names for the target rows (the tables give the settings).
-SHORT = {"default": "default predictor as the annotator runs it", "network": "its network alone",
+SHORT = {"default": "default predictor as the annotator runs it",
+         "default_grabcut": "default predictor with GrabCut refinement", "network": "its network alone",
          "network_snap": "its network with edge snapping",
          "grabcut": "GrabCut from clicks"}
 
@@ -65,24 +67,31 @@ class Variant:
     max_size: int
     device: str
     snap: bool = False
+    refine_method: str = "colour"
 
 
 def variants() -> list[Variant]:
-    """The default predictor as the annotator runs it by default, its network alone, GrabCut from clicks."""
+    """The default predictor as the annotator runs it by default (and with GrabCut refinement instead when the
+    default is colour refinement), its network alone, with edge snapping, GrabCut from clicks."""
+    from models.colour_refine import REFINE_LABELS
     from annotator.settings import default_settings
     from models.predictor import ZoomIn
 
     s = default_settings()
     zoom = ZoomIn().target if s.zoom_in else 0
     parts = [("f-BRS" if s.brs else "no f-BRS"), ("edge snapping" if s.snap else "no edge snapping"),
-             ("GrabCut refinement" if s.refine else "no refinement"),
+             (REFINE_LABELS[s.refine_method] if s.refine else "no refinement"),
              (f"zoom-in {zoom}" if zoom else "whole image"), f"max size {s.max_size}"]
-    return [
-        Variant("default", f"default as the annotator runs it ({', '.join(parts)})", None, s.refine, s.brs,
-                zoom, s.max_size, s.device, snap=s.snap),
+    out = [Variant("default", f"default as the annotator runs it ({', '.join(parts)})", None, s.refine, s.brs,
+                   zoom, s.max_size, s.device, snap=s.snap, refine_method=s.refine_method)]
+    if s.refine and s.refine_method != "grabcut":
+        parts[2] = "GrabCut refinement"
+        out.append(Variant("default_grabcut", f"the same with GrabCut refinement ({', '.join(parts)})", None, True,
+                           s.brs, zoom, s.max_size, s.device, snap=s.snap, refine_method="grabcut"))
+    return out + [
         Variant("network", "its network alone (no f-BRS, no edge snapping, no refinement)", None, False, False,
                 zoom, s.max_size, s.device),
-        Variant("network_snap", "its network with edge snapping (no f-BRS, no GrabCut)", None, False, False,
+        Variant("network_snap", "its network with edge snapping (no f-BRS, no refinement)", None, False, False,
                 zoom, s.max_size, s.device, snap=True),
         Variant("grabcut", "GrabCut from clicks (no network)", "grabcut", False, False, 0, s.max_size, s.device),
     ]
@@ -93,7 +102,7 @@ def _settings() -> dict[str, Any]:
     from annotator.settings import default_settings
 
     s = default_settings()
-    return {"refine": s.refine, "brs": s.brs, "snap": s.snap, "zoom_in": s.zoom_in, "max_size": s.max_size,
+    return {"refine": s.refine, "refine_method": s.refine_method, "brs": s.brs, "snap": s.snap, "zoom_in": s.zoom_in, "max_size": s.max_size,
             "threshold": s.threshold}
 
 
@@ -165,7 +174,7 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
                 entry.setdefault("images", old.get("images"))
                 continue
             predictor = load_predictor(v.checkpoint, device=v.device, max_size=v.max_size,
-                                       zoom_target=v.zoom_in, brs=v.brs, snap=v.snap)
+                                       zoom_target=v.zoom_in, brs=v.brs, snap=v.snap, refine_method=v.refine_method)
             if v.checkpoint is None and predictor.is_classical:
                 raise IFCNError("no default model (resources/weights/default.pt): nothing to measure but "
                                 "GrabCut.")

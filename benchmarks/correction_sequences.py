@@ -5,6 +5,7 @@ folders of BENCH_DATA or on generated ones and summarises the per-click rows as 
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from benchmarks.common import cache_dir
 from models.errors import DatasetError
 
 #: The stages of `Predictor.last_timings` recorded per click.
-STAGES = ("inputs", "network", "brs", "snap", "grabcut", "resize")
+STAGES = ("inputs", "network", "brs", "snap", "refine", "resize")
 
 
 def generated_folder(n_images: int = 4, seed: int = 18) -> Path:
@@ -46,9 +47,12 @@ def _sets(data: str | None) -> list[Any]:
 
 
 class _Timed:
-    """A PredictorLike for `training.noc.evaluate`: each predict runs the annotator's two stages on the
-    default predictor and the plain forward on the same clicks (eager PyTorch; and, when the default runs an
-    engine, the same forward through it), in alternating order, and records them all."""
+    """A PredictorLike for `training.noc.evaluate`: each predict runs the click as the annotator does on the
+    default predictor (with GrabCut refinement: a network-only preview, then the refined mask of the same network
+    output; with colour refinement: the refined mask at once) and the plain forward on the same clicks (eager
+    PyTorch; and, when the default runs an engine, the same forward through it), in alternating order, and
+    records them all. With colour refinement, GrabCut refinement (Model → Refine with GrabCut) is also timed on
+    the same snapped prediction, for comparison ("grabcut_option")."""
 
     def __init__(self, default, plain, plain_engine=None) -> None:
         self.default, self.plain, self.plain_engine = default, plain, plain_engine
@@ -76,15 +80,29 @@ class _Timed:
         self._clicks = list(clicks)
         first_plain = len(self.rows) % 2 == 1
         forward, forward_engine = self._plain() if first_plain else (0.0, 0.0)
-        self.default.predict(clicks, refine=False)              # the preview the annotator paints first
-        preview = dict(self.default.last_timings)
-        evals = self.default.brs_evals
-        prob = self.default.predict(clicks, refine=True)        # then GrabCut on the same network output
-        final = dict(self.default.last_timings)
+        d = self.default
+        preview: dict[str, float] = {}
+        if refine and d.two_stage_refine:
+            d.predict(clicks, refine=False)                     # the preview the annotator paints first
+            preview = dict(d.last_timings)
+        prob = d.predict(clicks, refine=refine)                 # GrabCut: on the preview's network output
+        final = dict(d.last_timings)
+        evals = d.brs_evals
+        option = 0.0
+        if refine and d.refine_method != "grabcut" and d._snapped is not None:
+            from models import grabcut
+
+            t0 = time.perf_counter()
+            grabcut.refine(d._work, d._snapped[2], d._work_clicks(clicks),
+                           iterations=grabcut.refine_iterations(d.snap is not None))
+            option = (time.perf_counter() - t0) * 1000.0
         if not first_plain:
             forward, forward_engine = self._plain()
-        row = {"forward": forward, "forward_engine": forward_engine, "preview": preview["total"],
-               "mask": preview["total"] + final["total"], "clicks": len(self._clicks), "brs_evals": evals,
+        mask = preview.get("total", 0.0) + final["total"]
+        row = {"forward": forward, "forward_engine": forward_engine, "mask": mask,
+               # what the mask costs before refinement (with GrabCut: the preview the annotator paints first)
+               "preview": preview["total"] if preview else mask - final.get("refine", 0.0),
+               "grabcut_option": option, "clicks": len(self._clicks), "brs_evals": evals,
                # the oracle clicks negative only on a false positive: inside the selection shown
                "negative_inside": len(self._clicks) > 1 and not self._clicks[-1].positive}
         for k in STAGES:
@@ -108,7 +126,8 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
 
     s = default_settings()
     default = Predictor.load(None, device="cpu", max_size=s.max_size, zoom_in=ZoomIn() if s.zoom_in else None,
-                             brs=BRS() if s.brs else None, engine=s.engine, snap=EdgeSnap() if s.snap else None)
+                             brs=BRS() if s.brs else None, engine=s.engine, snap=EdgeSnap() if s.snap else None,
+                             refine_method=s.refine_method)
     if default.is_classical:
         raise DatasetError("no default model (resources/weights/default.pt): nothing to measure.")
     plain = Predictor(default.model, device="cpu", max_size=s.max_size, brs=None, snap=None)
@@ -125,7 +144,8 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
     rows = timed.rows
     out: dict[str, Any] = {"sets": names, "clicks": len(rows), "objects_per_set": limit,
                            "sizes": sorted({f"{w}x{h}" for h, w in timed.sizes}),
-                           "settings": {"refine": s.refine, "brs": s.brs, "snap": s.snap, "zoom_in": s.zoom_in,
+                           "settings": {"refine": s.refine, "refine_method": s.refine_method, "brs": s.brs,
+                                        "snap": s.snap, "zoom_in": s.zoom_in,
                                         "max_size": s.max_size, "engine": s.engine},
                            "engine_ran": default.info()["engine"],
                            "forward_ms": _quantiles([r["forward"] for r in rows]),
@@ -133,7 +153,11 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
     for key in ("mask", "preview"):  # the same clicks against the engine's own forward (when one runs)
         out[f"{key}_engine_ratio"] = _quantiles([r[key] / r["forward_engine"] for r in rows
                                                  if r["forward_engine"] > 0])
-    for key in ("mask", "preview", *STAGES):
+    if any(r["grabcut_option"] > 0 for r in rows):
+        keys = ("mask", "preview", *STAGES, "grabcut_option")
+    else:
+        keys = ("mask", "preview", *STAGES)
+    for key in keys:
         out[f"{key}_ms"] = _quantiles([r[key] for r in rows])
         out[f"{key}_ratio"] = _quantiles([r[key] / r["forward"] for r in rows if r["forward"] > 0])
     neg = [r for r in rows if r["negative_inside"]]

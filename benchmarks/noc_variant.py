@@ -28,7 +28,7 @@ def set_constants(spec: str) -> None:
 
 def keep_clicked_parts() -> None:
     """Make Predictor.predict keep only the connected parts (at 0.5) of its mask that hold a positive click."""
-    from models.grabcut import _clicked_parts
+    from models.regions import clicked_parts
     from models.predictor import Predictor
 
     plain = Predictor._predict_work
@@ -36,7 +36,7 @@ def keep_clicked_parts() -> None:
     def clicked_only(self, clicks, refine):
         prob = plain(self, clicks, refine)
         mask = prob >= 0.5
-        kept = _clicked_parts(mask, self._work_clicks(clicks))  # the rule refinement applies to GrabCut's mask
+        kept = clicked_parts(mask, self._work_clicks(clicks))  # the rule refinement applies to GrabCut's mask
         if not kept.any():
             return prob
         prob = prob.copy()

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from models.clicks import Click, distance_map
-from models.metrics import object_box
+from models.regions import clicked_parts, crop_box, crop_clicks, touches_cut_edge
 
 RADIUS = 5
 #: GrabCut iterations of the classical from-clicks baseline.
@@ -42,19 +42,6 @@ def _seed_disks(gc: np.ndarray, clicks: Sequence[Click], radius: int) -> None:
     for c in clicks:
         x, y = c.pixel()
         cv2.circle(gc, (x, y), radius, int(cv2.GC_FGD if c.positive else cv2.GC_BGD), thickness=-1)
-
-
-def _crop_box(fg: np.ndarray, clicks: Sequence[Click], margin_frac: float = 0.25,
-              min_margin: int = 16) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) around the foreground and positive clicks plus a margin."""
-    h, w = fg.shape
-    box = object_box(fg, clicks)
-    if box is None:
-        return 0, h, 0, w
-    x0, y0, x1, y1 = box
-    my = max(min_margin, int((y1 - y0) * margin_frac))
-    mx = max(min_margin, int((x1 - x0) * margin_frac))
-    return max(0, y0 - my), min(h, y1 + my), max(0, x0 - mx), min(w, x1 + mx)
 
 
 def _run(rgb: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray | None:
@@ -106,23 +93,6 @@ def _segment_crop(rgb: np.ndarray, seeds: np.ndarray, clicks: Sequence[Click], r
     return cv2.resize(seg.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
 
 
-def _clicked_parts(seg: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
-    """The connected parts of `seg` that hold a positive click (stray specks elsewhere left out)."""
-    n, labels = cv2.connectedComponents(seg.astype(np.uint8), connectivity=8)
-    h, w = seg.shape
-    keep = {int(labels[y, x]) for x, y in (c.pixel() for c in clicks if c.positive)
-            if 0 <= x < w and 0 <= y < h and labels[y, x] > 0}
-    return np.isin(labels, list(keep)) if keep else np.zeros_like(seg, dtype=bool)
-
-
-def _touches_cut_edge(obj: np.ndarray, box: tuple[int, int, int, int], shape: tuple[int, int], band: int) -> bool:
-    """True when `obj` (a crop's mask) comes within `band` px of an edge of the crop that is not the image's."""
-    y0, y1, x0, x1 = box
-    h, w = shape
-    return (y0 > 0 and obj[:band].any()) or (y1 < h and obj[-band:].any()) or \
-        (x0 > 0 and obj[:, :band].any()) or (x1 < w and obj[:, -band:].any())
-
-
 def refine_iterations(snapped: bool) -> int:
     """GrabCut iterations `refine` should run on a prediction that is (or is not) edge-snapped (read at the call,
     so `benchmarks.noc_variant --set` changes them)."""
@@ -154,21 +124,21 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
     out = np.asarray(prob, dtype=np.float32).copy()
     grown = fg
     for margin in CROP_MARGINS:
-        y0, y1, x0, x1 = _crop_box(grown, clicks, margin_frac=margin)
-        crop_clicks = [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
-        seg = _segment_crop(rgb[y0:y1, x0:x1], seeds[y0:y1, x0:x1], crop_clicks, radius, iterations, max_pixels)
+        y0, y1, x0, x1 = crop_box(grown, clicks, margin_frac=margin)
+        cc = crop_clicks(clicks, (y0, y1, x0, x1))
+        seg = _segment_crop(rgb[y0:y1, x0:x1], seeds[y0:y1, x0:x1], cc, radius, iterations, max_pixels)
         if seg is None:
             break
         # did GrabCut grow the object up to a cut edge of the crop? Then the mask would end in a straight
         # line there: retry on a crop widened around what it grew. If even that one is cut, GrabCut is
         # leaking into a background of similar colours and the network's prediction stays.
-        obj = _clicked_parts(seg, crop_clicks)
+        obj = clicked_parts(seg, cc)
         if not obj.any():  # no positive click inside GrabCut's foreground: nothing it found is the object
             break
         # within 2 px of a cut edge counts as reaching it, more for a downscaled crop: its mask is scaled back
         # up, and a cut at GrabCut's edge can land a few px inside the crop's (the measured code: keep it so)
         band = 1 + int(np.ceil(np.sqrt((y1 - y0) * (x1 - x0) / float(max_pixels))))
-        if not _touches_cut_edge(obj, (y0, y1, x0, x1), (h, w), band):
+        if not touches_cut_edge(obj, (y0, y1, x0, x1), (h, w), band):
             net = fg[y0:y1, x0:x1]
             if np.count_nonzero(obj & net) < (MIN_KEPT if min_kept is None else min_kept) * np.count_nonzero(net):
                 break  # GrabCut collapsed towards the clicks: the network's mask stays

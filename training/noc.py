@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 import numpy as np
 
 from models.clicks import Click
+from models.colour_refine import REFINE_LABELS, REFINE_METHODS
 from models.errors import DatasetError, IFCNError, ImageReadError
 from models.fileio import atomic_write_text
 from models.metrics import error_region_fixed, interior_point, iou, next_click
@@ -77,6 +78,8 @@ class NocResult:
     predictions: int = 0
     stopped: bool = False
     info: dict[str, Any] = field(default_factory=dict)
+    #: what refined the predictions when `refine` is on: "colour" or "grabcut" (`models.predictor.REFINE_METHODS`)
+    refine_method: str = "colour"
 
     def noc(self, target: float) -> float:
         """Mean number of clicks to reach `target` (NaN without objects)."""
@@ -112,12 +115,13 @@ class NocResult:
 
     @property
     def label(self) -> str:
-        """Name for tables and legends, e.g. 'resnet18 FCN-8s + GrabCut'."""
-        return f"{self.model} + GrabCut" if self.refine else self.model
+        """Name for tables and legends, e.g. 'resnet18 FCN-8s + colour refinement' or '... + GrabCut'."""
+        return f"{self.model} + {REFINE_LABELS.get(self.refine_method, self.refine_method)}" if self.refine else self.model
 
     def summary(self) -> dict[str, Any]:
         """The summary.json content."""
-        out: dict[str, Any] = {"model": self.model, "label": self.label, "refine": self.refine}
+        out: dict[str, Any] = {"model": self.model, "label": self.label, "refine": self.refine,
+                               "refine_method": self.refine_method if self.refine else None}
         for t in self.targets:
             k = target_key(t)
             out[f"noc@{k}"] = _finite(self.noc(t))
@@ -189,7 +193,8 @@ def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refi
     if max_clicks < 1:
         raise IFCNError("--max-clicks must be at least 1.")
     result = NocResult(model=str(getattr(predictor, "name", type(predictor).__name__)),
-                       refine=bool(refine), max_clicks=int(max_clicks), targets=targets)
+                       refine=bool(refine), max_clicks=int(max_clicks), targets=targets,
+                       refine_method=str(getattr(predictor, "refine_method", "colour")))
     progress = progress or ProgressWriter(enabled=False)
     ids = list(dataset.image_ids(split))
     progress.emit("start", command="noc", model=result.model, refine=result.refine,
@@ -268,11 +273,13 @@ def _bar(total: int, show: bool, desc: str):
 # ----------------------------------------------------------------------------- CLI
 
 def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512, net_size: int | None = None,
-                   zoom_target: int | None = None, brs: bool = True, snap: bool = True):
+                   zoom_target: int | None = None, brs: bool = True, snap: bool = True,
+                   refine_method: str = "colour"):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
 
     `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in;
-    `brs`: f-BRS click enforcement (see `models.brs`); `snap`: edge snapping (see `models.edge_snap`)."""
+    `brs`: f-BRS click enforcement (see `models.brs`); `snap`: edge snapping (see `models.edge_snap`);
+    `refine_method`: what `--refine` runs, "colour" (`models.colour_refine`) or "grabcut" (`models.grabcut`)."""
     from models.predictor import BRS, GRABCUT, EdgeSnap, Predictor, ZoomIn
 
     if checkpoint is not None and checkpoint.lower() == GRABCUT:
@@ -284,7 +291,8 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
     except ValueError as e:
         raise IFCNError(f"--zoom-in {zoom_target}: {e}") from None
     return Predictor.load(checkpoint, device=device, max_size=max_size, net_size=net_size, zoom_in=zoom,
-                          brs=BRS() if brs else None, snap=EdgeSnap() if snap else None)
+                          brs=BRS() if brs else None, snap=EdgeSnap() if snap else None,
+                          refine_method=refine_method)
 
 
 def open_folders(images: str, masks: str):
@@ -365,7 +373,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=None,
                         help="model checkpoint (.pt), or 'grabcut' for the classical baseline; "
                              "default: the shipped default model")
-    parser.add_argument("--refine", action="store_true", help="refine predictions with GrabCut")
+    parser.add_argument("--refine", action="store_true",
+                        help="refine predictions as the annotator does (method: --refine-method)")
+    parser.add_argument("--refine-method", choices=REFINE_METHODS, default="colour",
+                        help="colour: colour models of the object and its surroundings added to the network's "
+                             "output, edge-aware (the annotator's default, fast); grabcut: OpenCV GrabCut on a "
+                             "crop around the object (default colour)")
     parser.add_argument("--compare", action="store_true",
                         help="also run with the other --refine setting and the GrabCut baseline; "
                              "all curves go into one plot, each run into OUT/<name>/")
@@ -416,7 +429,7 @@ def run(args: argparse.Namespace) -> int:
         for checkpoint, refine in runs:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
                                        net_size=args.net_size, zoom_target=args.zoom_in, brs=args.brs,
-                                       snap=args.snap)
+                                       snap=args.snap, refine_method=args.refine_method)
             res = evaluate(predictor, dataset, split=split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)

@@ -1,5 +1,5 @@
 """The Benchmark dialog's Models group: one or two models (current, the shipped default, a checkpoint file,
-the GrabCut baseline) and the GrabCut refinement choice."""
+the GrabCut baseline) and the refinement choice."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +13,8 @@ from annotator.widgets import dialogs
 from annotator.widgets.noc_sources import row
 
 CURRENT, DEFAULT, CHECKPOINT, GRABCUT, NONE = "current", "default", "checkpoint", "grabcut", "none"
-REFINE_CHOICES = (("without GrabCut", (False,)), ("with GrabCut", (True,)), ("both", (False, True)))
+REFINE_CHOICES = (("without refinement", (False,)), ("with refinement (as key G: Model → Refine with GrabCut "
+                                                   "picks which)", (True,)), ("both", (False, True)))
 
 
 class NocModels(QGroupBox):
@@ -108,5 +109,5 @@ class NocModels(QGroupBox):
         return [m for m in picks if m is not None]
 
     def refines(self) -> tuple[bool, ...]:
-        """Without and/or with GrabCut refinement."""
+        """Without and/or with refinement (the annotator's method: colour, or GrabCut)."""
         return REFINE_CHOICES[self.refine.currentIndex()][1]

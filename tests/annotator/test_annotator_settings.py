@@ -33,3 +33,15 @@ def test_out_of_range_values_are_clamped(tmp_path):
     store.setValue("settings/autosave", "nonsense")
     s = load_settings(store, Settings())
     assert s.threshold == 0.99 and s.device == "auto" and s.autosave is True
+
+
+def test_refine_method_is_the_models_and_unknown_values_fall_back():
+    """The settings' refinement methods are models.colour_refine's (kept apart so settings never import the
+    models); colour by default and shipped so; an unknown stored value falls back to colour."""
+    from annotator.settings import REFINE_METHODS
+    from models import colour_refine
+
+    assert REFINE_METHODS == colour_refine.REFINE_METHODS == tuple(colour_refine.REFINE_LABELS)
+    assert Settings().refine_method == "colour" == default_settings().refine_method
+    assert Settings().updated(refine_method="grabcut").refine_method == "grabcut"
+    assert Settings().updated(refine_method="magic").refine_method == "colour"

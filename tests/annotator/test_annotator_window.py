@@ -369,6 +369,30 @@ def test_large_image_opens_and_stays_responsive(make_window, tmp_path, qtbot):
     w.state.mark_saved()  # skip the (slow) autosave of two 64-megapixel PNGs on close
 
 
+def test_refine_with_grabcut_switches_the_refinement_and_persists(make_window, image_folder, tmp_path, fake_dialogs):
+    """Model → Refine with GrabCut (off by default: colour refinement behind key G) reloads the model with the
+    other refinement; a failed reload reverts the setting and the check mark."""
+    from models.checkpoint import save_checkpoint
+    from models.fcn import build_ifcn
+    from models.spec import ModelSpec
+
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, build_ifcn(ModelSpec(backbone="efficientnet_lite0"), weights=None))
+    w = make_window(image_folder)
+    assert w.load_checkpoint(str(ckpt))
+    act = w.actions_by_name["refine_grabcut"]
+    assert act in w.model_menu.actions() and not act.isChecked()
+    assert w.settings.refine_method == "colour" and w.predictor.refine_method == "colour"
+    act.trigger()
+    assert act.isChecked() and w.settings.refine_method == "grabcut" and w.predictor.refine_method == "grabcut"
+    assert w.predictor.checkpoint_path == ckpt
+    ckpt.unlink()
+    before = w.predictor
+    act.trigger()  # the reload fails: GrabCut stays, checked
+    assert w.predictor is before and act.isChecked() and w.settings.refine_method == "grabcut"
+    assert fake_dialogs.messages[-1][0] == "error"
+
+
 @pytest.mark.parametrize("action, setting, default", [("focus_zoom", "zoom_in", False),
                                                       ("enforce_clicks", "brs", True),
                                                       ("snap_edges", "snap", True)])

@@ -107,6 +107,22 @@ def test_runs_measure_the_predictor_as_the_annotator_runs_it(setup, tmp_path):
     assert argv[argv.index("--checkpoint") + 1] == str(w.predictor.checkpoint_path)
 
 
+def test_refined_runs_use_the_annotators_refinement(setup, tmp_path):
+    """A refined run passes Model → Refine with GrabCut on as --refine-method and is labelled by it."""
+    w, dlg = setup
+    dlg.out_edit.setText(str(tmp_path / "results"))
+    dlg.models.refine.setCurrentIndex(2)  # both
+    plain, refined = dlg.plan()
+    assert "--refine" not in dlg.noc_argv(plain) and "--refine-method" not in dlg.noc_argv(plain)
+    argv = dlg.noc_argv(refined)
+    assert "--refine" in argv and argv[argv.index("--refine-method") + 1] == "colour"
+    assert refined.label.endswith("+ colour refinement")
+    w._update_settings(refine_method="grabcut")
+    refined = dlg.plan()[1]
+    assert dlg.noc_argv(refined)[dlg.noc_argv(refined).index("--refine-method") + 1] == "grabcut"
+    assert refined.label.endswith("+ GrabCut")
+
+
 def test_refusals(setup, fake_dialogs, tmp_path):
     w, dlg = setup
     dlg.sources.src_heldout.setChecked(True)
@@ -117,7 +133,7 @@ def test_refusals(setup, fake_dialogs, tmp_path):
     dlg.models.path_a.setText(str(tmp_path / "missing.pt"))
     assert not dlg.start() and "no such checkpoint file" in fake_dialogs.messages[-1][2]
     dlg.models.model_a.setCurrentIndex(dlg.models.model_a.findData("grabcut"))
-    dlg.models.refine.setCurrentIndex(1)  # with GrabCut only: the classical baseline has no refined variant
+    dlg.models.refine.setCurrentIndex(1)  # with refinement only: the classical baseline has no refined variant
     assert not dlg.start() and "Nothing to run" in fake_dialogs.messages[-1][2]
     full = tmp_path / "full"
     full.mkdir()

@@ -26,11 +26,25 @@ def test_sequences_time_every_oracle_click_against_the_plain_forward(tmp_path, m
     ref = evaluate(Predictor.load(None, device="cpu"), ObjectFolder(folder / "images"), split="all", refine=True,
                    limit=2)
     assert seq["clicks"] == sum(len(o.ious) for o in ref.objects)
-    for key in ("mask", "preview", "network", "grabcut"):
+    for key in ("mask", "preview", "network", "refine", "grabcut_option"):
         q = seq[f"{key}_ratio"]
         assert 0 < q["p50"] <= q["p95"] <= q["max"], key
     assert seq["mask_ms"]["p50"] >= seq["preview_ms"]["p50"] > 0
     assert seq["settings"]["engine"] == "torch" and default.info()["engine"] == "torch"
+    assert seq["settings"]["refine_method"] == "colour" == default.refine_method
+
+
+def test_sequences_with_grabcut_time_the_preview_then_the_refined_mask(tmp_path, monkeypatch):
+    """With Model → Refine with GrabCut the annotator paints the network's preview, then GrabCut's mask of the
+    same network output: both are timed, and no separate GrabCut comparison is needed."""
+    import annotator.settings
+
+    monkeypatch.setattr(annotator.settings, "default_settings",
+                        lambda: annotator.settings.Settings(engine="torch", refine_method="grabcut"))
+    seq, default = b.sequences(str(_object_folder(tmp_path / "set", 1)), limit=1)
+    assert default.refine_method == "grabcut" and seq["settings"]["refine_method"] == "grabcut"
+    assert "grabcut_option_ms" not in seq and seq["refine_ms"]["p50"] > 0
+    assert seq["mask_ms"]["max"] > seq["preview_ms"]["max"] > 0
 
 
 def test_sequences_run_the_annotators_engine_setting(tmp_path, monkeypatch):
@@ -99,12 +113,31 @@ def test_section_states_ratios_to_the_engines_own_forward_too():
     sec = b.section(rec)
     md = sec.markdown()
     assert "| plain forward, backbone through the engine (auto (openvino)) | 30 / 36 / 40 | 0.60× |" in md
-    assert "| click → mask (preview + GrabCut), ratio to the engine's own plain forward |  | 1.25× | 2.60× |" in md
+    assert "| click → mask (GrabCut refinement), ratio to the engine's own plain forward |  | 1.25× | 2.60× |" in md
     t = {x.benchmark.split(" (")[0]: x for x in sec.targets}
     p95, p50 = t["click → mask p95 on correction sequences, annotator defaults"], t["click → mask p50, same"]
     assert p95.met is True and "2.60× the engine's own forward" in p95.measured
     assert "met against the eager forward only" in p95.note
     assert p50.met is True and p50.note == ""  # 1.25 ≤ 1.3 against both
+
+
+def test_the_refinement_target_is_the_default_refinements_with_grabcut_beside_it():
+    """Colour refinement (the default) is judged; GrabCut's cost on the same predictions is stated beside it."""
+    rec = _record()
+    seq = rec["sequences"]
+    seq["settings"] = {"refine_method": "colour", "snap": True}
+    seq["refine_ratio"] = {"p50": 0.1, "p95": 0.2, "max": 0.3}
+    seq["grabcut_option_ms"] = {"p50": 150.0, "p95": 300.0, "max": 400.0}
+    seq["grabcut_option_ratio"] = {"p50": 3.0, "p95": 6.0, "max": 8.0}
+    sec = b.section(rec)
+    (t,) = [x for x in sec.targets if x.benchmark.startswith("refinement added to a click")]
+    assert t.met is True and t.measured.startswith("0.10× (p95 0.20×), colour refinement")
+    assert "GrabCut on the same predictions 3.00× (p95 6.00×)" in t.measured
+    md = sec.markdown()
+    assert "| … colour refinement |" in md and "GrabCut refinement instead (Model → Refine with GrabCut; 2 " in md
+    seq["refine_ratio"] = {"p50": 1.5, "p95": 2.0, "max": 3.0}
+    (t,) = [x for x in b.section(rec).targets if x.benchmark.startswith("refinement added to a click")]
+    assert t.met is False and "colour refinement takes 50 / 100 ms" in t.note
 
 
 def test_a_missing_peer_package_is_skipped_with_a_clear_line(monkeypatch):

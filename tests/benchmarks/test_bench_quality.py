@@ -48,9 +48,13 @@ def test_variants_follow_the_annotator_defaults():
     from annotator.settings import default_settings
 
     s = default_settings()
-    default, network, network_snap, grabcut = bench_quality.variants()
+    default, default_grabcut, network, network_snap, grabcut = bench_quality.variants()
     assert (default.key, default.checkpoint, default.refine, default.brs, default.snap, default.max_size) == \
         ("default", None, s.refine, s.brs, s.snap, s.max_size)
+    assert default.refine_method == s.refine_method == "colour" and "colour refinement" in default.label
+    # the same predictor with GrabCut refinement instead (Model → Refine with GrabCut), for comparison
+    assert (default_grabcut.refine, default_grabcut.refine_method, default_grabcut.brs, default_grabcut.snap) == \
+        (True, "grabcut", s.brs, s.snap) and "GrabCut refinement" in default_grabcut.label
     assert (default.zoom_in > 0) == s.zoom_in
     assert (network.refine, network.brs, network.snap, network.checkpoint) == (False, False, False, None)
     assert (network_snap.refine, network_snap.brs, network_snap.snap) == (False, False, True)
@@ -61,9 +65,9 @@ def test_every_set_of_the_folder_is_measured_with_every_predictor(bench, tmp_pat
     out = tmp_path / "per_object"
     record = bench_quality.measure(bench, limit=1, out_dir=out)
     assert sorted(record["sets"]) == ["Berkeley", "GrabCut"]
-    assert list(record["predictors"]) == ["default", "network", "network_snap", "grabcut"]
+    assert list(record["predictors"]) == ["default", "default_grabcut", "network", "network_snap", "grabcut"]
     for name, entry in record["sets"].items():
-        assert sorted(entry["runs"]) == ["default", "grabcut", "network", "network_snap"]
+        assert sorted(entry["runs"]) == ["default", "default_grabcut", "grabcut", "network", "network_snap"]
         for key, r in entry["runs"].items():
             assert r["objects"] == 1 and 1 <= r["noc@90"] <= 20 and len(r["miou_per_click"]) == 20
             assert set(r["corrections"]) == {"clicks", "median_fixed", "regions_over_500px", "intent_missed"}

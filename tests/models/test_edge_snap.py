@@ -178,7 +178,7 @@ def test_refinement_runs_fewer_grabcut_iterations_on_a_snapped_prediction(model,
     img = np.random.default_rng(5).integers(0, 256, (64, 80, 3), dtype=np.uint8)
     ramp = np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1))
     for snap_setting, iterations in ((EdgeSnap(), grabcut.REFINE_ITERATIONS), (None, grabcut.UNSNAPPED_ITERATIONS)):
-        p = Predictor(model, device="cpu", brs=None, snap=snap_setting)
+        p = Predictor(model, device="cpu", brs=None, snap=snap_setting, refine_method="grabcut")
         p.set_image(img)
         p._network_prob = lambda wc: ramp
         seen.clear()
@@ -204,7 +204,7 @@ def test_the_refinement_stage_reuses_the_previews_snapped_prediction(model):
     again = p.predict(clicks)
     assert "snap" not in p.last_timings and np.array_equal(again, snap(img, ramp, clicks))
     p.predict(clicks, refine=True)
-    assert "snap" not in p.last_timings and "grabcut" in p.last_timings
+    assert "snap" not in p.last_timings and "refine" in p.last_timings
     p._network_prob = lambda wc: ramp.copy()  # a new network output (e.g. after forget()): snapped again
     p.predict(clicks)
     assert "snap" in p.last_timings

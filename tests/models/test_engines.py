@@ -127,13 +127,13 @@ def test_last_timings_break_a_click_down_by_stage(model):
     clicks = [Click(90, 70, True), Click(20, 120, False)]
     p.predict(clicks)
     t = p.last_timings
-    assert {"inputs", "network", "brs", "snap", "resize", "total"} <= set(t) and "grabcut" not in t
+    assert {"inputs", "network", "brs", "snap", "resize", "total"} <= set(t) and "refine" not in t
     assert all(v >= 0 for v in t.values())
     assert t["network"] > 0
     assert t["total"] >= t["inputs"] + t["network"] + t["brs"] + t["snap"] + t["resize"] - 1e-6
     p.predict(clicks, refine=True)  # the preview's network output is reused
     t = p.last_timings
-    assert "network" not in t and "snap" not in t and t["grabcut"] > 0 and t["total"] >= t["grabcut"]
+    assert "network" not in t and "snap" not in t and t["refine"] > 0 and t["total"] >= t["refine"]
     plain = Predictor(model, device="cpu", brs=None)
     plain.set_image(big)
     plain.predict_work(clicks)

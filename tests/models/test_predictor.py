@@ -95,16 +95,18 @@ def test_refine_keeps_definite_pixels(checkpoint):
     assert np.all(prob[7:14, 7:14] == 0.0)
 
 
-def test_refined_after_preview_reuses_the_network_output(checkpoint):
-    """predict(refine=False) then predict(refine=True): one network run, same result as refining directly."""
+@pytest.mark.parametrize("method", ["grabcut", "colour"])
+def test_refined_after_preview_reuses_the_network_output(checkpoint, method):
+    """predict(refine=False) then predict(refine=True): one network run, same result as refining directly; only
+    the slow GrabCut refinement asks the annotator for a preview first."""
     img, _ = scene()
     clicks = [Click(80, 60, True), Click(10, 10, False)]
-    direct = Predictor.load(checkpoint, device="cpu")
+    direct = Predictor.load(checkpoint, device="cpu", refine_method=method)
     direct.set_image(img)
     want = direct.predict(clicks, refine=True)
-    p = Predictor.load(checkpoint, device="cpu")
+    p = Predictor.load(checkpoint, device="cpu", refine_method=method)
     p.set_image(img)
-    assert p.two_stage_refine
+    assert p.two_stage_refine == (method == "grabcut")
     runs = _spy(p)
     preview = p.predict(clicks)
     first = len(runs)
@@ -399,7 +401,7 @@ def test_refine_with_definite_never_overrides_where_the_network_is_sure(monkeypa
     pixels it is sure about (probability within `definite` of 0 or 1) reach GrabCut as definite labels, which
     it never changes; with definite=0 only the click discs are definite."""
     import cv2
-    from models import grabcut
+    from models import grabcut, regions
     rng = np.random.default_rng(6)
     h, w = 160, 200
     img = (rng.random((h, w, 3)) * 20 + 200).astype(np.uint8)
@@ -413,7 +415,7 @@ def test_refine_with_definite_never_overrides_where_the_network_is_sure(monkeypa
     D = 0.05
     out = grabcut.refine(img, prob, [Click(50, 80, True)], max_pixels=10 ** 6, definite=D)
     gc = seen[0]
-    y0, y1, x0, x1 = grabcut._crop_box(prob >= 0.5, [Click(50, 80, True)])
+    y0, y1, x0, x1 = regions.crop_box(prob >= 0.5, [Click(50, 80, True)])
     crop = prob[y0:y1, x0:x1]
     assert gc.shape == crop.shape
     assert (gc[crop <= D] == cv2.GC_BGD).all() and (gc[crop >= 1 - D] == cv2.GC_FGD).all()
@@ -428,9 +430,9 @@ def test_refine_with_definite_never_overrides_where_the_network_is_sure(monkeypa
 
 def test_net_size_runs_the_network_smaller_and_refines_at_the_working_size(monkeypatch):
     """`net_size` below the working size: the network sees the working image downscaled to it (the same
-    probability as a predictor whose working size is net_size), GrabCut refines at the working size; at or
-    above the working size it changes nothing."""
-    from models import grabcut
+    probability as a predictor whose working size is net_size), refinement (colour, and GrabCut) runs at the
+    working size; at or above the working size it changes nothing."""
+    from models import colour_refine, grabcut
     from models.fileio import read_image
     from resources import SAMPLES
     img = read_image(SAMPLES / "astronaut.jpg")  # 512 x 512
@@ -445,11 +447,14 @@ def test_net_size_runs_the_network_smaller_and_refines_at_the_working_size(monke
     np.testing.assert_allclose(split.predict(clicks), small.predict(clicks), atol=1e-6)
     np.testing.assert_array_equal(same.predict(clicks), plain.predict(clicks))
     sizes = []
-    real = grabcut.refine
-    monkeypatch.setattr(grabcut, "refine",
-                        lambda rgb, prob, wc, **kw: (sizes.append(rgb.shape[:2]), real(rgb, prob, wc, **kw))[1])
+    for module in (colour_refine, grabcut):
+        real = module.refine
+        monkeypatch.setattr(module, "refine", lambda rgb, prob, wc, *a, _real=real, **kw:
+                            (sizes.append(rgb.shape[:2]), _real(rgb, prob, wc, *a, **kw))[1])
     split.predict(clicks, refine=True)
-    assert sizes == [(512, 512)]
+    split.refine_method = "grabcut"
+    split.predict(clicks, refine=True)
+    assert sizes == [(512, 512), (512, 512)]
 
 
 def test_grabcut_gives_the_same_mask_whatever_ran_before():

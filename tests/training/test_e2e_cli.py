@@ -66,11 +66,13 @@ def test_synth_pairs_train_noc(tmp_path):
 
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "nozoom", "--checkpoint",
              run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "320", "--no-brs",
-             "--no-snap")
+             "--no-snap", "--refine", "--refine-method", "grabcut")
     assert r.returncode == 0, r.stderr
     plain = json.loads((tmp_path / "nozoom" / "summary.json").read_text())
     assert plain["zoom_in"] == 320 and plain["brs"] is False and summary["brs"] is True
     assert plain["snap"] is False and summary["snap"] is True
+    assert plain["refine"] is True and plain["refine_method"] == "grabcut" and plain["label"].endswith("+ GrabCut")
+    assert summary["refine_method"] is None  # not refined
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "bad", "--checkpoint",
              run / "best.pt", "--limit", "1", "--zoom-in", "3")
     assert r.returncode == 2 and "--zoom-in 3" in r.stderr and "Traceback" not in r.stderr

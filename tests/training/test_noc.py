@@ -217,3 +217,19 @@ def test_setbacks_count_clicks_that_made_the_mask_worse():
     assert res.setbacks(drop=0.35) == {"drop": 0.35, "clicks": 2, "objects": 2}
     assert res.summary()["setbacks"] == res.setbacks()
     assert evaluate(OraclePredictor(FakeData(2)), FakeData(2)).setbacks()["clicks"] == 0
+
+
+def test_a_refined_run_is_labelled_by_its_refinement():
+    """Tables, legends and output folders name the refinement that ran: the predictor's `refine_method`."""
+    from training.noc import NocResult
+
+    assert NocResult("m", True, 20, (0.9,)).label == "m + colour refinement"
+    graph = NocResult("m", True, 20, (0.9,), refine_method="grabcut")
+    assert graph.label == "m + GrabCut" and graph.summary()["refine_method"] == "grabcut"
+    assert NocResult("m", False, 20, (0.9,), refine_method="grabcut").summary()["refine_method"] is None
+
+    class Graph(OraclePredictor):
+        refine_method = "grabcut"
+
+    assert evaluate(Graph(FakeData(1)), FakeData(1), refine=True).label.endswith("+ GrabCut")
+    assert evaluate(OraclePredictor(FakeData(1)), FakeData(1), refine=True).refine_method == "colour"

@@ -1,0 +1,153 @@
+"""Colour refinement (models.colour_refine): the colour models' maths, what the refinement does to a network
+prediction (pulls in object-coloured parts, drops background-coloured ones, keeps only clicked parts, never ends
+on a crop edge), and its use in the predictor and `ifcn noc`."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.clicks import Click
+from models.colour_refine import ColourRefine, colour_index, colour_log_ratio, fuse, refine
+from models.regions import crop_box
+
+
+def _reference_ratio(rgb: np.ndarray, prob: np.ndarray, bins: int) -> np.ndarray:
+    """The histograms counted pixel by pixel in plain Python, in float64."""
+    fg, bg = {}, {}
+    h, w = prob.shape
+    for y in range(h):
+        for x in range(w):
+            key = tuple(int(v) * bins // 256 for v in rgb[y, x])
+            fg[key] = fg.get(key, 0.0) + float(prob[y, x])
+            bg[key] = bg.get(key, 0.0) + 1.0 - float(prob[y, x])
+    sf, sb = sum(fg.values()), sum(bg.values())
+    out = np.zeros((h, w))
+    for y in range(h):
+        for x in range(w):
+            key = tuple(int(v) * bins // 256 for v in rgb[y, x])
+            out[y, x] = np.log(fg[key] / sf + 1e-6) - np.log(bg[key] / sb + 1e-6)
+    return out
+
+
+def test_colour_log_ratio_matches_a_plain_reference():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (12, 17, 3), dtype=np.uint8)
+    prob = rng.random((12, 17)).astype(np.float32)
+    for bins in (4, 24):
+        np.testing.assert_allclose(colour_log_ratio(rgb, prob, bins), _reference_ratio(rgb, prob, bins),
+                                   rtol=1e-5, atol=1e-5)
+    idx = colour_index(rgb, 24)
+    assert idx.min() >= 0 and idx.max() < 24 ** 3
+
+
+def test_the_ratio_favours_the_colours_the_network_selected():
+    rgb = np.zeros((20, 40, 3), np.uint8)
+    rgb[:, :20] = (200, 30, 30)
+    rgb[:, 20:] = (30, 30, 200)
+    prob = np.full((20, 40), 0.1, np.float32)
+    prob[:, :20] = 0.9
+    r = colour_log_ratio(rgb, prob, 24)
+    assert (r[:, :20] > 1.0).all() and (r[:, 20:] < -1.0).all()
+
+
+def _object_scene(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A yellow object on a noisy dark background, 160x160."""
+    rng = np.random.default_rng(seed)
+    img = (rng.random((160, 160, 3)) * 40 + 20).astype(np.uint8)
+    img[20:140, 40:120] = (210, 190, 60)
+    return img, np.full((160, 160), 0.02, np.float32)
+
+
+def test_fuse_pulls_in_the_objects_colour_and_pushes_out_the_backgrounds():
+    img, prob = _object_scene()
+    prob[20:140, 40:80] = 0.9  # the left half of the object: sure
+    prob[20:140, 80:120] = 0.35  # its right half: unsure, below 0.5
+    prob[60:100, 0:40] = 0.6  # a background patch the network wrongly took
+    out = fuse(img, prob, ColourRefine())
+    assert (out[25:135, 85:115] >= 0.5).all()  # the object's colour wins the unsure half
+    assert (out[65:95, 5:35] < 0.5).all()  # the background's colour loses the wrong patch
+    assert out.dtype == np.float32 and out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_refine_keeps_only_the_clicked_object():
+    """Two look-alike objects both selected by the network: only the clicked one stays."""
+    rng = np.random.default_rng(2)
+    img = (rng.random((120, 200, 3)) * 40 + 20).astype(np.uint8)
+    img[30:90, 20:80] = (210, 190, 60)
+    img[30:90, 120:180] = (210, 190, 60)
+    prob = np.full((120, 200), 0.02, np.float32)
+    prob[30:90, 20:80] = 0.95
+    prob[30:90, 120:180] = 0.6
+    out = refine(img, prob, [Click(50, 60, True)])
+    assert (out[32:88, 22:78] >= 0.5).all()
+    assert (out[30:90, 120:180] < 0.5).all()
+
+
+def test_refine_widens_the_crop_instead_of_cutting_the_object():
+    """The network saw only the top of a uniform object: the colour growth must not stop at the crop's edge
+    (no straight line across the object)."""
+    img, prob = _object_scene()
+    prob[80:140, 40:120] = 0.3
+    prob[20:80, 40:120] = 1.0
+    y0, y1, _, _ = crop_box(prob >= 0.5, [Click(80, 35, True)])
+    assert y1 < 120  # the first crop ends inside the object
+    out = refine(img, prob, [Click(80, 35, True)])
+    assert (out[22:138, 42:118] >= 0.5).all()  # the whole object, well past the first crop
+    assert (out[145:, :] < 0.5).all() and (out[:, :30] < 0.5).all()
+
+
+def test_where_colour_cannot_tell_the_network_decides():
+    """Object and background of one colour: the colour ratio is 0 and the mask at 0.5 is the network's."""
+    rng = np.random.default_rng(3)
+    img = (rng.random((200, 200, 3)) * 6 + np.array([120, 120, 120])).astype(np.uint8)
+    prob = np.full((200, 200), 0.1, np.float32)
+    prob[70:130, 70:130] = 0.9
+    out = refine(img, prob, [Click(100, 100, True)], ColourRefine(radius=0))
+    assert ((out >= 0.5) == (prob >= 0.5)).all()
+
+
+def test_clicks_stay_on_their_side_and_nothing_without_a_positive_click_in_the_object():
+    img, prob = _object_scene()
+    prob[20:140, 40:120] = 0.9
+    out = refine(img, prob, [Click(80, 80, True), Click(60, 60, False)])
+    assert out[80, 80] == 1.0 and out[60, 60] == 0.0 and out[62, 58] == 0.0
+    # the positive click lies outside anything selected: the network's prediction is returned (with its disc)
+    far = refine(img, prob, [Click(10, 150, True)])
+    assert far[150, 10] == 1.0
+    assert ((far >= 0.5) == (prob >= 0.5))[20:140, 40:120].all()
+
+
+def test_settings_are_checked():
+    for bad in (dict(bins=1), dict(alpha=-1), dict(eps=0), dict(margins=()), dict(radius=-1)):
+        with pytest.raises(ValueError):
+            ColourRefine(**bad)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from models.fcn import build_ifcn
+    from models.spec import ModelSpec
+
+    return build_ifcn(ModelSpec(backbone="efficientnet_lite0"), weights=None).eval()
+
+
+def test_predictor_refines_with_colour_by_default_and_grabcut_on_request(model):
+    from models.errors import IFCNError
+    from models.predictor import Predictor
+
+    img, _ = _object_scene()
+    p = Predictor(model, device="cpu", brs=None)
+    assert p.refine_method == "colour" and p.info()["refine_method"] == "colour"
+    p.set_image(img)
+    ramp = np.zeros((160, 160), np.float32)
+    ramp[20:140, 40:120] = 0.8
+    p._network_prob = lambda wc: ramp
+    clicks = [Click(80, 80, True)]
+    snapped = p.predict(clicks)
+    got = p.predict(clicks, refine=True)
+    np.testing.assert_array_equal(got, refine(img, snapped, clicks))
+    assert "refine" in p.last_timings
+    g = Predictor(model, device="cpu", brs=None, refine_method="grabcut")
+    assert g.info()["refine_method"] == "grabcut" and g.two_stage_refine and not p.two_stage_refine
+    with pytest.raises(IFCNError, match="unknown refinement"):
+        Predictor(model, device="cpu", refine_method="magic")
