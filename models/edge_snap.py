@@ -44,35 +44,60 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
 
 
+@dataclass(frozen=True)
+class GuideStats:
+    """What the colour guided filter needs of its guide alone (the window means of its colours and the cofactors
+    of their regularised 3x3 covariance): computed once, then reused for every source filtered with that guide
+    (`GuideStats.filter`): several passes, or several probabilities, cost only their own box filters."""
+
+    radius: int
+    channels: tuple[np.ndarray, np.ndarray, np.ndarray]
+    means: tuple[np.ndarray, np.ndarray, np.ndarray]
+    cofactors: tuple[np.ndarray, ...]  # c11, c12, c13, c22, c23, c33
+    inv_det: np.ndarray
+
+    @classmethod
+    def of(cls, guide: np.ndarray, radius: int, eps: float) -> "GuideStats":
+        """The statistics of `guide` (HxWx3, uint8 or float in [0, 1]) for windows of `radius`, regulariser `eps`."""
+        img = guide.astype(np.float32)
+        if guide.dtype == np.uint8:
+            img *= 1.0 / 255.0
+        r = int(radius)
+        ch = tuple(np.ascontiguousarray(img[..., k]) for k in range(3))
+        m = tuple(_box(c, r) for c in ch)
+
+        def var(i: int, j: int) -> np.ndarray:
+            return _box(ch[i] * ch[j], r) - m[i] * m[j]
+
+        a11, a12, a13 = var(0, 0) + eps, var(0, 1), var(0, 2)
+        a22, a23, a33 = var(1, 1) + eps, var(1, 2), var(2, 2) + eps
+        # inverse of the symmetric [[a11 a12 a13] [a12 a22 a23] [a13 a23 a33]] by cofactors
+        c11, c12, c13 = a22 * a33 - a23 * a23, a13 * a23 - a12 * a33, a12 * a23 - a13 * a22
+        c22, c23, c33 = a11 * a33 - a13 * a13, a12 * a13 - a11 * a23, a11 * a22 - a12 * a12
+        inv_det = 1.0 / (a11 * c11 + a12 * c12 + a13 * c13)
+        return cls(r, ch, m, (c11, c12, c13, c22, c23, c33), inv_det)
+
+    def filter(self, src: np.ndarray) -> np.ndarray:
+        """`src` (float HxW, the guide's size) guided-filtered; float32 HxW."""
+        r, ch, m = self.radius, self.channels, self.means
+        c11, c12, c13, c22, c23, c33 = self.cofactors
+        inv_det = self.inv_det
+        p = np.ascontiguousarray(src, dtype=np.float32)
+        mp = _box(p, r)
+        cov = [_box(c * p, r) - mc * mp for c, mc in zip(ch, m)]
+        ar = (c11 * cov[0] + c12 * cov[1] + c13 * cov[2]) * inv_det
+        ag = (c12 * cov[0] + c22 * cov[1] + c23 * cov[2]) * inv_det
+        ab = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) * inv_det
+        b = mp - ar * m[0] - ag * m[1] - ab * m[2]
+        return _box(ar, r) * ch[0] + _box(ag, r) * ch[1] + _box(ab, r) * ch[2] + _box(b, r)
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Colour guided filter of `src` (float HxW) with `guide` (HxWx3, uint8 or float in [0, 1]); float32 HxW.
 
     q = mean(a)·I + mean(b), where (a, b) in each window solve the ridge regression of src on the guide's
     colours with regulariser eps (He et al. 2013, eq. 19-21). The 3x3 covariance is inverted in closed form."""
-    img = guide.astype(np.float32)
-    if guide.dtype == np.uint8:
-        img *= 1.0 / 255.0
-    p = np.ascontiguousarray(src, dtype=np.float32)
-    r = int(radius)
-    ch = [np.ascontiguousarray(img[..., k]) for k in range(3)]
-    m = [_box(c, r) for c in ch]
-    mp = _box(p, r)
-    cov = [_box(c * p, r) - mc * mp for c, mc in zip(ch, m)]
-
-    def var(i: int, j: int) -> np.ndarray:
-        return _box(ch[i] * ch[j], r) - m[i] * m[j]
-
-    a11, a12, a13 = var(0, 0) + eps, var(0, 1), var(0, 2)
-    a22, a23, a33 = var(1, 1) + eps, var(1, 2), var(2, 2) + eps
-    # inverse of the symmetric [[a11 a12 a13] [a12 a22 a23] [a13 a23 a33]] by cofactors
-    c11, c12, c13 = a22 * a33 - a23 * a23, a13 * a23 - a12 * a33, a12 * a23 - a13 * a22
-    c22, c23, c33 = a11 * a33 - a13 * a13, a12 * a13 - a11 * a23, a11 * a22 - a12 * a12
-    inv_det = 1.0 / (a11 * c11 + a12 * c12 + a13 * c13)
-    ar = (c11 * cov[0] + c12 * cov[1] + c13 * cov[2]) * inv_det
-    ag = (c12 * cov[0] + c22 * cov[1] + c23 * cov[2]) * inv_det
-    ab = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) * inv_det
-    b = mp - ar * m[0] - ag * m[1] - ab * m[2]
-    return _box(ar, r) * ch[0] + _box(ag, r) * ch[1] + _box(ab, r) * ch[2] + _box(b, r)
+    return GuideStats.of(guide, radius, eps).filter(src)
 
 
 def transition_box(prob: np.ndarray, reach: int) -> tuple[int, int, int, int] | None:
@@ -97,9 +122,9 @@ def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: E
     box = transition_box(out, (2 * settings.radius + 1) * settings.passes)
     if box is not None:
         y0, y1, x0, x1 = box
-        q, guide = out[y0:y1, x0:x1], rgb[y0:y1, x0:x1]
-        for _ in range(settings.passes):
-            q = np.clip(guided_filter(guide, q, settings.radius, settings.eps), 0.0, 1.0)
+        q, stats = out[y0:y1, x0:x1], GuideStats.of(rgb[y0:y1, x0:x1], settings.radius, settings.eps)
+        for _ in range(settings.passes):  # the guide's statistics are the same for every pass
+            q = np.clip(stats.filter(q), 0.0, 1.0)
         out[y0:y1, x0:x1] = q
     for c in clicks:
         cv2.circle(out, c.pixel(), settings.click_radius, 1.0 if c.positive else 0.0, thickness=-1)

@@ -210,3 +210,25 @@ def test_the_refinement_stage_reuses_the_previews_snapped_prediction(model):
     assert "snap" in p.last_timings
     p.predict([Click(6, 30, True)])
     assert "snap" in p.last_timings
+
+
+def test_guide_statistics_are_computed_once_and_change_nothing():
+    """`GuideStats` holds what the filter needs of the guide alone: filtering several sources (snapping's passes)
+    with one set of statistics gives bit for bit what separate `guided_filter` calls give."""
+    from models.edge_snap import GuideStats
+
+    rng = np.random.default_rng(11)
+    guide = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    stats = GuideStats.of(guide, 4, 1e-3)
+    q = rng.random((40, 56)).astype(np.float32)
+    for _ in range(3):
+        want = guided_filter(guide, q, 4, 1e-3)
+        got = stats.filter(q)
+        assert np.array_equal(got, want)
+        q = np.clip(got, 0.0, 1.0)
+    ramp = np.tile(np.linspace(1, 0, 56, dtype=np.float32), (40, 1))
+    two = snap(guide, ramp, [], EdgeSnap(radius=4, passes=2))
+    box = transition_box(ramp, (2 * 4 + 1) * 2)
+    assert box == (0, 40, 0, 56)
+    by_hand = np.clip(guided_filter(guide, np.clip(guided_filter(guide, ramp, 4, 1e-3), 0, 1), 4, 1e-3), 0, 1)
+    assert np.array_equal(two, by_hand)
