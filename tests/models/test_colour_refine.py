@@ -96,6 +96,20 @@ def test_refine_widens_the_crop_instead_of_cutting_the_object():
     assert (out[145:, :] < 0.5).all() and (out[:, :30] < 0.5).all()
 
 
+def test_a_growth_that_the_widest_crop_still_cuts_keeps_the_prediction():
+    """The object's colour runs on past every crop (a stripe across the photo): the result would end in straight
+    crop edges, so the network's prediction stays."""
+    rng = np.random.default_rng(4)
+    img = (rng.random((300, 300, 3)) * 40 + 20).astype(np.uint8)
+    img[140:160, :] = (210, 190, 60)
+    prob = np.full((300, 300), 0.02, np.float32)
+    prob[140:160, :] = 0.3
+    prob[140:160, 130:170] = 0.9
+    assert (fuse(img[124:176, 114:186], prob[124:176, 114:186], ColourRefine())[140 - 124:160 - 124] >= 0.5).all()
+    out = refine(img, prob, [Click(150, 150, True)])
+    assert ((out >= 0.5) == (prob >= 0.5)).all()
+
+
 def test_where_colour_cannot_tell_the_network_decides():
     """Object and background of one colour: the colour ratio is 0 and the mask at 0.5 is the network's."""
     rng = np.random.default_rng(3)
