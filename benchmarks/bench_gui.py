@@ -37,6 +37,7 @@ def run() -> Section:
     from annotator.settings import Settings
     from annotator.widgets import dialogs
     from annotator.window import MainWindow
+    from models.colour_refine import REFINE_LABELS
     from models.predictor import Predictor
 
     t_start = time.perf_counter()
@@ -107,6 +108,8 @@ def run() -> Section:
         n = reps(20, 4)
         lat, to_result, stalls, worker_ms, inf_stalls, gui_work, finals = [], [], [], [], [], [], []
         refine_on = win.state.refine
+        two_stage = bool(getattr(win.predictor, "two_stage_refine", False))
+        method = REFINE_LABELS.get(getattr(win.predictor, "refine_method", ""), "refinement")
         for i in range(n + 2):  # the first two are warm-up
             win.clear_current()
             win.wait_for_inference(30)
@@ -151,7 +154,7 @@ def run() -> Section:
     sec.table(["MainWindow, 500×375 photo, default model, CPU", "p50 ms", "p95 ms", "max ms", "n"], [
         ["click → overlay painted", f"{L.median:.1f}", f"{L.p95:.1f}", f"{max(lat):.1f}", L.n],
         ["click → result back on the GUI thread", f"{R.median:.1f}", f"{R.p95:.1f}", f"{max(to_result):.1f}", R.n],
-        [f"click → final mask back ({'GrabCut refinement done' if refine_on else 'no refinement'})",
+        [f"click → final mask back ({method + ' done' if refine_on else 'no refinement'})",
          f"{F.median:.1f}", f"{F.p95:.1f}", f"{max(finals):.1f}", F.n],
         ["predict() on the inference thread, final (as the window reports it)", f"{K.median:.1f}",
          f"{K.p95:.1f}", f"{max(worker_ms):.1f}", K.n],
@@ -162,8 +165,14 @@ def run() -> Section:
         ["longest event-loop stall from press to paint (incl. the GUI's own work)", f"{S.median:.1f}",
          f"{S.p95:.1f}", f"{max(stalls):.1f}", S.n],
     ])
-    sec.notes.append(f"GrabCut refinement {'on (the default)' if refine_on else 'off'}: the overlay is first "
-                     "painted from the network's own map, then redrawn when the refinement arrives.")
+    if not refine_on:
+        sec.notes.append("Refinement off: the overlay is painted from the network's own map.")
+    elif two_stage:
+        sec.notes.append(f"{method} on: the overlay is first painted from the network's own map, then redrawn when "
+                         "the refinement arrives.")
+    else:
+        sec.notes.append(f"{method} on (the default): one result per click, refined on the inference thread "
+                         "before it is painted (a few ms; no preview first).")
     sec.notes.append(f"Model: {desc}. Overlay shown after the click: {overlay_ok}. The stall includes the GUI "
                      "thread's own work (handling the press, rendering the overlay, painting) and any wait for "
                      f"Python's GIL held by the inference thread (switch interval {sys.getswitchinterval() * 1000:.0f} "

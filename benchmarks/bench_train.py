@@ -35,7 +35,10 @@ def _throughput(ds, workers: int, channels_last: bool, steps: int, bf16: bool = 
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
-    kw = dict(num_workers=workers, worker_init_fn=worker_init if workers else None)
+    # workers from a fork server, not forked from this process: earlier sections leave engine thread pools
+    # (OpenVINO) in it, and a fork of it crashed (SIGSEGV) once its workers started; the steps timed are the same
+    kw = dict(num_workers=workers, worker_init_fn=worker_init if workers else None,
+              multiprocessing_context="forkserver" if workers else None)
     loader = DataLoader(ds, batch_size=BATCH, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(0), **kw)
     it = iter(loader)

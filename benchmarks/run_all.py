@@ -19,6 +19,7 @@ import os
 import re
 import time
 import traceback
+from typing import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -45,6 +46,24 @@ def _run_one(name: str, **kwargs) -> Section:
         sec = Section(f"{name}: FAILED")
         sec.notes.append(f"{type(e).__name__}: {e}")
         sec.notes.append("```\n" + traceback.format_exc()[-2000:] + "\n```")
+        sec.seconds = time.perf_counter() - t0
+        return sec
+
+
+def _run_isolated(name: str, runner: Callable[..., Section] | None = None, **kwargs) -> Section:
+    """`_run_one` in a fresh interpreter (multiprocessing spawn): what one section leaves in its process (engine
+    thread pools, forked workers, a native crash) cannot reach the next one. In one process, `refine_cost` (an
+    OpenVINO engine compiled in the foreground) followed by `train` or `quality` died with SIGSEGV."""
+    import concurrent.futures
+    import multiprocessing
+
+    t0 = time.perf_counter()
+    try:
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(runner or _run_one, name, **kwargs).result()
+    except Exception as e:  # the section's process died or could not start: the others' numbers stay
+        sec = Section(f"{name}: FAILED")
+        sec.notes.append(f"the section's process ended without a result: {type(e).__name__}: {e}")
         sec.seconds = time.perf_counter() - t0
         return sec
 
@@ -120,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quality-limit", type=int, default=None, metavar="N",
                     help="objects per set in the quality section, for developing it (default: "
                          "$BENCH_QUALITY_LIMIT or all); a limited run stores nothing")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run every section in this process (default: each in a fresh interpreter)")
     args = ap.parse_args(argv)
     try:
         limit = args.quality_limit if args.quality_limit is not None else bench_quality.limit_from_env()
@@ -139,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ...", flush=True)
         kwargs = {"data": args.bench_data, "limit": limit} if name == "quality" else \
             {"data": args.bench_data} if name == "latency_real" else {}
-        sec = _run_one(name, **kwargs)
+        sec = _run_one(name, **kwargs) if args.in_process else _run_isolated(name, **kwargs)
         print(sec.markdown(), flush=True)
         sections.append(sec)
     quality = next((s for s in sections if s.block == bench_quality.BLOCK), None)  # None when it failed

@@ -21,9 +21,9 @@ def test_only_spliced_benchmarks_replace_their_blocks(tmp_path, monkeypatch):
     results.write_text(run_all.render([Section("Other benchmark")], {"date": "today"}, 1.0))
     value = {"v": "1"}
     monkeypatch.setattr(run_all, "_run_one", lambda name, **kw: _section(name, value["v"]))
-    assert run_all.main(["--only", "latency_real", "refine_cost"]) == 0
+    assert run_all.main(["--in-process", "--only", "latency_real", "refine_cost"]) == 0
     value["v"] = "2"
-    assert run_all.main(["--only", "refine_cost"]) == 0
+    assert run_all.main(["--in-process", "--only", "refine_cost"]) == 0
     text = results.read_text()
     assert "## Other benchmark" in text
     assert text.count("<!-- refine-cost:begin -->") == 1 and text.count("<!-- latency-real:begin -->") == 1
@@ -31,5 +31,33 @@ def test_only_spliced_benchmarks_replace_their_blocks(tmp_path, monkeypatch):
     assert "latency_real measured 1" in text  # untouched by the second run
     # a failed run leaves the stored blocks alone
     monkeypatch.setattr(run_all, "_run_one", lambda name, **kw: Section(f"{name}: FAILED"))
-    assert run_all.main(["--only", "refine_cost"]) == 1
+    assert run_all.main(["--in-process", "--only", "refine_cost"]) == 1
     assert results.read_text() == text
+
+
+def _section_in_child(name: str, **kw) -> Section:
+    import os
+
+    sec = Section(f"{name} from pid {os.getpid()}")
+    sec.notes.append(repr(kw))
+    return sec
+
+
+def _segfault(name: str, **kw) -> Section:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGSEGV)
+    raise AssertionError("not reached")
+
+
+def test_each_section_runs_in_a_fresh_interpreter_and_a_crash_loses_only_its_own():
+    """By default run_all runs a section in a spawned process: its result comes back; a native crash there
+    (SIGSEGV) gives a FAILED section instead of ending the whole run."""
+    import os
+
+    sec = run_all._run_isolated("x", runner=_section_in_child, data="d")
+    assert sec.title.startswith("x from pid ") and sec.title != f"x from pid {os.getpid()}"
+    assert sec.notes == ["{'data': 'd'}"]
+    dead = run_all._run_isolated("y", runner=_segfault)
+    assert dead.title == "y: FAILED" and "ended without a result" in dead.notes[0]
