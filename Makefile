@@ -33,9 +33,13 @@ reliability-table: $(STAMP)
 # BENCH_QUALITY_SKIP=grabcut leaves a predictor out (GrabCut from clicks is reused from the stored run anyway).
 # BENCH_LATENCY_LIMIT=N: objects per set of the click-latency section (default 3; 0 = all). The bench extra
 # (engines and peer networks, random weights) is installed here only.
+# The real-photo quality section runs in a process of its own: after refine_cost (an OpenVINO engine compiled in
+# the foreground) it died with SIGSEGV in the same process (2026-12-04), losing the whole run.
+BENCH_SECTIONS = latency latency_real refine_cost optim gui pairs noc train
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench]'
-	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all $(if $(BENCH_DATA),--bench-data "$(BENCH_DATA)")
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all --only $(BENCH_SECTIONS) $(if $(BENCH_DATA),--bench-data "$(BENCH_DATA)")
+	$(if $(BENCH_DATA),QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all --only quality --bench-data "$(BENCH_DATA)")
 
 clean:
 	rm -rf $(VENV) *.egg-info build dist .pytest_cache

@@ -139,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quality-limit", type=int, default=None, metavar="N",
                     help="objects per set in the quality section, for developing it (default: "
                          "$BENCH_QUALITY_LIMIT or all); a limited run stores nothing")
-    ap.add_argument("--in-process", action="store_true",
-                    help="run every section in this process (default: each in a fresh interpreter)")
+    ap.add_argument("--isolate", action="store_true",
+                    help="run each section in a fresh interpreter (spawn); its numbers were not trusted yet: torch "
+                         "ran several times slower there on 2026-12-04")
     args = ap.parse_args(argv)
     try:
         limit = args.quality_limit if args.quality_limit is not None else bench_quality.limit_from_env()
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ...", flush=True)
         kwargs = {"data": args.bench_data, "limit": limit} if name == "quality" else \
             {"data": args.bench_data} if name == "latency_real" else {}
-        sec = _run_one(name, **kwargs) if args.in_process else _run_isolated(name, **kwargs)
+        sec = _run_isolated(name, **kwargs) if args.isolate else _run_one(name, **kwargs)
         print(sec.markdown(), flush=True)
         sections.append(sec)
     quality = next((s for s in sections if s.block == bench_quality.BLOCK), None)  # None when it failed

@@ -134,12 +134,12 @@ def test_stored_section_survives_a_plain_run_and_only_quality_splices(bench, tmp
     results.write_text(run_all.render([plain], info, 1.0))
     # --only quality without data is refused
     with pytest.raises(SystemExit):
-        run_all.main(["--in-process", "--only", "quality"])
+        run_all.main(["--only", "quality"])
     # a limited run stores nothing and leaves RESULTS.md alone
-    assert run_all.main(["--in-process", "--only", "quality", "--bench-data", str(bench), "--quality-limit", "1"]) == 0
+    assert run_all.main(["--only", "quality", "--bench-data", str(bench), "--quality-limit", "1"]) == 0
     assert not store.exists() and "Real photos" not in results.read_text()
     # a full run stores its record and replaces only its blocks of RESULTS.md
-    assert run_all.main(["--in-process", "--only", "quality", "--bench-data", str(bench)]) == 0
+    assert run_all.main(["--only", "quality", "--bench-data", str(bench)]) == 0
     record = json.loads(store.read_text())
     assert record["limit"] is None and record["sets"]["Berkeley"]["runs"]["grabcut"]["objects"] == 3
     text = results.read_text()

@@ -21,9 +21,9 @@ def test_only_spliced_benchmarks_replace_their_blocks(tmp_path, monkeypatch):
     results.write_text(run_all.render([Section("Other benchmark")], {"date": "today"}, 1.0))
     value = {"v": "1"}
     monkeypatch.setattr(run_all, "_run_one", lambda name, **kw: _section(name, value["v"]))
-    assert run_all.main(["--in-process", "--only", "latency_real", "refine_cost"]) == 0
+    assert run_all.main(["--only", "latency_real", "refine_cost"]) == 0
     value["v"] = "2"
-    assert run_all.main(["--in-process", "--only", "refine_cost"]) == 0
+    assert run_all.main(["--only", "refine_cost"]) == 0
     text = results.read_text()
     assert "## Other benchmark" in text
     assert text.count("<!-- refine-cost:begin -->") == 1 and text.count("<!-- latency-real:begin -->") == 1
@@ -31,7 +31,7 @@ def test_only_spliced_benchmarks_replace_their_blocks(tmp_path, monkeypatch):
     assert "latency_real measured 1" in text  # untouched by the second run
     # a failed run leaves the stored blocks alone
     monkeypatch.setattr(run_all, "_run_one", lambda name, **kw: Section(f"{name}: FAILED"))
-    assert run_all.main(["--in-process", "--only", "refine_cost"]) == 1
+    assert run_all.main(["--only", "refine_cost"]) == 1
     assert results.read_text() == text
 
 
