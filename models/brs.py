@@ -101,6 +101,23 @@ def _axis_terms(dst: np.ndarray, out_size: int, factor: int, cells: int) -> tupl
     return np.clip(cell, 0, cells - 1), np.clip(tap, 0, 2 * factor - 1), weight
 
 
+def _up_rows(kernel: np.ndarray, factor: int, out_hw: tuple[int, int], in_hw: tuple[int, int], ys: np.ndarray,
+             xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index, weight), both (n, 16) numpy: the rows at output pixels (ys, xs) of "transposed conv (`kernel`,
+    stride `factor`) of an `in_hw` map, then bilinear resize to `out_hw`" as weights on the input's cells."""
+    ci, ti, wi = _axis_terms(np.asarray(ys, np.float64), out_hw[0], factor, in_hw[0])
+    cj, tj, wj = _axis_terms(np.asarray(xs, np.float64), out_hw[1], factor, in_hw[1])
+    n = len(ys)
+    index = ci[:, :, :, None, None] * in_hw[1] + cj[:, None, None, :, :]
+    weight = wi[:, :, :, None, None] * wj[:, None, None, :, :] * kernel[ti[:, :, :, None, None], tj[:, None, None, :, :]]
+    return index.reshape(n, 16), weight.reshape(n, 16)
+
+
+def _kernel(up: torch.nn.Module) -> np.ndarray:
+    """The (k, k) filter of an `models.fcn.Upsample` in 'deconv' mode (one filter, shared by its channels)."""
+    return up.deconv.weight.detach()[0, 0].float().cpu().numpy().astype(np.float64)
+
+
 def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], size: tuple[int, int], ys: np.ndarray,
                   xs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(index, weight), both (n, 16), such that `(s.flatten()[index] * weight).sum(1)` equals
@@ -111,15 +128,10 @@ def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], size: tuple[int, i
         return None
     from models.fcn import MIN_SIZE
 
-    factor = net.spec.stride
-    kernel = net.up_final.deconv.weight.detach()[0, 0].float().cpu().numpy()
     h, w = size
-    ci, ti, wi = _axis_terms(np.asarray(ys, np.float64), max(h, MIN_SIZE), factor, low[0])
-    cj, tj, wj = _axis_terms(np.asarray(xs, np.float64), max(w, MIN_SIZE), factor, low[1])
-    n = len(ys)
-    index = ci[:, :, :, None, None] * low[1] + cj[:, None, None, :, :]
-    weight = wi[:, :, :, None, None] * wj[:, None, None, :, :] * kernel[ti[:, :, :, None, None], tj[:, None, None, :, :]]
-    return torch.from_numpy(index.reshape(n, 16)), torch.from_numpy(weight.reshape(n, 16).astype(np.float32))
+    index, weight = _up_rows(_kernel(net.up_final), net.spec.stride, (max(h, MIN_SIZE), max(w, MIN_SIZE)),
+                             tuple(low), ys, xs)
+    return torch.from_numpy(index), torch.from_numpy(weight.astype(np.float32))
 
 
 @torch.no_grad()
@@ -127,25 +139,41 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
                   weight: torch.Tensor) -> torch.Tensor:
     """(n, 2 * channels): d logits / d (scales, biases) at the n pixels of `pixel_sampler`'s (index, weight),
     in `refine_logits`' parameter order (all scales stride by stride, then all biases). Exact, as the head
-    is linear: channel c of stride s adds w_c * (f_c * scale_c + bias_c) to that stride's score map."""
+    is linear: channel c of stride s adds w_c * (f_c * scale_c + bias_c) to that stride's score map.
+
+    Only the m cells of the fused logit map that the pixels read matter: for each coarser stride, the rows of
+    the head's upsampling path (`combine`: transposed conv, then a resize to the finer map) at those cells are
+    composed from the deconvolution kernels (`_up_rows`), so the cost is m x (cells x channels), not every
+    feature channel pushed through the upsamplings (the earlier way: 7-14 ms per call)."""
     strides = net.head_strides
+    dev = feats[strides[0]].device
     n, taps = index.shape
-    rows = torch.arange(n, device=index.device).repeat_interleave(taps)
-    sample = None
+    cells, inv = np.unique(index.cpu().numpy().reshape(-1), return_inverse=True)
+    m = len(cells)
+    rows = torch.arange(n, device=dev).repeat_interleave(taps)
+    sample = torch.sparse_coo_tensor(torch.stack([rows, torch.from_numpy(inv.reshape(-1)).to(dev)]),
+                                     weight.reshape(-1).float().to(dev), (n, m), check_invariants=False).coalesce()
+    fine_hw = tuple(feats[strides[0]].shape[-2:])
+    at_idx, at_w, at_hw = cells[:, None], np.ones((m, 1)), fine_hw  # each cell's weights on the current map
     scale_cols, bias_cols = [], []
     for s in strides:
-        f = feats[s][0]                                               # (C, h, w)
-        w = getattr(net, f"score{s}").weight.detach().reshape(-1, 1, 1).to(f)   # (C, 1, 1)
-        maps = torch.cat([f * w, torch.ones_like(f[:1])])[None]       # per-channel scores, then a ones map
-        batch = {t: maps if t == s else maps.new_zeros(1, 1, *feats[t].shape[-2:]) for t in strides}
-        low = net.combine(batch).reshape(maps.shape[1], -1)           # (C + 1, cells); zeros broadcast
-        if sample is None:  # (n, cells) with 16 taps a row
-            sample = torch.sparse_coo_tensor(torch.stack([rows, index.reshape(-1)]), weight.reshape(-1).to(low),
-                                             (n, low.shape[1]), check_invariants=False).coalesce()
-        at = torch.sparse.mm(sample, low.T.contiguous())              # (n, C + 1): a sparse product, not a
-        scale_cols.append(at[:, :-1])                                 # (C + 1, n, 16) gather (100+ MB and
-        bias_cols.append(at[:, -1:] * w.reshape(1, -1))               # 4x the forward at 20 clicks)
-    return torch.cat(scale_cols + bias_cols, 1)
+        f = feats[s][0].float()                                          # (C, h, w)
+        c, hw = f.shape[0], tuple(f.shape[-2:])
+        wt = getattr(net, f"score{s}").weight.detach().reshape(-1).to(f)  # (C,)
+        if s != strides[0]:  # one more upsampling (from s to s / 2) between this map and the fused one
+            ys, xs = np.divmod(at_idx.reshape(-1), at_hw[1])
+            idx, w = _up_rows(_kernel(getattr(net, f"up{s}to{s // 2}")), 2, at_hw, hw, ys, xs)
+            at_idx, at_w, at_hw = idx.reshape(m, -1), (at_w.reshape(-1, 1) * w).reshape(m, -1), hw
+        if s == strides[0]:  # the fused map's own cells: a gather
+            scale_cols.append(f.reshape(c, -1)[:, torch.from_numpy(cells).to(dev)].T * wt[None, :])
+            bias_cols.append(wt[None, :].expand(m, c))
+            continue
+        flat = (np.arange(m)[:, None] * (hw[0] * hw[1]) + at_idx).reshape(-1)
+        op = np.bincount(flat, at_w.reshape(-1), minlength=m * hw[0] * hw[1]).reshape(m, -1)
+        op_t = torch.from_numpy(op).to(f)                                # (m, cells of stride s)
+        scale_cols.append(op_t @ (f.reshape(c, -1) * wt[:, None]).T)      # (m, C)
+        bias_cols.append(op_t.sum(1, keepdim=True) * wt[None, :])
+    return torch.sparse.mm(sample, torch.cat(scale_cols + bias_cols, 1).contiguous())
 
 
 @contextmanager

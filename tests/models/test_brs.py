@@ -167,7 +167,8 @@ def test_non_finite_loss_falls_back_to_the_network_output():
 
 
 @pytest.mark.parametrize("stride", [8, 16, 32])
-def test_disc_jacobian_gives_the_heads_logits(stride):
+@pytest.mark.parametrize("size", [(97, 130), (375, 500), (40, 50), (64, 64)])
+def test_disc_jacobian_gives_the_heads_logits(stride, size):
     """f-BRS's evaluations (base logits + Jacobian x parameters) are the head's logits at the click discs
     for any per-channel scales and biases: the head is linear, so nothing is approximated."""
     from models.brs import disc_jacobian, pixel_sampler
@@ -178,7 +179,8 @@ def test_disc_jacobian_gives_the_heads_logits(stride):
         for name, p in net.named_parameters():
             if name.startswith("score"):
                 p.copy_(torch.randn(p.shape, generator=g) * 0.1)
-        size = (97, 130)
+            if name.startswith("up"):  # learned upsampling kernels, not the bilinear ones they start as
+                p.add_(torch.rand(p.shape, generator=g) * 0.3)
         feats = net.features(torch.randn(1, 5, *size, generator=g))
         fused = net.fuse(feats)
     ys, xs = np.nonzero(np.random.default_rng(0).random(size) < 0.05)
