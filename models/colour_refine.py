@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from models.clicks import Click
-from models.edge_snap import guided_filter
+from models.edge_snap import GuideCache, GuideStats
 from models.regions import clicked_parts, crop_box, crop_clicks, touches_cut_edge
 
 #: What a refinement can be (`models.predictor.Predictor.refine_method`) and how tables and menus name it.
@@ -60,10 +60,11 @@ def colour_index(rgb: np.ndarray, bins: int) -> np.ndarray:
     return (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
 
 
-def colour_log_ratio(rgb: np.ndarray, prob: np.ndarray, bins: int) -> np.ndarray:
+def colour_log_ratio(rgb: np.ndarray, prob: np.ndarray, bins: int, index: np.ndarray | None = None) -> np.ndarray:
     """log P(colour | object) - log P(colour | background) at each pixel (float32 HxW), both histograms counted
-    on `rgb` with `prob` as the soft object label (1 - prob for the background)."""
-    idx = colour_index(rgb, bins).ravel()
+    on `rgb` with `prob` as the soft object label (1 - prob for the background); `index`: `colour_index(rgb,
+    bins)` when the caller has it."""
+    idx = (colour_index(rgb, bins) if index is None else index).ravel()
     p = np.asarray(prob, dtype=np.float64).ravel()
     n = bins ** 3
     fg = np.bincount(idx, weights=p, minlength=n)
@@ -72,25 +73,36 @@ def colour_log_ratio(rgb: np.ndarray, prob: np.ndarray, bins: int) -> np.ndarray
     return ratio[idx].reshape(prob.shape).astype(np.float32)
 
 
-def fuse(rgb: np.ndarray, prob: np.ndarray, settings: ColourRefine) -> np.ndarray:
-    """The crop's refined probability: sigmoid(logit(prob) + alpha * colour log ratio), guided-filtered."""
+def fuse(rgb: np.ndarray, prob: np.ndarray, settings: ColourRefine, cache: GuideCache | None = None,
+         box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The crop's refined probability: sigmoid(logit(prob) + alpha * colour log ratio), guided-filtered.
+    With `cache` (of the whole photo) and `box` (the crop's (y0, y1, x0, x1) in it), the photo's colour bins
+    come from the cache instead of being computed on the crop (the same numbers)."""
     p = np.clip(np.asarray(prob, dtype=np.float32), CLIP, 1.0 - CLIP)
-    z = np.log(p / (1.0 - p)) + np.float32(settings.alpha) * colour_log_ratio(rgb, p, settings.bins)
+    index = None
+    if cache is not None and box is not None:
+        y0, y1, x0, x1 = box
+        index = cache.derived(("colour_index", settings.bins), lambda im: colour_index(im, settings.bins))
+        index = index[y0:y1, x0:x1]
+    z = np.log(p / (1.0 - p)) + np.float32(settings.alpha) * colour_log_ratio(rgb, p, settings.bins, index)
     out = 1.0 / (1.0 + np.exp(-z))
     if settings.radius > 0:
-        out = guided_filter(rgb, out, settings.radius, settings.eps)
+        # the crop's own statistics (reflected at its edges): the photo's whole-image ones (`cache.stats`) would
+        # save ~2 ms but move the result where the crop cuts the object's surroundings, so are not used here
+        out = GuideStats.of(rgb, settings.radius, settings.eps).filter(out)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click],
-           settings: ColourRefine = ColourRefine()) -> np.ndarray:
+           settings: ColourRefine = ColourRefine(), cache: GuideCache | None = None) -> np.ndarray:
     """Colour refinement of `prob` (float HxW) on `rgb` (HxWx3 uint8); float32 HxW in [0, 1].
 
     Inside the crop around the predicted object the result is the fused probability with every part at 0.5 that
     holds no positive click set to 0 (never a region the user did not click); outside the crop `prob` is kept.
     When the kept object comes within 2 px of a cut edge of the crop, the next (wider) margin is tried around what
     it grew; when the widest is still cut, or no positive click lies in the object, `prob` stays unrefined. The
-    click discs are set to their side at the end."""
+    click discs are set to their side at the end. `cache`: the predictor's `GuideCache` of `rgb` (the photo's
+    colour bins computed once, see `fuse`)."""
     prob = np.asarray(prob, dtype=np.float32)
     out = prob.copy()
     fg = prob >= 0.5
@@ -98,7 +110,7 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click],
     for margin in settings.margins:
         box = crop_box(grown, clicks, margin_frac=margin)
         y0, y1, x0, x1 = box
-        p = fuse(rgb[y0:y1, x0:x1], prob[y0:y1, x0:x1], settings)
+        p = fuse(rgb[y0:y1, x0:x1], prob[y0:y1, x0:x1], settings, cache, box)
         seg = p >= 0.5
         obj = clicked_parts(seg, crop_clicks(clicks, box))
         if not obj.any():

@@ -11,7 +11,7 @@ transition band (widened by the filter's reach) is computed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -77,6 +77,13 @@ class GuideStats:
         inv_det = 1.0 / (a11 * c11 + a12 * c12 + a13 * c13)
         return cls(r, ch, m, (c11, c12, c13, c22, c23, c33), inv_det)
 
+    def crop(self, y0: int, y1: int, x0: int, x1: int) -> "GuideStats":
+        """The statistics of the rows y0:y1, columns x0:x1 (views): each window still sees the whole guide,
+        so near the crop's edges they are the photo's own, not a reflection of the crop."""
+        cut = (slice(y0, y1), slice(x0, x1))
+        return GuideStats(self.radius, tuple(c[cut] for c in self.channels), tuple(m[cut] for m in self.means),
+                          tuple(c[cut] for c in self.cofactors), self.inv_det[cut])
+
     def filter(self, src: np.ndarray) -> np.ndarray:
         """`src` (float HxW, the guide's size) guided-filtered; float32 HxW."""
         r, ch, m = self.radius, self.channels, self.means
@@ -90,6 +97,31 @@ class GuideStats:
         ab = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) * inv_det
         b = mp - ar * m[0] - ag * m[1] - ab * m[2]
         return _box(ar, r) * ch[0] + _box(ag, r) * ch[1] + _box(ab, r) * ch[2] + _box(b, r)
+
+
+class GuideCache:
+    """One photo's guide statistics, computed on the whole photo the first time a (radius, eps) is asked for
+    and then cropped for every later call (`GuideStats.crop`): the predictor keeps one per image, so a click's
+    edge snapping and colour refinement filter only their probabilities (the photo's half of the guided filter,
+    the costlier one, is not recomputed for every click); other per-photo arrays by key (`derived`)."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.rgb = rgb
+        self._stats: dict[tuple[int, float], GuideStats] = {}
+        self._derived: dict[object, np.ndarray] = {}
+
+    def stats(self, radius: int, eps: float, box: tuple[int, int, int, int] | None = None) -> GuideStats:
+        """The guide statistics for (radius, eps), of the rows and columns of `box` = (y0, y1, x0, x1)."""
+        key = (int(radius), float(eps))
+        if key not in self._stats:
+            self._stats[key] = GuideStats.of(self.rgb, radius, eps)
+        return self._stats[key] if box is None else self._stats[key].crop(*box)
+
+    def derived(self, key: object, make: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """`make(photo)`, computed the first time `key` is asked for (e.g. the photo's colour-histogram bins)."""
+        if key not in self._derived:
+            self._derived[key] = make(self.rgb)
+        return self._derived[key]
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -111,18 +143,22 @@ def transition_box(prob: np.ndarray, reach: int) -> tuple[int, int, int, int] | 
             max(0, int(cols[0]) - reach), min(w, int(cols[-1]) + 1 + reach))
 
 
-def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: EdgeSnap = EdgeSnap()) -> np.ndarray:
+def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: EdgeSnap = EdgeSnap(),
+         cache: GuideCache | None = None) -> np.ndarray:
     """`prob` (float HxW in [0, 1]) guided-filtered with `rgb` (HxWx3 uint8) as the guide, `settings.passes`
     times; float32 HxW in [0, 1].
 
     Only the bounding box of the transition band, widened by the filter's reach (twice the radius per pass), is
     filtered; outside it the probability is flat and kept. Click discs (`settings.click_radius`) are set back to
-    their side afterwards, as the refinement does: a click is always honoured."""
+    their side afterwards, as the refinement does: a click is always honoured. With `cache` (the GuideCache of
+    `rgb`), the guide's statistics come from the whole photo, computed once per photo."""
     out = np.array(prob, dtype=np.float32, copy=True)
     box = transition_box(out, (2 * settings.radius + 1) * settings.passes)
     if box is not None:
         y0, y1, x0, x1 = box
-        q, stats = out[y0:y1, x0:x1], GuideStats.of(rgb[y0:y1, x0:x1], settings.radius, settings.eps)
+        q = out[y0:y1, x0:x1]
+        stats = GuideStats.of(rgb[y0:y1, x0:x1], settings.radius, settings.eps) if cache is None \
+            else cache.stats(settings.radius, settings.eps, box)
         for _ in range(settings.passes):  # the guide's statistics are the same for every pass
             q = np.clip(stats.filter(q), 0.0, 1.0)
         out[y0:y1, x0:x1] = q

@@ -25,7 +25,7 @@ from models.brs import BRS, refine_logits
 from models.checkpoint import load_checkpoint
 from models.clicks import Click, distance_maps, validate_clicks
 from models.colour_refine import REFINE_METHODS
-from models.edge_snap import EdgeSnap, snap as snap_to_edges
+from models.edge_snap import EdgeSnap, GuideCache, snap as snap_to_edges
 from models.device import resolve_device
 from models.engines import FeatureEngine, make_engine
 from models.errors import IFCNError
@@ -287,6 +287,7 @@ class Predictor:
     def _prepare_rgb(self) -> None:
         self._history.clear()
         self._snapped = None
+        self._guide = GuideCache(self._work)  # the photo's guided-filter statistics, computed at first use
         if self.model is None:
             self._rgb_tensor = None
             return
@@ -347,7 +348,7 @@ class Predictor:
             key, last = tuple(wc), self._snapped
             if last is None or last[0] != key or last[1] is not net:  # not the network output snapped last
                 t0 = time.perf_counter()
-                last = self._snapped = (key, net, snap_to_edges(self._work, net, wc, self.snap))
+                last = self._snapped = (key, net, snap_to_edges(self._work, net, wc, self.snap, self._guide))
                 self._add_time("snap", t0)
             prob = last[2].copy()
         if refine:
@@ -357,7 +358,7 @@ class Predictor:
                 prob = grabcut.refine(self._work, prob, wc,
                                       iterations=grabcut.refine_iterations(self.snap is not None))
             else:
-                prob = colour_refine.refine(self._work, prob, wc)
+                prob = colour_refine.refine(self._work, prob, wc, cache=self._guide)
             self._add_time("refine", t0)
         return prob
 

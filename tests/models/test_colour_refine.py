@@ -165,3 +165,20 @@ def test_predictor_refines_with_colour_by_default_and_grabcut_on_request(model):
     assert g.info()["refine_method"] == "grabcut" and g.two_stage_refine and not p.two_stage_refine
     with pytest.raises(IFCNError, match="unknown refinement"):
         Predictor(model, device="cpu", refine_method="magic")
+
+
+def test_the_photos_cached_colour_bins_change_nothing():
+    """With the predictor's `GuideCache`, the photo's colour bins are computed once and cropped: the refined
+    probability is bit for bit the one computed on the crop alone, click after click."""
+    from models.edge_snap import GuideCache
+
+    img, _ = _object_scene()
+    cache = GuideCache(img)
+    rng = np.random.default_rng(2)
+    for k in range(3):
+        prob = np.zeros(img.shape[:2], np.float32)
+        prob[30 + 5 * k:120, 50:110 + 5 * k] = 0.7
+        prob += rng.random(prob.shape).astype(np.float32) * 0.2
+        clicks = [Click(80, 80, True)] + [Click(20, 20 + 10 * k, False)]
+        np.testing.assert_array_equal(refine(img, prob, clicks, cache=cache), refine(img, prob, clicks))
+    assert list(cache._derived) == [("colour_index", ColourRefine().bins)]

@@ -232,3 +232,35 @@ def test_guide_statistics_are_computed_once_and_change_nothing():
     assert box == (0, 40, 0, 56)
     by_hand = np.clip(guided_filter(guide, np.clip(guided_filter(guide, ramp, 4, 1e-3), 0, 1), 4, 1e-3), 0, 1)
     assert np.array_equal(two, by_hand)
+
+
+def test_a_photos_cached_statistics_snap_like_the_crops_own():
+    """The predictor keeps one `GuideCache` per photo: snapping with its whole-photo statistics (computed once,
+    then cropped) gives what statistics of the crop alone give (the same mask; probabilities within float
+    rounding, as the windows at the crop's edge see the photo instead of its reflection where the probability
+    is flat), and a second click reuses them."""
+    from models.edge_snap import GuideCache, GuideStats
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:120, :160]
+    inside = (yy - 60) ** 2 / 900 + (xx - 70) ** 2 / 1600 < 1
+    rgb = np.where(inside[..., None], (190, 60, 40), (60, 90, 170)).astype(np.int16)
+    rgb = np.clip(rgb + rng.integers(-25, 26, rgb.shape), 0, 255).astype(np.uint8)
+    prob = np.clip(1.3 - np.hypot((yy - 62) / 32, (xx - 68) / 42), 0, 1).astype(np.float32)
+    prob[prob < 0.05] = 0.0
+    cache = GuideCache(rgb)
+    clicks = [Click(70, 60, True), Click(150, 10, False)]
+    for k in range(2):
+        want = snap(rgb, prob, clicks)
+        got = snap(rgb, prob, clicks, cache=cache)
+        assert np.abs(got - want).max() < 1e-5
+        assert np.array_equal(got >= 0.5, want >= 0.5)
+        assert len(cache._stats) == 1
+        prob = np.roll(prob, 5, axis=1)
+    whole = cache.stats(8, 1e-3)
+    assert cache.stats(8, 1e-3) is whole  # computed once
+    cut = whole.crop(10, 90, 20, 130)
+    src = rng.random((80, 110)).astype(np.float32)
+    inner = (slice(17, -17), slice(17, -17))  # beyond two radii of the crop's edges nothing differs
+    np.testing.assert_allclose(cut.filter(src)[inner], GuideStats.of(rgb[10:90, 20:130], 8, 1e-3).filter(src)[inner],
+                               atol=1e-5)
