@@ -176,6 +176,25 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
     return torch.sparse.mm(sample, torch.cat(scale_cols + bias_cols, 1).contiguous())
 
 
+def click_loss(z: torch.Tensor, sign: torch.Tensor, per: torch.Tensor, loss: str = "bce",
+               with_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """f-BRS's click loss on the disc logits `z`, and (with `with_grad`) its derivative in z, in closed form.
+
+    `sign` is -1 at positive-click pixels and +1 at negative ones, `per` each pixel's weight (1 / the number of
+    pixels of its side). With u = sign * z: "bce" sums per * softplus(u) (d/dz = sign * per * sigmoid(u));
+    "squared" sums per * sigmoid(u)^2, the authors' (1 - p)^2 and p^2 (d/dz = 2 * sign * per * sigmoid(u)^2 *
+    (1 - sigmoid(u)))."""
+    u = sign * z
+    if loss == "bce":
+        value = (per * F.softplus(u)).sum()
+        grad = sign * per * torch.sigmoid(u) if with_grad else None
+    else:
+        q = torch.sigmoid(u)
+        value = (per * q * q).sum()
+        grad = 2 * sign * per * q * q * (1 - q) if with_grad else None
+    return value, grad
+
+
 @contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """Run torch's CPU ops on `n` intra-op threads inside the block (restored after)."""
@@ -255,17 +274,19 @@ def _optimise(net: torch.nn.Module, feats: dict[int, torch.Tensor], fused: torch
             return net.head(unpack(params), (h, w))[0, 0][ys, xs]
         return z0 + jac @ params
 
+    sign = torch.where(is_pos, -1.0, 1.0).to(dev)                   # the click loss's sign of z per disc pixel
+    per = torch.where(is_pos, 1.0 / n_pos, 1.0 / n_neg).to(dev)     # and its weight (a mean per side)
+
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         evals[0] += 1
-        params = torch.from_numpy(x.astype(np.float32)).to(dev).requires_grad_(True)
-        with torch.enable_grad():
+        params = torch.from_numpy(x.astype(np.float32)).to(dev)
+        analytic = jac is not None  # logits affine in the parameters: the gradient is jac.T @ dloss/dz
+        with torch.enable_grad() if not analytic else torch.no_grad():
+            if not analytic:
+                params.requires_grad_(True)
             z = disc_logits(params)
-            zp, zn = z[is_pos], z[~is_pos]
-            if cfg.loss == "bce":
-                click_loss = F.softplus(-zp).sum() / n_pos + F.softplus(zn).sum() / n_neg
-            else:
-                click_loss = ((1 - torch.sigmoid(zp)) ** 2).sum() / n_pos + (torch.sigmoid(zn) ** 2).sum() / n_neg
-            loss = click_loss + cfg.reg_weight * (params ** 2).sum()
+            loss, dz = click_loss(z, sign, per, cfg.loss, with_grad=analytic)
+            loss = loss + cfg.reg_weight * (params ** 2).sum()
             value = float(loss.detach())
             if value < best["loss"]:
                 best["loss"], best["params"] = value, params.detach().clone()
@@ -274,7 +295,10 @@ def _optimise(net: torch.nn.Module, feats: dict[int, torch.Tensor], fused: torch
             if evals[0] > cfg.max_evals or (budget_s is not None and evals[0] > cfg.min_evals
                                             and clock() - start >= budget_s):
                 raise _BudgetSpent  # L-BFGS's line search would ask again after a zero gradient
-            (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
+            if analytic:
+                grad = jac.T @ dz + (2 * cfg.reg_weight) * params
+            else:
+                (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
         return value, grad.cpu().numpy().astype(np.float64)
 
     try:

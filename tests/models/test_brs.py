@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from models.brs import BRS, click_discs, refine_logits
 from models.clicks import Click, distance_maps
@@ -294,3 +295,27 @@ def test_the_optimisation_runs_on_one_thread_and_restores_the_callers():
         assert evals == 1 and seen == [2]
     finally:
         torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("loss", ["bce", "squared"])
+def test_the_click_loss_gradient_in_closed_form_is_autograds(loss):
+    """f-BRS's evaluations take the loss's derivative in the disc logits in closed form (then jac.T @ it): the
+    same value and gradient as autograd on the loss as written in the paper's terms."""
+    from models.brs import click_loss
+
+    g = torch.Generator().manual_seed(3)
+    z = (torch.randn(300, generator=g) * 6).requires_grad_(True)
+    is_pos = torch.rand(300, generator=g) < 0.4
+    n_pos, n_neg = int(is_pos.sum()), int((~is_pos).sum())
+    zp, zn = z[is_pos], z[~is_pos]
+    if loss == "bce":
+        want = F.softplus(-zp).sum() / n_pos + F.softplus(zn).sum() / n_neg
+    else:
+        want = ((1 - torch.sigmoid(zp)) ** 2).sum() / n_pos + (torch.sigmoid(zn) ** 2).sum() / n_neg
+    (want_grad,) = torch.autograd.grad(want, z)
+    sign = torch.where(is_pos, -1.0, 1.0)
+    per = torch.where(is_pos, 1.0 / n_pos, 1.0 / n_neg)
+    value, grad = click_loss(z.detach(), sign, per, loss, with_grad=True)
+    assert abs(float(value) - float(want)) < 1e-5 * max(1.0, abs(float(want)))
+    np.testing.assert_allclose(grad.numpy(), want_grad.numpy(), rtol=1e-4, atol=1e-7)
+    assert click_loss(z.detach(), sign, per, loss)[1] is None
