@@ -143,6 +143,21 @@ def _engine_note(seq: dict[str, Any], q: str) -> str:
     return ""
 
 
+def _think_note(seq: dict[str, Any]) -> str:
+    """How the oracle's first click of an image met the engine's background compile of its size."""
+    if "think_ms" not in seq:  # a store written before the oracle waited
+        return ("The oracle clicks as soon as an image is open, so the first click of each image meets the "
+                "engine's background compile of its size (the backbone's max; a person takes longer to click).")
+    if not seq.get("engine_ran") or seq["engine_ran"] == "torch":
+        return "No engine ran, so nothing compiles when an image opens."
+    t = seq["think_ms"]
+    return (f"Before an image's first click the oracle waits, as a person finding the object would, until the "
+            f"engine has compiled the image's size (it starts when the image opens) or {seq['think_s']:g} s have "
+            f"passed: waits p50 {t['p50']:.0f} ms, max {t['max']:.0f} ms over {seq['images']} images; "
+            f"{seq['first_clicks_compiling']} first clicks still met a compile (their backbone ran in PyTorch "
+            f"beside it).")
+
+
 def _engine_target(seq: dict[str, Any], en: dict[str, Any], picks: str, en_fast: str) -> Target:
     """Is the engine the annotator runs the fastest? Judged on the correction sequences' clicks (the same
     clicks through eager PyTorch and through the engine, interleaved, n = all clicks); the engines table (one
@@ -252,9 +267,8 @@ def section(rec: dict[str, Any]) -> Section:
         + f". Ratios are per click and interleaved, so load hits both sides alike. Data: {rec['data']}, "
         f"{seq['objects_per_set'] or 'all'} objects per set, image sizes {', '.join(seq['sizes'])}; annotator "
         f"settings {seq['settings']}" + (f", backbone run by {seq['engine_ran']}" if seq.get("engine_ran") else "")
-        + ". The reference 'plain forward' is eager PyTorch (f-BRS off, no refinement) on the same clicks. The "
-        "oracle clicks as soon as an image is open, so the first click of each image meets the engine's "
-        "background compile of its size (the backbone's max; a person takes longer to click).")
+        + ". The reference 'plain forward' is eager PyTorch (f-BRS off, no refinement) on the same clicks. "
+        + _think_note(seq))
     sec.notes.append(f"CPU: {rec['cpu']}; {key_flags(rec['cpu_flags'])}. All flags: " + " ".join(rec["cpu_flags"]))
     sec.notes.append(
         "**What is reused between clicks:** the working-resolution resize and the image's normalisation "

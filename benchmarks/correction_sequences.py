@@ -16,6 +16,9 @@ from models.errors import DatasetError
 
 #: The stages of `Predictor.last_timings` recorded per click.
 STAGES = ("inputs", "network", "brs", "snap", "refine", "resize")
+#: Before an image's first click the oracle waits, as a person finding the object would, until the engine has
+#: compiled the image's size (it starts when the image opens) or this many seconds have passed.
+THINK_S = 1.0
 
 
 def generated_folder(n_images: int = 4, seed: int = 18) -> Path:
@@ -59,6 +62,7 @@ class _Timed:
         self.name = default.name
         self.rows: list[dict[str, float]] = []
         self.sizes: list[tuple[int, int]] = []
+        self.think: list[tuple[float, bool]] = []  # per image: ms waited before its first click, still compiling
         self._image = ""
 
     def set_image(self, rgb: np.ndarray) -> None:
@@ -67,6 +71,12 @@ class _Timed:
         self.plain.set_image(rgb)
         self.default.set_image(rgb)  # as the window does: the size compiles in the background, clicks go on
         self.sizes.append(self.default._work.shape[:2])
+        engine, t0 = self.default._engine, time.perf_counter()
+        if engine is not None:
+            shape = (1, 5, *self.default._net_input.shape[-2:])
+            while engine.compiling(shape) and time.perf_counter() - t0 < THINK_S:
+                time.sleep(0.005)
+            self.think.append(((time.perf_counter() - t0) * 1000.0, engine.compiling(shape)))
 
     def _plain(self) -> tuple[float, float]:
         self.plain.predict_work(self._clicks)
@@ -148,6 +158,8 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
                                         "snap": s.snap, "zoom_in": s.zoom_in,
                                         "max_size": s.max_size, "engine": s.engine},
                            "engine_ran": default.info()["engine"],
+                           "think_s": THINK_S, "think_ms": _quantiles([w for w, _ in timed.think]),
+                           "first_clicks_compiling": sum(c for _, c in timed.think), "images": len(timed.sizes),
                            "forward_ms": _quantiles([r["forward"] for r in rows]),
                            "forward_engine_ms": _quantiles([r["forward_engine"] for r in rows])}
     for key in ("mask", "preview"):  # the same clicks against the engine's own forward (when one runs)

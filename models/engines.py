@@ -248,6 +248,11 @@ class FeatureEngine:
         with self._lock:
             return self._sizes.get(tuple(shape)) is not None
 
+    def compiling(self, shape: tuple[int, ...]) -> bool:
+        """True while the engine for inputs of `shape` is being compiled (in the background)."""
+        with self._lock:
+            return tuple(shape) in self._pending
+
     def prepare(self, x: torch.Tensor, wait: bool = True) -> bool:
         """Compile and check the engine for x's shape (in the background unless `wait`); True when ready."""
         shape = tuple(x.shape)

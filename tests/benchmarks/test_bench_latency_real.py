@@ -160,3 +160,44 @@ def test_ocr_head_gives_one_logit_per_pixel():
     with torch.inference_mode():
         out = head([torch.randn(1, 8, 12, 16), torch.randn(1, 16, 6, 8)])
     assert out.shape == (1, 1, 12, 16) and bool(torch.isfinite(out).all()) and not np.allclose(out.numpy(), 0)
+
+
+def test_the_oracle_waits_for_the_engine_before_an_images_first_click_as_a_person_would(monkeypatch):
+    """The engine compiles an image's size in the background when it opens: the oracle, which would click at
+    once, waits until the compile is done (or THINK_S has passed), records the wait, and counts first clicks
+    that still met a compile; the section says so."""
+    import torch
+
+    from benchmarks import correction_sequences as cs
+
+    class Engine:
+        def __init__(self, busy: int) -> None:
+            self.busy = busy
+
+        def compiling(self, shape) -> bool:
+            assert shape == (1, 5, 10, 12)
+            self.busy -= 1
+            return self.busy >= 0
+
+    class Pred:
+        def __init__(self, engine) -> None:
+            self._engine, self.name = engine, "p"
+            self._work, self._net_input = np.zeros((10, 12, 3), np.uint8), torch.zeros(3, 10, 12)
+
+        def set_image(self, rgb) -> None:
+            pass
+
+    timed = cs._Timed(Pred(Engine(3)), Pred(None))
+    timed.set_image(np.zeros((10, 12, 3), np.uint8))
+    assert len(timed.think) == 1 and timed.think[0][0] >= 10.0 and timed.think[0][1] is False  # 3 polls of 5 ms
+    monkeypatch.setattr(cs, "THINK_S", 0.02)
+    never = cs._Timed(Pred(Engine(10 ** 9)), Pred(None))
+    never.set_image(np.zeros((10, 12, 3), np.uint8))
+    assert never.think[0][1] is True and 20.0 <= never.think[0][0] < 500.0  # gave up after THINK_S
+    rec = _record()
+    rec["sequences"].update(engine_ran="auto (openvino)", think_s=1.0, images=6, first_clicks_compiling=1,
+                            think_ms={"p50": 12.0, "p95": 400.0, "max": 480.0})
+    md = b.section(rec).markdown()
+    assert "until the engine has compiled the image's size (it starts when the image opens) or 1 s" in md
+    assert "waits p50 12 ms, max 480 ms over 6 images; 1 first clicks still met a compile" in md
+    assert "The oracle clicks as soon as an image is open" in b.section(_record()).markdown()  # an older store
