@@ -11,8 +11,9 @@ network's weights untouched, so that the click pixels get the labels the user ga
 minimised with L-BFGS (at most `max_evals` evaluations and `time_ratio` x the backbone's time), stopping as
 soon as every click-disc pixel is on the right side of `prob_thresh`. The backbone runs once. The FCN head is
 linear in the features, so the click-disc logits are affine in the scales and biases: their Jacobian is
-built once (each feature channel pushed through the head's upsamplings, `disc_jacobian`) and an evaluation
-is then one small matrix product instead of a run of the head. The settings are those of the authors' code (RITM) except
+built once (`disc_jacobian`: the head's upsampling rows at the fused-map cells the discs read, composed from
+its deconvolution kernels) and an evaluation is then one small matrix product, with the loss's gradient in
+closed form (`click_loss`), instead of a run of the head. The settings are those of the authors' code (RITM) except
 the click loss: theirs, (1 - p)^2 and p^2, has almost no gradient where the network is confidently wrong
 (p ~ 1e-5 at an ignored click), which is exactly where it is needed; cross-entropy on the logits has.
 """
