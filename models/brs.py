@@ -161,14 +161,14 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
         f = feats[s][0].float()                                          # (C, h, w)
         c, hw = f.shape[0], tuple(f.shape[-2:])
         wt = getattr(net, f"score{s}").weight.detach().reshape(-1).to(f)  # (C,)
-        if s != strides[0]:  # one more upsampling (from s to s / 2) between this map and the fused one
-            ys, xs = np.divmod(at_idx.reshape(-1), at_hw[1])
-            idx, w = _up_rows(_kernel(getattr(net, f"up{s}to{s // 2}")), 2, at_hw, hw, ys, xs)
-            at_idx, at_w, at_hw = idx.reshape(m, -1), (at_w.reshape(-1, 1) * w).reshape(m, -1), hw
         if s == strides[0]:  # the fused map's own cells: a gather
             scale_cols.append(f.reshape(c, -1)[:, torch.from_numpy(cells).to(dev)].T * wt[None, :])
             bias_cols.append(wt[None, :].expand(m, c))
             continue
+        # one more upsampling (from s to s / 2) between this map and the previous one
+        ys, xs = np.divmod(at_idx.reshape(-1), at_hw[1])
+        idx, w = _up_rows(_kernel(getattr(net, f"up{s}to{s // 2}")), 2, at_hw, hw, ys, xs)
+        at_idx, at_w, at_hw = idx.reshape(m, -1), (at_w.reshape(-1, 1) * w).reshape(m, -1), hw
         flat = (np.arange(m)[:, None] * (hw[0] * hw[1]) + at_idx).reshape(-1)
         op = np.bincount(flat, at_w.reshape(-1), minlength=m * hw[0] * hw[1]).reshape(m, -1)
         op_t = torch.from_numpy(op).to(f)                                # (m, cells of stride s)
