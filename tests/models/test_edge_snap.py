@@ -264,3 +264,25 @@ def test_a_photos_cached_statistics_snap_like_the_crops_own():
     inner = (slice(17, -17), slice(17, -17))  # beyond two radii of the crop's edges nothing differs
     np.testing.assert_allclose(cut.filter(src)[inner], GuideStats.of(rgb[10:90, 20:130], 8, 1e-3).filter(src)[inner],
                                atol=1e-5)
+
+
+def test_the_predictor_keeps_one_guide_cache_per_photo(model):
+    """The predictor's GuideCache belongs to the photo it was set with: the next photo gets its own (a stale one
+    would snap the new photo's probability onto the old photo's edges), and its snapped prediction is what
+    snapping that photo alone gives."""
+    from models.predictor import Predictor
+
+    p = Predictor(model, device="cpu", brs=None)
+    rng = np.random.default_rng(8)
+    ramp = np.tile(np.linspace(1, 0, 80, dtype=np.float32), (64, 1))
+    caches = []
+    for _ in range(2):
+        img = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+        p.set_image(img)
+        p._network_prob = lambda wc: ramp
+        clicks = [Click(5, 30, True)]
+        got = p.predict(clicks)
+        assert p._guide.rgb is p._work and len(p._guide._stats) == 1
+        assert np.abs(got - snap(img, ramp, clicks)).max() < 1e-5
+        caches.append(p._guide)
+    assert caches[0] is not caches[1]
