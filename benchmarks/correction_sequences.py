@@ -165,10 +165,7 @@ def sequences(data: str | None, limit: int | None) -> tuple[dict[str, Any], Any]
     for key in ("mask", "preview"):  # the same clicks against the engine's own forward (when one runs)
         out[f"{key}_engine_ratio"] = _quantiles([r[key] / r["forward_engine"] for r in rows
                                                  if r["forward_engine"] > 0])
-    if any(r["grabcut_option"] > 0 for r in rows):
-        keys = ("mask", "preview", *STAGES, "grabcut_option")
-    else:
-        keys = ("mask", "preview", *STAGES)
+    keys = ("mask", "preview", *STAGES) + (("grabcut_option",) if any(r["grabcut_option"] > 0 for r in rows) else ())
     for key in keys:
         out[f"{key}_ms"] = _quantiles([r[key] for r in rows])
         out[f"{key}_ratio"] = _quantiles([r[key] / r["forward"] for r in rows if r["forward"] > 0])
