@@ -278,13 +278,12 @@ def _optimise(net: torch.nn.Module, feats: dict[int, torch.Tensor], fused: torch
     sign = torch.where(is_pos, -1.0, 1.0).to(dev)                   # the click loss's sign of z per disc pixel
     per = torch.where(is_pos, 1.0 / n_pos, 1.0 / n_neg).to(dev)     # and its weight (a mean per side)
 
+    analytic = jac is not None  # logits affine in the parameters: the gradient is jac.T @ dloss/dz
+
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         evals[0] += 1
-        params = torch.from_numpy(x.astype(np.float32)).to(dev)
-        analytic = jac is not None  # logits affine in the parameters: the gradient is jac.T @ dloss/dz
-        with torch.enable_grad() if not analytic else torch.no_grad():
-            if not analytic:
-                params.requires_grad_(True)
+        params = torch.from_numpy(x.astype(np.float32)).to(dev).requires_grad_(not analytic)
+        with torch.no_grad() if analytic else torch.enable_grad():
             z = disc_logits(params)
             loss, dz = click_loss(z, sign, per, cfg.loss, with_grad=analytic)
             loss = loss + cfg.reg_weight * (params ** 2).sum()

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from models.clicks import Click
-from models.edge_snap import GuideCache, GuideStats
+from models.edge_snap import GuideCache, guided_filter
 from models.regions import clicked_parts, crop_box, crop_clicks, touches_cut_edge
 
 #: What a refinement can be (`models.predictor.Predictor.refine_method`) and how tables and menus name it.
@@ -89,7 +89,7 @@ def fuse(rgb: np.ndarray, prob: np.ndarray, settings: ColourRefine, cache: Guide
     if settings.radius > 0:
         # the crop's own statistics (reflected at its edges): the photo's whole-image ones (`cache.stats`) would
         # save ~2 ms but move the result where the crop cuts the object's surroundings, so are not used here
-        out = GuideStats.of(rgb, settings.radius, settings.eps).filter(out)
+        out = guided_filter(rgb, out, settings.radius, settings.eps)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
