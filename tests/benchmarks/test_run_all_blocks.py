@@ -51,8 +51,8 @@ def _segfault(name: str, **kw) -> Section:
     raise AssertionError("not reached")
 
 
-def test_each_section_runs_in_a_fresh_interpreter_and_a_crash_loses_only_its_own():
-    """By default run_all runs a section in a spawned process: its result comes back; a native crash there
+def test_isolate_runs_each_section_in_a_fresh_interpreter_and_a_crash_loses_only_its_own():
+    """With --isolate run_all runs a section in a spawned process: its result comes back; a native crash there
     (SIGSEGV) gives a FAILED section instead of ending the whole run."""
     import os
 
