@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "noc": ("training.noc", "NoC benchmark (clicks to reach 85%% / 90%% IoU)"),
     "devkit": ("training.annotations", "turn the annotator's saved annotations into a VOC devkit"),
     "convert": ("training.convert", "export annotations to COCO / labelme / YOLO-seg, or import labelme / COCO"),
+    "refiner-pack": ("training.refiner_pack", "the predictor's outputs along simulated clicks, to train a refiner"),
+    "train-refiner": ("training.refiner_train", "train the learned refiner on `ifcn refiner-pack` states"),
     "export": ("training.export", "make a shippable model file from a training checkpoint"),
     "info": ("models.info", "versions, device and the models found"),
 }
@@ -34,7 +36,7 @@ OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "synth": (("--out", "dir"),), "composites": (("--out", "dir"),),
     "pairs": (("--out", "file"), ("--export-png", "dir")), "train": (("--out", "dir"),),
     "noc": (("--out", "dir"),), "devkit": (("--out", "dir"),), "export": (("--out", "file"),),
-    "convert": (("--out", "dir"),),
+    "convert": (("--out", "dir"),), "refiner-pack": (("--out", "dir"),), "train-refiner": (("--out", "dir"),),
 }
 
 

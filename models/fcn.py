@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.backbones import FeatureBackbone, build_backbone
+from models.refiner import Refiner
 from models.spec import ModelSpec
 
 #: Inputs smaller than this are padded (replicate) before the trunk and cropped after.
@@ -55,7 +56,8 @@ def _match(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 class IFCN(nn.Module):
-    """iFCN: 5-channel input → backbone → FCN-{8,16,32}s fusion → one logit per input pixel."""
+    """iFCN: 5-channel input → backbone → FCN-{8,16,32}s fusion → one logit per input pixel; optionally a
+    learned refiner (`models.refiner`) that the predictor runs on the probability (not part of `forward`)."""
 
     def __init__(self, spec: ModelSpec, backbone: FeatureBackbone) -> None:
         super().__init__()
@@ -70,6 +72,7 @@ class IFCN(nn.Module):
             self.score8 = nn.Conv2d(ch[8], 1, 1)
             self.up16to8 = Upsample(2, spec.upsample)
         self.up_final = Upsample(spec.stride, spec.upsample)
+        self.refiner = Refiner(spec.refiner["width"]) if spec.refiner is not None else None
         for m in (self.score32, getattr(self, "score16", None), getattr(self, "score8", None)):
             if m is not None:  # FCN: score layers start at zero
                 nn.init.zeros_(m.weight)

@@ -32,6 +32,7 @@ from models.errors import IFCNError
 from models.fcn import IFCN
 from models.inputs import normalize_rgb, scale_maps
 from models.metrics import object_box
+from models.refiner import refine as learned_refine
 from models.spec import ModelSpec
 
 __all__ = ["BRS", "Click", "EdgeSnap", "Predictor", "GRABCUT", "REFINE_METHODS", "ZoomIn", "fold_batchnorm"]
@@ -137,7 +138,8 @@ class Predictor:
                  max_size: int = DEFAULT_MAX_SIZE, checkpoint_path: Path | None = None,
                  meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = None,
                  brs: BRS | None = BRS(), engine: str = "torch", net_size: int | None = DEFAULT_NET_SIZE,
-                 snap: EdgeSnap | None = EdgeSnap(), refine_method: str = DEFAULT_REFINE_METHOD) -> None:
+                 snap: EdgeSnap | None = EdgeSnap(), refine_method: str = DEFAULT_REFINE_METHOD,
+                 learned: bool = True) -> None:
         if refine_method not in REFINE_METHODS:
             raise IFCNError(f"unknown refinement {refine_method!r}: choose one of {', '.join(REFINE_METHODS)}.")
         self.model = model
@@ -153,6 +155,8 @@ class Predictor:
         self.zoom_in = zoom_in
         self.brs = brs
         self.snap = snap  # edge snapping of the network's probability (models.edge_snap); None: off
+        #: with snapping on, the model's learned refiner (models.refiner) does it, when the model carries one
+        self.learned = bool(learned)
         self.brs_evals = 0  # head evaluations f-BRS ran in the last network run (1: clicks respected)
         self.spec: ModelSpec | None = model.spec if model is not None else None
         self.max_size = int(max_size)
@@ -176,7 +180,7 @@ class Predictor:
              max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = None,
              brs: BRS | None = BRS(), engine: str = "torch",
              net_size: int | None = DEFAULT_NET_SIZE, snap: EdgeSnap | None = EdgeSnap(),
-             refine_method: str = DEFAULT_REFINE_METHOD) -> "Predictor":
+             refine_method: str = DEFAULT_REFINE_METHOD, learned: bool = True) -> "Predictor":
         """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical); `engine` runs
         the backbone (see `models.engines`)."""
         if checkpoint is None:
@@ -190,7 +194,7 @@ class Predictor:
         loaded = load_checkpoint(checkpoint, map_location="cpu")
         return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
                    meta=loaded.meta, zoom_in=zoom_in, brs=brs, engine=engine, net_size=net_size, snap=snap,
-                   refine_method=refine_method)
+                   refine_method=refine_method, learned=learned)
 
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
@@ -235,6 +239,13 @@ class Predictor:
         return self.model is None
 
     @property
+    def uses_refiner(self) -> bool:
+        """True when the snapping stage runs the model's learned refiner (`models.refiner`) instead of the
+        guided filter (`models.edge_snap`): snapping on, `learned` on, and the model carries a refiner."""
+        return self.snap is not None and self.learned and self.model is not None \
+            and getattr(self.model, "refiner", None) is not None
+
+    @property
     def name(self) -> str:
         """What the user is told is running."""
         if self.model is None:
@@ -249,6 +260,7 @@ class Predictor:
                              "zoom_in": self.zoom_in is not None and not self.is_classical,
                              "brs": self.brs is not None and not self.is_classical,
                              "snap": self.snap is not None and not self.is_classical,
+                             "learned_refiner": self.uses_refiner,
                              "refine_method": None if self.is_classical else self.refine_method,
                              "engine": self._engine.describe() if self._engine is not None else "torch",
                              "checkpoint": str(self.checkpoint_path) if self.checkpoint_path else None}
@@ -348,7 +360,11 @@ class Predictor:
             key, last = tuple(wc), self._snapped
             if last is None or last[0] != key or last[1] is not net:  # not the network output snapped last
                 t0 = time.perf_counter()
-                last = self._snapped = (key, net, snap_to_edges(self._work, net, wc, self.snap, self._guide))
+                if self.uses_refiner:
+                    snapped = learned_refine(self.model.refiner, self._work, net, wc)
+                else:
+                    snapped = snap_to_edges(self._work, net, wc, self.snap, self._guide)
+                last = self._snapped = (key, net, snapped)
                 self._add_time("snap", t0)
             prob = last[2].copy()
         if refine:

@@ -11,6 +11,25 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 STRIDES = (8, 16, 32)
 UPSAMPLES = ("deconv", "bilinear")
 EXTRA_INITS = ("zero", "mean")
+#: Architectures of the learned refiner a checkpoint may carry (`extra["refiner"]`, see `models.refiner`).
+REFINER_ARCHS = ("refiner-v1",)
+REFINER_WIDTHS = range(4, 65)
+
+
+def check_extra(extra: dict[str, Any]) -> None:
+    """ValueError unless `extra` holds only what this version understands: an optional learned refiner
+    {"arch": one of REFINER_ARCHS, "width": 4..64}."""
+    if not isinstance(extra, dict):
+        raise ValueError("extra must be a mapping")
+    unknown = set(extra) - {"refiner"}
+    if unknown:
+        raise ValueError(f"extra has unknown fields {sorted(unknown)}")
+    r = extra.get("refiner")
+    if r is None:
+        return
+    if not isinstance(r, dict) or set(r) != {"arch", "width"} or r["arch"] not in REFINER_ARCHS \
+            or type(r["width"]) is not int or r["width"] not in REFINER_WIDTHS:
+        raise ValueError(f"extra['refiner'] must be {{'arch': one of {REFINER_ARCHS}, 'width': 4..64}}, got {r!r}")
 
 
 @dataclass(frozen=True)
@@ -38,11 +57,17 @@ class ModelSpec:
             raise ValueError(f"extra_init must be one of {EXTRA_INITS}, got {self.extra_init!r}")
         if self.clamp <= 0:
             raise ValueError("clamp must be positive")
+        check_extra(self.extra)
 
     @property
     def name(self) -> str:
-        """Short human name, e.g. 'resnet18 FCN-8s'."""
-        return f"{self.backbone} FCN-{self.stride}s"
+        """Short human name, e.g. 'resnet18 FCN-8s' ('+ refiner' when it carries a learned refiner)."""
+        return f"{self.backbone} FCN-{self.stride}s" + (" + refiner" if self.refiner is not None else "")
+
+    @property
+    def refiner(self) -> dict[str, Any] | None:
+        """The learned refiner's {"arch", "width"}, or None when the model has none."""
+        return self.extra.get("refiner")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-able) form."""

@@ -6,17 +6,55 @@ Optionally folds NoC summaries (from `ifcn noc`) into the metadata, so the annot
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
+import torch
+
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.errors import IFCNError
+from models.errors import CheckpointError, IFCNError
+from models.fcn import IFCN
+from models.refiner import ARCH as REFINER_ARCH, Refiner
+from models.spec import REFINER_WIDTHS
+
+
+def read_refiner(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
+    """(width, state dict) of an `ifcn train-refiner` checkpoint (best.pt / last.pt), checked against the
+    refiner's architecture; CheckpointError for anything else."""
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - whatever the file is, the user gets one clear message
+        raise CheckpointError(f"{path}: not a refiner checkpoint ({type(e).__name__}: {e}).") from None
+    width = ck.get("width") if isinstance(ck, dict) else None
+    state = ck.get("model") if isinstance(ck, dict) else None
+    if type(width) is not int or width not in REFINER_WIDTHS or not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a refiner checkpoint (needs 'width' 4..64 and 'model' weights).")
+    try:
+        Refiner(width).load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path}: the weights do not match a refiner of width {width} ({e}).") from None
+    return width, {k: v.float() for k, v in state.items()}
+
+
+def attach_refiner(model: IFCN, path: Path) -> IFCN:
+    """`model` with the learned refiner of `path` (replacing any it had): a new IFCN sharing its backbone."""
+    width, state = read_refiner(path)
+    spec = dataclasses.replace(model.spec, extra={**model.spec.extra,
+                                                  "refiner": {"arch": REFINER_ARCH, "width": width}})
+    net = IFCN(spec, model.backbone)
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith("refiner.")}
+    net.load_state_dict({**own, **{f"refiner.{k}": v for k, v in state.items()}}, strict=True)
+    return net.eval()
 
 
 def export_checkpoint(src: Path, dst: Path, half: bool = True, noc_summary: Path | None = None,
-                      noc_refined_summary: Path | None = None, note: str | None = None) -> dict:
-    """Write `src`'s model to `dst` without resumable state; returns the metadata written."""
+                      noc_refined_summary: Path | None = None, note: str | None = None,
+                      refiner: Path | None = None) -> dict:
+    """Write `src`'s model to `dst` without resumable state (with the learned refiner of `refiner` attached);
+    returns the metadata written."""
     loaded = load_checkpoint(src)
+    model = loaded.model if refiner is None else attach_refiner(loaded.model, refiner)
     meta = dict(loaded.meta)
     for key, path in (("", noc_summary), ("grabcut_", noc_refined_summary)):
         if path is None:
@@ -31,12 +69,14 @@ def export_checkpoint(src: Path, dst: Path, half: bool = True, noc_summary: Path
     if note:
         meta["note"] = note
     meta["exported_from"] = str(src)
-    save_checkpoint(dst, loaded.model, meta=meta, extra={}, half=half)
+    if refiner is not None:
+        meta["refiner_from"] = str(refiner)
+    save_checkpoint(dst, model, meta=meta, extra={}, half=half)
     return meta
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`ifcn export --checkpoint FILE --out FILE [--fp32] [--noc DIR] [--noc-refined DIR]`."""
+    """`ifcn export --checkpoint FILE --out FILE [--fp32] [--noc DIR] [--noc-refined DIR] [--refiner FILE]`."""
     parser.add_argument("--checkpoint", required=True, type=Path, help="training checkpoint (best.pt)")
     parser.add_argument("--out", required=True, type=Path, help="model file to write")
     parser.add_argument("--fp32", action="store_true", help="keep fp32 weights (default: fp16 storage)")
@@ -44,6 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noc-refined", type=Path,
                         help="`ifcn noc --refine` output folder to record as grabcut_noc@85/@90")
     parser.add_argument("--note", help="free-text note stored in the metadata")
+    parser.add_argument("--refiner", type=Path,
+                        help="`ifcn train-refiner` checkpoint (best.pt) whose learned refiner the model carries")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     meta = export_checkpoint(args.checkpoint, args.out, half=not args.fp32,
                              noc_summary=args.noc / "summary.json" if args.noc else None,
                              noc_refined_summary=args.noc_refined / "summary.json" if args.noc_refined else None,
-                             note=args.note)
+                             note=args.note, refiner=args.refiner)
     size = args.out.stat().st_size / 1e6
     shown = {k: meta[k] for k in ("val_iou", "noc@85", "noc@90", "steps") if k in meta}
     print(f"wrote {args.out} ({size:.1f} MB) {shown}")

@@ -274,12 +274,13 @@ def _bar(total: int, show: bool, desc: str):
 
 def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512, net_size: int | None = None,
                    zoom_target: int | None = None, brs: bool = True, snap: bool = True,
-                   refine_method: str = "colour"):
+                   refine_method: str = "colour", learned: bool = True):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
 
     `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in;
     `brs`: f-BRS click enforcement (see `models.brs`); `snap`: edge snapping (see `models.edge_snap`);
-    `refine_method`: what `--refine` runs, "colour" (`models.colour_refine`) or "grabcut" (`models.grabcut`)."""
+    `refine_method`: what `--refine` runs, "colour" (`models.colour_refine`) or "grabcut" (`models.grabcut`);
+    `learned`: snapping runs the model's learned refiner when it carries one (`models.refiner`)."""
     from models.predictor import BRS, GRABCUT, EdgeSnap, Predictor, ZoomIn
 
     if checkpoint is not None and checkpoint.lower() == GRABCUT:
@@ -292,7 +293,7 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
         raise IFCNError(f"--zoom-in {zoom_target}: {e}") from None
     return Predictor.load(checkpoint, device=device, max_size=max_size, net_size=net_size, zoom_in=zoom,
                           brs=BRS() if brs else None, snap=EdgeSnap() if snap else None,
-                          refine_method=refine_method)
+                          refine_method=refine_method, learned=learned)
 
 
 def open_folders(images: str, masks: str):
@@ -401,6 +402,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=True,
                         help="edge snapping: the network's probability guided-filtered with the photo, so the "
                              "boundary follows its edges, as the annotator does (default on; --no-snap: off)")
+    parser.add_argument("--learned-refiner", action=argparse.BooleanOptionalAction, default=True,
+                        help="with snapping on, a model that carries a learned refiner (models.refiner) snaps "
+                             "with it, as the annotator does (default on; --no-learned-refiner: the guided "
+                             "filter instead)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--progress-json", action="store_true",
                         help="JSON progress lines on stdout (the table then goes to stderr)")
@@ -429,7 +434,8 @@ def run(args: argparse.Namespace) -> int:
         for checkpoint, refine in runs:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
                                        net_size=args.net_size, zoom_target=args.zoom_in, brs=args.brs,
-                                       snap=args.snap, refine_method=args.refine_method)
+                                       snap=args.snap, refine_method=args.refine_method,
+                                       learned=args.learned_refiner)
             res = evaluate(predictor, dataset, split=split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
@@ -438,6 +444,7 @@ def run(args: argparse.Namespace) -> int:
                              "zoom_in": predictor.zoom_in.target if info["zoom_in"] else 0,
                              "max_size": args.max_size, "net_size": info.get("net_size"),
                              "brs": bool(info["brs"]), "snap": bool(info.get("snap", False)),
+                             "learned_refiner": bool(info.get("learned_refiner", False)),
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})
             results.append(res)

@@ -1,0 +1,86 @@
+"""`ifcn refiner-pack` and `ifcn train-refiner` on a small generated object folder: states written along the
+oracle's clicks, training that lowers the loss and resumes, by-source weights, and the export of a model that
+carries the refiner."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import save_checkpoint
+from models.errors import IFCNError
+from models.fcn import build_ifcn
+from models.predictor import Predictor
+from models.spec import ModelSpec
+from tests.training.test_layouts import simple_folder
+from training import refiner_pack, refiner_train
+from training.export import export_checkpoint
+from training.layouts import open_object_sources
+
+
+def _args(module, *argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    module.add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    """A tiny model, a 40-image object folder and the pack of its training split."""
+    root = tmp_path_factory.mktemp("refiner")
+    torch.manual_seed(0)
+    save_checkpoint(root / "model.pt", build_ifcn(ModelSpec(backbone="resnet18")))
+    folder = simple_folder(root / "objects", 40)
+    n = refiner_pack.build(open_object_sources([str(folder)]), root / "pack", checkpoint=str(root / "model.pt"))
+    return root, n
+
+
+def test_pack_holds_each_training_object_with_its_states(pack):
+    root, n = pack
+    files = sorted((root / "pack").glob("*.npz"))
+    assert n >= 30 and len(files) == n  # one object per image; the held-out 10 % are not in it
+    with np.load(files[0]) as z:
+        probs, clicks, gt = z["probs_0"], z["clicks_0"], z["gt_0"]
+        assert z["rgb"].shape == (64, 64, 3) and gt.shape == (64, 64) and gt.sum() == 24 * 24
+        assert probs.dtype == np.uint8 and probs.shape[1:] == (64, 64)
+        assert 1 <= len(probs) <= refiner_pack.MAX_CLICKS and clicks.shape == (len(probs), 3)
+        assert clicks[0, 2] == 1.0 and gt[int(clicks[0, 1]), int(clicks[0, 0])]  # the first click is on it
+    # resumable: a second run skips the images already written
+    assert refiner_pack.build(open_object_sources([str(root / "objects")]), root / "pack",
+                              checkpoint=str(root / "model.pt")) == 0
+
+
+def test_training_lowers_the_loss_resumes_and_exports(pack, tmp_path):
+    root, _ = pack
+    out = tmp_path / "run"
+    base = ["--pack", str(root / "pack"), "--out", str(out), "--batch-size", "4", "--crop-size", "64",
+            "--width", "8", "--val-every", "30", "--threads", "1", "--lr", "5e-3"]
+    assert refiner_train.run(_args(refiner_train, *base, "--steps", "30")) == 0
+    assert refiner_train.run(_args(refiner_train, *base, "--steps", "60", "--resume")) == 0
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [30, 60]  # the second run went on from step 30
+    assert log[-1]["loss"] < log[0]["loss"]
+    assert {"raw", "snap", "refined"} <= set(log[-1])
+    ck = torch.load(out / "last.pt", weights_only=True)
+    assert ck["step"] == 60 and ck["width"] == 8
+    export_checkpoint(root / "model.pt", tmp_path / "m.pt", refiner=out / "best.pt")
+    p = Predictor.load(tmp_path / "m.pt", engine="torch")
+    assert p.uses_refiner
+
+
+def test_source_weights_and_refusals(pack, tmp_path):
+    probs = refiner_train.source_probabilities(["a", "a", "a", "b"], "a:0.5,b:0.5")
+    np.testing.assert_allclose(probs, [1 / 6, 1 / 6, 1 / 6, 0.5])
+    np.testing.assert_allclose(refiner_train.source_probabilities(["a", "b"]), [0.5, 0.5])
+    with pytest.raises(IFCNError):
+        refiner_train.source_probabilities(["a"], "z:1")
+    with pytest.raises(IFCNError):
+        refiner_train.source_probabilities(["a"], "a=1")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IFCNError, match="too few states"):
+        refiner_train.run(_args(refiner_train, "--pack", str(tmp_path / "empty"), "--out", str(tmp_path / "o")))
+    with pytest.raises(IFCNError):
+        refiner_train.run(_args(refiner_train, "--pack", "x", "--out", str(tmp_path / "o"), "--width", "2"))
