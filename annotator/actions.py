@@ -81,6 +81,9 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("snap_edges", "&Snap to Edges", (),
                "Move the mask's boundary onto the photo's nearby edges (guided filter of the model's "
                "prediction)", checkable=True),
+    ActionSpec("learned_refiner", "Snap with the &Learned Refiner", (),
+               "Snap to Edges runs the model's learned refiner (a small network trained on real photos) "
+               "instead of the guided filter; only for models that carry one", checkable=True),
     ActionSpec("refine_grabcut", "Refine with &GrabCut (Slower)", (),
                "Refinement (key G) runs OpenCV's GrabCut on a crop around the object instead of the fast "
                "colour refinement: about as accurate, 20-40x slower", checkable=True),

@@ -33,6 +33,7 @@ class MenusMixin:
             "focus_zoom": lambda on: self._toggle_reload("focus_zoom", "zoom_in", on),
             "enforce_clicks": lambda on: self._toggle_reload("enforce_clicks", "brs", on),
             "snap_edges": lambda on: self._toggle_reload("snap_edges", "snap", on),
+            "learned_refiner": lambda on: self._toggle_reload("learned_refiner", "learned_refiner", on),
             "refine_grabcut": self._on_refine_grabcut,
             "model_info": self.show_model_info, "shortcuts": self.show_shortcuts, "about": self.show_about,
             "export": lambda: convert_dialog.show(self, "export"),
@@ -48,6 +49,7 @@ class MenusMixin:
         a["focus_zoom"].setChecked(self.settings.zoom_in)
         a["enforce_clicks"].setChecked(self.settings.brs)
         a["snap_edges"].setChecked(self.settings.snap)
+        a["learned_refiner"].setChecked(self.settings.learned_refiner)
         a["refine_grabcut"].setChecked(self.settings.refine_method == "grabcut")
         a["show_clicks"].setChecked(self.settings.show_clicks)
         a["protect_finished"].setChecked(self.settings.protect_finished)
@@ -81,6 +83,7 @@ class MenusMixin:
         self.model_menu.addAction(a["focus_zoom"])
         self.model_menu.addAction(a["enforce_clicks"])
         self.model_menu.addAction(a["snap_edges"])
+        self.model_menu.addAction(a["learned_refiner"])
         self.model_menu.addAction(a["refine_grabcut"])
         self.device_menu = self.model_menu.addMenu("&Device")
         self.device_actions: dict[str, QAction] = {}

@@ -19,6 +19,10 @@ class ModelMixin:
         """Use `predictor` for all further clicks (current object re-predicted)."""
         self.predictor = predictor
         self.service.set_predictor(predictor)
+        act = getattr(self, "actions_by_name", {}).get("learned_refiner")
+        if act is not None:  # only a model that carries a learned refiner can snap with one
+            model = getattr(predictor, "model", None)
+            act.setEnabled(getattr(model, "refiner", None) is not None)
         if self.state is not None:
             self.state.forget_predictions()
             self._request_prediction()
@@ -33,6 +37,7 @@ class ModelMixin:
                                zoom_in=ZoomIn() if self.settings.zoom_in else None,
                                brs=BRS() if self.settings.brs else None,
                                snap=EdgeSnap() if self.settings.snap else None,
+                               learned=self.settings.learned_refiner,
                                refine_method=self.settings.refine_method)
         except IFCNError as e:
             dialogs.message(self, "error", "Could not load the model",

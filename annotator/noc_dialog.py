@@ -276,15 +276,16 @@ class NocDialog(QDialog):
 
     def noc_argv(self, run: NocRun) -> list[str]:
         """`ifcn noc` arguments of `run`: the chosen data and options, and the predictor as the annotator
-        runs it now (Maximum Inference Size, Zoom In on the Object, Enforce Clicks, Snap to Edges, Refine with
-        GrabCut)."""
+        runs it now (Maximum Inference Size, Zoom In on the Object, Enforce Clicks, Snap to Edges and its Learned
+        Refiner, Refine with GrabCut)."""
         from models.predictor import ZoomIn
 
         settings = self.window_.settings
         argv = [*self.data_args, "--out", str(run.out), "--max-clicks", str(self.max_clicks),
                 "--device", self.device.currentData(), "--progress-json", "--max-size", str(settings.max_size),
                 "--zoom-in", str(ZoomIn().target if settings.zoom_in else 0),
-                "--brs" if settings.brs else "--no-brs", "--snap" if settings.snap else "--no-snap"]
+                "--brs" if settings.brs else "--no-brs", "--snap" if settings.snap else "--no-snap",
+                "--learned-refiner" if settings.learned_refiner else "--no-learned-refiner"]
         if run.checkpoint is not None:
             argv += ["--checkpoint", run.checkpoint]
         if run.refine:

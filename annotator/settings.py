@@ -32,6 +32,7 @@ class Settings:
     zoom_in: bool = False         # from the 2nd click on, the model looks at a crop around the object
     brs: bool = True              # f-BRS: a click the network ignores is enforced (NoC@90 11.86 / 19.86 -> 9.84 / 17.51)
     snap: bool = True             # edge snapping: the mask's boundary follows the photo's edges (models.edge_snap)
+    learned_refiner: bool = True  # snapping runs the model's learned refiner when it has one (models.refiner)
     autosave: bool = True         # save on image switch, close and after each finished object
     protect_finished: bool = True # a new object's mask leaves finished objects' pixels alone
     show_clicks: bool = True      # draw click markers

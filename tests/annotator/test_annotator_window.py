@@ -420,3 +420,32 @@ def test_model_toggles_reload_and_persist(make_window, image_folder, tmp_path, f
     act.trigger()
     assert w.predictor is before and act.isChecked() is not default and getattr(w.settings, setting) is not default
     assert fake_dialogs.messages[-1][0] == "error"
+
+
+def test_learned_refiner_toggle_only_for_models_that_carry_one(make_window, image_folder, tmp_path, fake_dialogs):
+    """Model → Snap with the Learned Refiner: enabled for a model with a refiner (and on by default, so snapping
+    runs it), disabled for one without; switching it off reloads the model with the guided filter."""
+    import torch
+
+    from models.checkpoint import save_checkpoint
+    from models.fcn import build_ifcn
+    from models.refiner import Refiner
+    from models.spec import ModelSpec
+    from training.export import export_checkpoint
+
+    plain = tmp_path / "plain.pt"
+    save_checkpoint(plain, build_ifcn(ModelSpec(backbone="efficientnet_lite0"), weights=None))
+    torch.save({"model": Refiner(8).state_dict(), "width": 8}, tmp_path / "ref.pt")
+    with_ref = tmp_path / "with_ref.pt"
+    export_checkpoint(plain, with_ref, refiner=tmp_path / "ref.pt")
+    w = make_window(image_folder)
+    act = w.actions_by_name["learned_refiner"]
+    assert act in w.model_menu.actions() and act.isChecked()
+    assert w.load_checkpoint(str(plain))
+    assert not act.isEnabled() and not w.predictor.uses_refiner
+    assert w.load_checkpoint(str(with_ref))
+    assert act.isEnabled() and w.predictor.uses_refiner
+    act.trigger()
+    assert not act.isChecked() and w.settings.learned_refiner is False
+    assert w.predictor.checkpoint_path == with_ref and not w.predictor.uses_refiner
+    assert w.predictor.model.refiner is not None  # still carried, just not run
