@@ -361,7 +361,10 @@ class Predictor:
             if last is None or last[0] != key or last[1] is not net:  # not the network output snapped last
                 t0 = time.perf_counter()
                 if self.uses_refiner:
-                    snapped = learned_refine(self.model.refiner, self._work, net, wc)
+                    src = net
+                    if self.spec.refiner.get("input") == "snapped":  # it refines the guided filter's result
+                        src = snap_to_edges(self._work, net, wc, self.snap, self._guide)
+                    snapped = learned_refine(self.model.refiner, self._work, src, wc)
                 else:
                     snapped = snap_to_edges(self._work, net, wc, self.snap, self._guide)
                 last = self._snapped = (key, net, snapped)

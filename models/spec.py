@@ -14,11 +14,13 @@ EXTRA_INITS = ("zero", "mean")
 #: Architectures of the learned refiner a checkpoint may carry (`extra["refiner"]`, see `models.refiner`).
 REFINER_ARCHS = ("refiner-v1",)
 REFINER_WIDTHS = range(4, 65)
+#: What the refiner refines: the network's probability, or that probability edge-snapped first.
+REFINER_INPUTS = ("network", "snapped")
 
 
 def check_extra(extra: dict[str, Any]) -> None:
     """ValueError unless `extra` holds only what this version understands: an optional learned refiner
-    {"arch": one of REFINER_ARCHS, "width": 4..64}."""
+    {"arch": one of REFINER_ARCHS, "width": 4..64, optionally "input": one of REFINER_INPUTS}."""
     if not isinstance(extra, dict):
         raise ValueError("extra must be a mapping")
     unknown = set(extra) - {"refiner"}
@@ -27,9 +29,11 @@ def check_extra(extra: dict[str, Any]) -> None:
     r = extra.get("refiner")
     if r is None:
         return
-    if not isinstance(r, dict) or set(r) != {"arch", "width"} or r["arch"] not in REFINER_ARCHS \
-            or type(r["width"]) is not int or r["width"] not in REFINER_WIDTHS:
-        raise ValueError(f"extra['refiner'] must be {{'arch': one of {REFINER_ARCHS}, 'width': 4..64}}, got {r!r}")
+    if not isinstance(r, dict) or not {"arch", "width"} <= set(r) <= {"arch", "width", "input"} \
+            or r["arch"] not in REFINER_ARCHS or type(r["width"]) is not int or r["width"] not in REFINER_WIDTHS \
+            or r.get("input", "network") not in REFINER_INPUTS:
+        raise ValueError(f"extra['refiner'] must be {{'arch': one of {REFINER_ARCHS}, 'width': 4..64, 'input': "
+                         f"one of {REFINER_INPUTS}}}, got {r!r}")
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class ModelSpec:
 
     @property
     def refiner(self) -> dict[str, Any] | None:
-        """The learned refiner's {"arch", "width"}, or None when the model has none."""
+        """The learned refiner's {"arch", "width"[, "input"]}, or None when the model has none."""
         return self.extra.get("refiner")
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from models.checkpoint import load_checkpoint, save_checkpoint
 from models.errors import CheckpointError, IFCNError
 from models.fcn import IFCN
 from models.refiner import ARCH as REFINER_ARCH, Refiner
-from models.spec import REFINER_WIDTHS
+from models.spec import REFINER_INPUTS, REFINER_WIDTHS
 
 
-def read_refiner(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
-    """(width, state dict) of an `ifcn train-refiner` checkpoint (best.pt / last.pt), checked against the
+def read_refiner(path: Path) -> tuple[int, str, dict[str, torch.Tensor]]:
+    """(width, input, state dict) of an `ifcn train-refiner` checkpoint (best.pt / last.pt), checked against the
     refiner's architecture; CheckpointError for anything else."""
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
@@ -28,20 +28,23 @@ def read_refiner(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
         raise CheckpointError(f"{path}: not a refiner checkpoint ({type(e).__name__}: {e}).") from None
     width = ck.get("width") if isinstance(ck, dict) else None
     state = ck.get("model") if isinstance(ck, dict) else None
-    if type(width) is not int or width not in REFINER_WIDTHS or not isinstance(state, dict):
-        raise CheckpointError(f"{path}: not a refiner checkpoint (needs 'width' 4..64 and 'model' weights).")
+    kind = ck.get("input", "network") if isinstance(ck, dict) else None
+    if type(width) is not int or width not in REFINER_WIDTHS or not isinstance(state, dict) \
+            or kind not in REFINER_INPUTS:
+        raise CheckpointError(f"{path}: not a refiner checkpoint (needs 'width' 4..64, 'model' weights and "
+                              f"'input' one of {REFINER_INPUTS} if any).")
     try:
         Refiner(width).load_state_dict(state, strict=True)
     except (RuntimeError, TypeError) as e:
         raise CheckpointError(f"{path}: the weights do not match a refiner of width {width} ({e}).") from None
-    return width, {k: v.float() for k, v in state.items()}
+    return width, kind, {k: v.float() for k, v in state.items()}
 
 
 def attach_refiner(model: IFCN, path: Path) -> IFCN:
     """`model` with the learned refiner of `path` (replacing any it had): a new IFCN sharing its backbone."""
-    width, state = read_refiner(path)
-    spec = dataclasses.replace(model.spec, extra={**model.spec.extra,
-                                                  "refiner": {"arch": REFINER_ARCH, "width": width}})
+    width, kind, state = read_refiner(path)
+    spec = dataclasses.replace(model.spec, extra={**model.spec.extra, "refiner": {"arch": REFINER_ARCH,
+                                                                                   "width": width, "input": kind}})
     net = IFCN(spec, model.backbone)
     own = {k: v for k, v in model.state_dict().items() if not k.startswith("refiner.")}
     net.load_state_dict({**own, **{f"refiner.{k}": v for k, v in state.items()}}, strict=True)

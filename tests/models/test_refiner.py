@@ -104,6 +104,7 @@ def test_checkpoint_round_trip_keeps_the_refiner(tmp_path):
                                    {"refiner": {"arch": "refiner-v1", "width": 100000}},
                                    {"refiner": {"arch": "refiner-v1", "width": "8"}},
                                    {"refiner": {"arch": "refiner-v1", "width": 8, "code": "x"}},
+                                   {"refiner": {"arch": "refiner-v1", "width": 8, "input": "evil"}},
                                    {"payload": 1}])
 def test_hostile_refiner_specs_are_refused(tmp_path, extra):
     net = _model_with_refiner()
@@ -153,13 +154,21 @@ def test_export_attaches_a_trained_refiner_and_the_predictor_runs_it(tmp_path):
     expected = refine(with_ref.model.refiner, rgb, raw.predict(clicks), clicks)
     np.testing.assert_allclose(a, expected, atol=1e-3)  # fp16 storage: the refiner's weights as stored
     assert not np.allclose(a, b)
+    # a refiner trained on snapped probabilities refines the guided filter's result
+    torch.save({"model": ref.state_dict(), "width": 8, "input": "snapped"}, tmp_path / "ref_s.pt")
+    export_checkpoint(tmp_path / "base.pt", tmp_path / "out_s.pt", refiner=tmp_path / "ref_s.pt")
+    on_snap = Predictor.load(tmp_path / "out_s.pt", engine="torch")
+    assert on_snap.spec.refiner["input"] == "snapped"
+    on_snap.set_image(rgb)
+    np.testing.assert_allclose(on_snap.predict(clicks), refine(on_snap.model.refiner, rgb, b, clicks), atol=1e-3)
 
 
 def test_read_refiner_refuses_what_is_not_a_refiner(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
     torch.save({"model": {"w": torch.zeros(1)}, "width": 8}, tmp_path / "wrong.pt")
     torch.save({"model": Refiner(8).state_dict(), "width": 999}, tmp_path / "width.pt")
-    for name in ("junk.pt", "wrong.pt", "width.pt"):
+    torch.save({"model": Refiner(8).state_dict(), "width": 8, "input": "x"}, tmp_path / "input.pt")
+    for name in ("junk.pt", "wrong.pt", "width.pt", "input.pt"):
         with pytest.raises(CheckpointError):
             read_refiner(tmp_path / name)
     with pytest.raises(CheckpointError):

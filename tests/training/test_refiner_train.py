@@ -68,7 +68,19 @@ def test_training_lowers_the_loss_resumes_and_exports(pack, tmp_path):
     assert ck["step"] == 60 and ck["width"] == 8
     export_checkpoint(root / "model.pt", tmp_path / "m.pt", refiner=out / "best.pt")
     p = Predictor.load(tmp_path / "m.pt", engine="torch")
-    assert p.uses_refiner
+    assert p.uses_refiner and p.spec.refiner["input"] == "network"
+
+
+def test_a_refiner_can_learn_on_snapped_probabilities(pack, tmp_path):
+    root, _ = pack
+    out = tmp_path / "run"
+    assert refiner_train.run(_args(refiner_train, "--pack", str(root / "pack"), "--out", str(out), "--batch-size",
+                                   "2", "--crop-size", "64", "--width", "4", "--val-every", "5", "--steps", "5",
+                                   "--threads", "1", "--input", "snapped")) == 0
+    log = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    assert log["refined"] >= 0 and log["snap"] >= 0
+    export_checkpoint(root / "model.pt", tmp_path / "m.pt", refiner=out / "best.pt")
+    assert Predictor.load(tmp_path / "m.pt", engine="torch").spec.refiner["input"] == "snapped"
 
 
 def test_source_weights_and_refusals(pack, tmp_path):
