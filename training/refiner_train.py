@@ -170,6 +170,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    p.add_argument("--init", type=Path, help="start from this refiner checkpoint's weights (its width)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--input", choices=REFINER_INPUTS, default="network",
                    help="what the refiner refines: the network's probability, or that probability edge-snapped")
@@ -194,6 +195,12 @@ def run(a: argparse.Namespace) -> int:
     print(f"{len(states)} states of {len(photos)} photos, {len(vstates)} held out; loaded in {time.time() - t0:.0f} s",
           flush=True)
     model = Refiner(a.width)
+    if a.init is not None and not (a.resume and (out / "last.pt").is_file()):
+        from training.export import read_refiner
+        width, _, state = read_refiner(a.init)
+        if width != a.width:
+            raise IFCNError(f"--init {a.init}: a refiner of width {width}, not --width {a.width}.")
+        model.load_state_dict(state)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, best = 0, -1.0
     if a.resume and (out / "last.pt").is_file():

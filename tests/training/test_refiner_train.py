@@ -77,6 +77,15 @@ def test_a_refiner_can_learn_on_snapped_probabilities(pack, tmp_path):
     assert refiner_train.run(_args(refiner_train, "--pack", str(root / "pack"), "--out", str(out), "--batch-size",
                                    "2", "--crop-size", "64", "--width", "4", "--val-every", "5", "--steps", "5",
                                    "--threads", "1", "--input", "snapped")) == 0
+    again = tmp_path / "again"  # --init starts from those weights
+    assert refiner_train.run(_args(refiner_train, "--pack", str(root / "pack"), "--out", str(again), "--steps",
+                                   "1", "--val-every", "1", "--lr", "0", "--width", "4", "--threads", "1",
+                                   "--init", str(out / "best.pt"))) == 0
+    a, b = (torch.load(d / "best.pt", weights_only=True)["model"] for d in (out, again))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(IFCNError, match="width"):
+        refiner_train.run(_args(refiner_train, "--pack", str(root / "pack"), "--out", str(again), "--steps", "0",
+                                "--width", "8", "--init", str(out / "best.pt")))
     log = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
     assert log["refined"] >= 0 and log["snap"] >= 0
     export_checkpoint(root / "model.pt", tmp_path / "m.pt", refiner=out / "best.pt")
