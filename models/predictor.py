@@ -364,7 +364,7 @@ class Predictor:
                     src = net
                     if self.spec.refiner.get("input") == "snapped":  # it refines the guided filter's result
                         src = snap_to_edges(self._work, net, wc, self.snap, self._guide)
-                    snapped = learned_refine(self.model.refiner, self._work, src, wc)
+                    snapped = learned_refine(self._net.refiner, self._work, src, wc)  # channels-last copy on CPU
                 else:
                     snapped = snap_to_edges(self._work, net, wc, self.snap, self._guide)
                 last = self._snapped = (key, net, snapped)

@@ -106,6 +106,8 @@ def refine(model: Refiner, rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[C
         weight = model.out.weight
         x = torch.from_numpy(refiner_input(rgb[y0:y1, x0:x1], out[y0:y1, x0:x1], inside))[None]
         x = x.to(device=weight.device, dtype=weight.dtype)
+        if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
+            x = x.contiguous(memory_format=torch.channels_last)  # the predictor's CPU copy: ~25 % faster
         out[y0:y1, x0:x1] = torch.sigmoid(refine_logits(model, x))[0, 0].float().cpu().numpy()
     for c in clicks:
         cv2.circle(out, c.pixel(), CLICK_RADIUS, 1.0 if c.positive else 0.0, thickness=-1)
