@@ -20,9 +20,9 @@ class ModelMixin:
         self.predictor = predictor
         self.service.set_predictor(predictor)
         act = getattr(self, "actions_by_name", {}).get("learned_refiner")
-        if act is not None:  # only a model that carries a learned refiner can snap with one
+        if act is not None:  # only a model that carries a learned refiner can snap with one, when snapping is on
             model = getattr(predictor, "model", None)
-            act.setEnabled(getattr(model, "refiner", None) is not None)
+            act.setEnabled(getattr(model, "refiner", None) is not None and getattr(predictor, "snap", None) is not None)
         if self.state is not None:
             self.state.forget_predictions()
             self._request_prediction()

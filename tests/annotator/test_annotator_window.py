@@ -449,3 +449,5 @@ def test_learned_refiner_toggle_only_for_models_that_carry_one(make_window, imag
     assert not act.isChecked() and w.settings.learned_refiner is False
     assert w.predictor.checkpoint_path == with_ref and not w.predictor.uses_refiner
     assert w.predictor.model.refiner is not None  # still carried, just not run
+    w.actions_by_name["snap_edges"].trigger()  # snapping off: the refiner's switch has nothing to switch
+    assert w.predictor.snap is None and not act.isEnabled()

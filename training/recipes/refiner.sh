@@ -4,7 +4,7 @@
 #
 # 1. States: the shipped model (network + f-BRS, no snapping) along the NoC oracle's clicks on the training
 #    split of the real photos (the held-out 10 % by stem hash are left out, as for the network). Two processes,
-#    one per core; resumable (done images are skipped). The pack of 2026-12-05 was stopped after 19 min at 716
+#    one per core; resumable (done images are skipped). The pack of 2026-12-05 was stopped after 19 min at 719
 #    photos (3,412 objects; sources interleaved), which is what the shipped refiner saw.
 # 2. Training: 2,500 steps of 16 crops of 256 px around the objects' boundaries, sampled by source, on the
 #    edge-snapped probabilities (--input snapped: the refiner corrects the guided filter's result; refining the
