@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from models.clicks import Click
-from models.errors import IFCNError
+from models.errors import DatasetError, IFCNError
 from models.metrics import interior_point, iou, next_click
 from models.predictor import Predictor, _fit
 from training.layouts import ObjectFolder, open_object_sources, usable
@@ -62,11 +62,15 @@ def build(sources: list[tuple[ObjectFolder, float]], out: Path, shard: int = 0, 
         if path.exists():
             continue
         try:
-            rgb = _fit(folder.load_rgb(iid), max_size)
+            full = folder.load_rgb(iid)
             masks = folder.load_masks(iid)
+            wrong = [k for k, obj, _ in masks if obj.shape != full.shape[:2]]
+            if wrong:
+                raise DatasetError(f"mask {wrong[0]} does not have the photo's size")
         except Exception as e:  # noqa: BLE001 - a bad file in a big folder: skip it, say so
             print(f"skip {folder.name}/{iid}: {e}", flush=True)
             continue
+        rgb = _fit(full, max_size)
         h, w = rgb.shape[:2]
         predictor.set_image(rgb)
         arrays: dict[str, np.ndarray] = {"rgb": rgb}

@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,25 +52,50 @@ def load_pack(folder: Path, states_per_object: int, rng: np.random.Generator, va
     photos: list[np.ndarray] = []
     states: list[State] = []
     sources: list[str] = []
+    if not folder.is_dir():
+        raise IFCNError(f"{folder}: no such folder (write one with `ifcn refiner-pack`).")
     for path in sorted(folder.glob("*.npz")):
         if path.name.endswith(".tmp.npz") or _held_out(path.stem) != val:
             continue
-        with np.load(path) as z:
-            photos.append(z["rgb"])
-            for key in [k for k in z.files if k.startswith("probs_")]:
-                k = key[len("probs_"):]
-                probs, clicks = z[key], z[f"clicks_{k}"]
-                gt, ign = z[f"gt_{k}"], z[f"ignore_{k}"]
-                picks = range(len(probs)) if len(probs) <= states_per_object else \
-                    sorted(rng.choice(len(probs), states_per_object, replace=False))
-                for n in picks:
-                    cl = [Click(float(x), float(y), bool(p)) for x, y, p in clicks[:n + 1]]
-                    src = probs[n]
-                    if snapped:
-                        src = np.round(snap(photos[-1], probs[n] / np.float32(255), cl) * 255).astype(np.uint8)
-                    states.append(State(len(photos) - 1, gt, ign, probs[n], cl, src))
-                    sources.append(path.stem.split("__")[0])
+        try:
+            objects = _read_pack_file(path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            print(f"skipped {path.name}: not a readable refiner-pack file ({type(e).__name__}: {e})", flush=True)
+            continue
+        if not objects:
+            continue
+        photos.append(objects[0][0])
+        for _, gt, ign, probs, clicks in objects:
+            picks = range(len(probs)) if len(probs) <= states_per_object else \
+                sorted(rng.choice(len(probs), states_per_object, replace=False))
+            for n in picks:
+                cl = [Click(float(x), float(y), bool(p)) for x, y, p in clicks[:n + 1]]
+                src = probs[n]
+                if snapped:
+                    src = np.round(snap(photos[-1], probs[n] / np.float32(255), cl) * 255).astype(np.uint8)
+                states.append(State(len(photos) - 1, gt, ign, probs[n], cl, src))
+                sources.append(path.stem.split("__")[0])
     return photos, states, sources
+
+
+def _read_pack_file(path: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(rgb, gt, ignore, probs, clicks) of each object of one `refiner-pack` file, checked for shape and type
+    (ValueError for a file that is not one: it is skipped, never trusted; pickled objects are refused)."""
+    out = []
+    with np.load(path, allow_pickle=False) as z:
+        rgb = z["rgb"]
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("rgb is not an HxWx3 uint8 photo")
+        h, w = rgb.shape[:2]
+        for key in [k for k in z.files if k.startswith("probs_")]:
+            k = key[len("probs_"):]
+            probs, clicks = z[key], z[f"clicks_{k}"]
+            gt, ign = z[f"gt_{k}"], z[f"ignore_{k}"]
+            if gt.shape != (h, w) or ign.shape != (h, w) or probs.dtype != np.uint8 or probs.ndim != 3 \
+                    or probs.shape[1:] != (h, w) or clicks.shape != (len(probs), 3) or len(probs) == 0:
+                raise ValueError(f"object {k}: arrays do not match the photo")
+            out.append((rgb, gt.astype(bool), ign.astype(bool), probs, clicks.astype(np.float32)))
+    return out
 
 
 def source_probabilities(sources: list[str], weights: str = "") -> np.ndarray:

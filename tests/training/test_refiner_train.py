@@ -18,7 +18,7 @@ from models.spec import ModelSpec
 from tests.training.test_layouts import simple_folder
 from training import refiner_pack, refiner_train
 from training.export import export_checkpoint
-from training.layouts import open_object_sources
+from training.layouts import in_val_split, open_object_sources
 
 
 def _args(module, *argv: str) -> argparse.Namespace:
@@ -38,7 +38,7 @@ def pack(tmp_path_factory):
     return root, n
 
 
-def test_pack_holds_each_training_object_with_its_states(pack):
+def test_pack_holds_each_training_object_with_its_states(pack, capsys):
     root, n = pack
     files = sorted((root / "pack").glob("*.npz"))
     assert n >= 30 and len(files) == n  # one object per image; the held-out 10 % are not in it
@@ -48,9 +48,29 @@ def test_pack_holds_each_training_object_with_its_states(pack):
         assert probs.dtype == np.uint8 and probs.shape[1:] == (64, 64)
         assert 1 <= len(probs) <= refiner_pack.MAX_CLICKS and clicks.shape == (len(probs), 3)
         assert clicks[0, 2] == 1.0 and gt[int(clicks[0, 1]), int(clicks[0, 0])]  # the first click is on it
+    # a corrupt photo and a mask of the wrong size are skipped with a message, the rest is written
+    from PIL import Image
+    broken = tmp_path_factory_copy(root)
+    ids = sorted(p.stem for p in (broken / "images").glob("*.png") if not in_val_split(p.stem))
+    (broken / "images" / f"{ids[0]}.png").write_bytes(b"\x89PNG broken")
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(broken / "masks" / f"{ids[1]}_0.png")
+    n2 = refiner_pack.build(open_object_sources([str(broken)]), root / "pack2", checkpoint=str(root / "model.pt"))
+    assert n2 == n - 2 and len(list((root / "pack2").glob("*.npz"))) == n2
+    out = capsys.readouterr().out
+    assert f"skip objects_copy/{ids[0]}" in out and f"skip objects_copy/{ids[1]}: mask 0 does not have" in out
     # resumable: a second run skips the images already written
     assert refiner_pack.build(open_object_sources([str(root / "objects")]), root / "pack",
                               checkpoint=str(root / "model.pt")) == 0
+
+
+def tmp_path_factory_copy(root):
+    """A copy of the fixture's object folder that a test may break."""
+    import shutil
+    dst = root / "objects_copy"
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(root / "objects", dst)
+    return dst
 
 
 def test_training_lowers_the_loss_resumes_and_exports(pack, tmp_path):
@@ -105,3 +125,29 @@ def test_source_weights_and_refusals(pack, tmp_path):
         refiner_train.run(_args(refiner_train, "--pack", str(tmp_path / "empty"), "--out", str(tmp_path / "o")))
     with pytest.raises(IFCNError):
         refiner_train.run(_args(refiner_train, "--pack", "x", "--out", str(tmp_path / "o"), "--width", "2"))
+
+
+def test_broken_pack_files_are_skipped_with_a_message(pack, tmp_path, capsys):
+    """A truncated file, a file that is not a zip, one with arrays that do not fit its photo and one that
+    needs pickle are each skipped (named on stdout); the good ones load."""
+    import shutil
+
+    root, _ = pack
+    bad = tmp_path / "pack"
+    shutil.copytree(root / "pack", bad)
+    files = sorted(bad.glob("*.npz"))
+    files[0].write_bytes(files[0].read_bytes()[:200])
+    files[1].write_bytes(b"not a zip file")
+    with np.load(files[2]) as z:
+        arrays = dict(z)
+    arrays["gt_0"] = arrays["gt_0"][:10]
+    np.savez(files[2], **arrays)
+    np.savez(files[3], rgb=np.array([object()], dtype=object))
+    photos, states, _ = refiner_train.load_pack(bad, 4, np.random.default_rng(0), val=False)
+    photos_v, _, _ = refiner_train.load_pack(bad, 4, np.random.default_rng(0), val=True)
+    out = capsys.readouterr().out
+    skipped = [f.name for f in files[:4] if f"skipped {f.name}" in out]
+    assert len(skipped) == 4, out
+    assert len(photos) + len(photos_v) == len(files) - 4 and states
+    with pytest.raises(IFCNError, match="no such folder"):
+        refiner_train.load_pack(tmp_path / "missing", 4, np.random.default_rng(0), val=False)
