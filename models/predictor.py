@@ -240,10 +240,15 @@ class Predictor:
 
     @property
     def uses_refiner(self) -> bool:
-        """True when the snapping stage runs the model's learned refiner (`models.refiner`) instead of the
-        guided filter (`models.edge_snap`): snapping on, `learned` on, and the model carries a refiner."""
+        """True when the model's learned refiner (`models.refiner`) runs: snapping on, `learned` on, and the model
+        carries a refiner. It refines the network's or the snapped probability at the snapping stage, or (input
+        "colour") the colour-refined one after colour refinement."""
         return self.snap is not None and self.learned and self.model is not None \
             and getattr(self.model, "refiner", None) is not None
+
+    @property
+    def _refiner_input(self) -> str | None:
+        return self.spec.refiner.get("input", "network") if self.uses_refiner else None
 
     @property
     def name(self) -> str:
@@ -360,7 +365,7 @@ class Predictor:
             key, last = tuple(wc), self._snapped
             if last is None or last[0] != key or last[1] is not net:  # not the network output snapped last
                 t0 = time.perf_counter()
-                if self.uses_refiner:
+                if self._refiner_input in ("network", "snapped"):
                     src = net
                     if self.spec.refiner.get("input") == "snapped":  # it refines the guided filter's result
                         src = snap_to_edges(self._work, net, wc, self.snap, self._guide)
@@ -378,6 +383,8 @@ class Predictor:
                                       iterations=grabcut.refine_iterations(self.snap is not None))
             else:
                 prob = colour_refine.refine(self._work, prob, wc, cache=self._guide)
+                if self._refiner_input == "colour":
+                    prob = learned_refine(self._net.refiner, self._work, prob, wc)
             self._add_time("refine", t0)
         return prob
 

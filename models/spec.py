@@ -14,8 +14,9 @@ EXTRA_INITS = ("zero", "mean")
 #: Architectures of the learned refiner a checkpoint may carry (`extra["refiner"]`, see `models.refiner`).
 REFINER_ARCHS = ("refiner-v1",)
 REFINER_WIDTHS = range(4, 65)
-#: What the refiner refines: the network's probability, or that probability edge-snapped first.
-REFINER_INPUTS = ("network", "snapped")
+#: What the refiner refines: the network's probability, that probability edge-snapped, or edge-snapped and then
+#: colour-refined (the refiner then runs after colour refinement, when that is on).
+REFINER_INPUTS = ("network", "snapped", "colour")
 
 
 def check_extra(extra: dict[str, Any]) -> None:

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from models.clicks import Click
-from models.edge_snap import snap
+from models import colour_refine
+from models.edge_snap import GuideCache, snap
 from models.errors import IFCNError
 from models.metrics import iou
 from models.refiner import Refiner, refine, refine_logits, refiner_input
@@ -38,17 +39,18 @@ class State:
     ignore: np.ndarray
     prob: np.ndarray  # uint8: the predictor's probability
     clicks: list[Click]
-    src: np.ndarray  # uint8: what the refiner refines (the probability, or it edge-snapped)
+    src: np.ndarray  # uint8: what the refiner refines (the probability, or it snapped, or snapped + colour)
 
 
 def _held_out(name: str, percent: int = 5) -> bool:
     return int.from_bytes(hashlib.sha1(name.encode()).digest()[:4], "big") % 100 < percent
 
 
-def load_pack(folder: Path, states_per_object: int, rng: np.random.Generator, val: bool, snapped: bool = False
+def load_pack(folder: Path, states_per_object: int, rng: np.random.Generator, val: bool, kind: str = "network"
               ) -> tuple[list[np.ndarray], list[State], list[str]]:
-    """(photos, states, source of each state) of the pack's train (or held-out) files; with `snapped`, the
-    refiner's input is the probability edge-snapped (`models.edge_snap`, as the predictor would)."""
+    """(photos, states, source of each state) of the pack's train (or held-out) files; `kind` is what the
+    refiner refines (`REFINER_INPUTS`): the probability, it edge-snapped (`models.edge_snap`), or snapped and
+    colour-refined (`models.colour_refine`), as the predictor computes them."""
     photos: list[np.ndarray] = []
     states: list[State] = []
     sources: list[str] = []
@@ -65,14 +67,18 @@ def load_pack(folder: Path, states_per_object: int, rng: np.random.Generator, va
         if not objects:
             continue
         photos.append(objects[0][0])
+        cache = GuideCache(photos[-1])
         for _, gt, ign, probs, clicks in objects:
             picks = range(len(probs)) if len(probs) <= states_per_object else \
                 sorted(rng.choice(len(probs), states_per_object, replace=False))
             for n in picks:
                 cl = [Click(float(x), float(y), bool(p)) for x, y, p in clicks[:n + 1]]
                 src = probs[n]
-                if snapped:
-                    src = np.round(snap(photos[-1], probs[n] / np.float32(255), cl) * 255).astype(np.uint8)
+                if kind != "network":
+                    p = snap(photos[-1], probs[n] / np.float32(255), cl)
+                    if kind == "colour":
+                        p = colour_refine.refine(photos[-1], p, cl, cache=cache)
+                    src = np.round(p * 255).astype(np.uint8)
                 states.append(State(len(photos) - 1, gt, ign, probs[n], cl, src))
                 sources.append(path.stem.split("__")[0])
     return photos, states, sources
@@ -167,20 +173,22 @@ def loss_fn(logits: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Ten
 
 
 def validate(model: Refiner, photos: list[np.ndarray], states: list[State], limit: int = 300) -> dict[str, float]:
-    """On held-out states, for the probability as it is, edge-snapped and refined: the mean IoU, and the share
+    """On held-out states, for the probability as it is, edge-snapped, as the refiner is given it and refined: the
+    mean IoU, and the share
     of states at 90 % IoU or more (`*_at90`: what NoC@90 counts; a refiner can raise the mean by fixing poor
     states while losing the precise ones)."""
     model.eval()
-    raw, snapped, refined = [], [], []
+    raw, snapped, given, refined = [], [], [], []
     for s in states[:limit]:
         rgb, prob = photos[s.image], s.prob.astype(np.float32) / 255.0
         raw.append(iou(prob >= 0.5, s.gt, s.ignore))
         snapped.append(iou(snap(rgb, prob, s.clicks) >= 0.5, s.gt, s.ignore))
         src = s.src.astype(np.float32) / 255.0
+        given.append(iou(src >= 0.5, s.gt, s.ignore))
         refined.append(iou(refine(model, rgb, src, s.clicks) >= 0.5, s.gt, s.ignore))
     model.train()
     out: dict[str, float] = {"states": len(raw)}
-    for name, v in (("raw", raw), ("snap", snapped), ("refined", refined)):
+    for name, v in (("raw", raw), ("snap", snapped), ("input", given), ("refined", refined)):
         out[name] = float(np.mean(v))
         out[f"{name}_at90"] = float(np.mean(np.array(v) >= 0.9))
     return out
@@ -204,7 +212,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", type=Path, help="start from this refiner checkpoint's weights (its width)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--input", choices=REFINER_INPUTS, default="network",
-                   help="what the refiner refines: the network's probability, or that probability edge-snapped")
+                   help="what the refiner refines: the network's probability, that probability edge-snapped, or "
+                        "edge-snapped and colour-refined (the refiner then runs after colour refinement)")
 
 
 def run(a: argparse.Namespace) -> int:
@@ -216,9 +225,8 @@ def run(a: argparse.Namespace) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    snapped = a.input == "snapped"
-    photos, states, sources = load_pack(Path(a.pack), a.states_per_object, rng, val=False, snapped=snapped)
-    vphotos, vstates, _ = load_pack(Path(a.pack), 2, np.random.default_rng(1), val=True, snapped=snapped)
+    photos, states, sources = load_pack(Path(a.pack), a.states_per_object, rng, val=False, kind=a.input)
+    vphotos, vstates, _ = load_pack(Path(a.pack), 2, np.random.default_rng(1), val=True, kind=a.input)
     if not states or not vstates:
         raise IFCNError(f"{a.pack}: too few states to train on ({len(states)} training, {len(vstates)} held "
                         f"out); run `ifcn refiner-pack` on more photos.")

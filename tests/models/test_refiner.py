@@ -161,6 +161,16 @@ def test_export_attaches_a_trained_refiner_and_the_predictor_runs_it(tmp_path):
     assert on_snap.spec.refiner["input"] == "snapped"
     on_snap.set_image(rgb)
     np.testing.assert_allclose(on_snap.predict(clicks), refine(on_snap.model.refiner, rgb, b, clicks), atol=1e-3)
+    # one trained on colour-refined probabilities runs after colour refinement, and only when that is on
+    torch.save({"model": ref.state_dict(), "width": 8, "input": "colour"}, tmp_path / "ref_c.pt")
+    export_checkpoint(tmp_path / "base.pt", tmp_path / "out_c.pt", refiner=tmp_path / "ref_c.pt")
+    after = Predictor.load(tmp_path / "out_c.pt", engine="torch")
+    after.set_image(rgb)
+    guided.set_image(rgb)
+    np.testing.assert_array_equal(after.predict(clicks), b)  # no colour refinement: guided snapping only
+    coloured = guided.predict(clicks, refine=True)
+    np.testing.assert_allclose(after.predict(clicks, refine=True), refine(after.model.refiner, rgb, coloured, clicks),
+                               atol=1e-3)
 
 
 def test_read_refiner_refuses_what_is_not_a_refiner(tmp_path):

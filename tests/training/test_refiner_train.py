@@ -97,6 +97,11 @@ def test_a_refiner_can_learn_on_snapped_probabilities(pack, tmp_path):
     assert refiner_train.run(_args(refiner_train, "--pack", str(root / "pack"), "--out", str(out), "--batch-size",
                                    "2", "--crop-size", "64", "--width", "4", "--val-every", "5", "--steps", "5",
                                    "--threads", "1", "--input", "snapped")) == 0
+    colour = tmp_path / "colour"
+    assert refiner_train.run(_args(refiner_train, "--pack", str(root / "pack"), "--out", str(colour), "--steps",
+                                   "2", "--val-every", "2", "--width", "4", "--threads", "1", "--batch-size", "2",
+                                   "--crop-size", "64", "--input", "colour")) == 0
+    assert torch.load(colour / "best.pt", weights_only=True)["input"] == "colour"
     again = tmp_path / "again"  # --init starts from those weights
     assert refiner_train.run(_args(refiner_train, "--pack", str(root / "pack"), "--out", str(again), "--steps",
                                    "1", "--val-every", "1", "--lr", "0", "--width", "4", "--threads", "1",
