@@ -8,7 +8,8 @@
 #    photos (3,412 objects; sources interleaved), which is what the shipped refiner saw.
 # 2. Training: 2,500 steps of 16 crops of 256 px around the objects' boundaries, sampled by source, on the
 #    edge-snapped probabilities (--input snapped: the refiner corrects the guided filter's result; refining the
-#    raw probability instead, runs/refiner1, lost the precise states and held-out NoC, see the model card).
+#    raw probability instead, runs/refiner1, lost the precise states and held-out NoC; --input colour, after
+#    colour refinement, runs/refiner3, tied; see the model card: none of the three is shipped).
 # 3. Export: the shipped network's weights unchanged, the refiner attached (spec.extra["refiner"]).
 # Then measure before shipping: `ifcn noc --data $D/<source> --split val --limit 50 --refine` (held-out choice
 # set) with and without --no-learned-refiner, and `make bench BENCH_DATA=../shared/data/bench`.
