@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections import OrderedDict
@@ -18,7 +17,6 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from models import colour_refine, grabcut
 from models.brs import BRS, refine_logits
@@ -30,6 +28,7 @@ from models.device import resolve_device
 from models.engines import FeatureEngine, make_engine
 from models.errors import IFCNError
 from models.fcn import IFCN
+from models.fold import fold_batchnorm
 from models.inputs import normalize_rgb, scale_maps
 from models.metrics import object_box
 from models.refiner import refine as learned_refine
@@ -74,36 +73,6 @@ def default_checkpoint() -> Path:
     """Where the shipped default model lives."""
     from resources import DEFAULT_CHECKPOINT
     return DEFAULT_CHECKPOINT
-
-
-def _fold_pair(parent: nn.Module, conv_name: str, bn_name: str) -> None:
-    conv, bn = parent._modules.get(conv_name), parent._modules.get(bn_name)
-    if isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d and bn.track_running_stats \
-            and conv.out_channels == bn.num_features:
-        parent._modules[conv_name] = fuse_conv_bn_eval(conv, bn)
-        parent._modules[bn_name] = nn.Identity()
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """An eval-mode copy of `model` with each BatchNorm that directly follows a convolution folded into it.
-
-    Folded: consecutive Conv2d → BatchNorm2d children of an `nn.Sequential` (where order is data flow), and
-    the convN → bnN pairs of torchvision ResNet blocks and of the ResNet trunk. `model` itself is not changed.
-    """
-    from torchvision.models.resnet import BasicBlock, Bottleneck
-
-    from models.backbones import ResNetFeatures
-
-    net = copy.deepcopy(model).eval()
-    for module in list(net.modules()):
-        if isinstance(module, nn.Sequential):
-            names = list(module._modules)
-            for a, b in zip(names, names[1:]):
-                _fold_pair(module, a, b)
-        elif isinstance(module, (BasicBlock, Bottleneck, ResNetFeatures)):
-            for i in (1, 2, 3):
-                _fold_pair(module, f"conv{i}", f"bn{i}")
-    return net
 
 
 def _reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bottom: bool,
