@@ -124,7 +124,7 @@ class Predictor:
         self.zoom_in = zoom_in
         self.brs = brs
         self.snap = snap  # edge snapping of the network's probability (models.edge_snap); None: off
-        #: with snapping on, the model's learned refiner (models.refiner) does it, when the model carries one
+        #: with snapping on, the model's learned refiner (models.refiner) runs, when the model carries one
         self.learned = bool(learned)
         self.brs_evals = 0  # head evaluations f-BRS ran in the last network run (1: clicks respected)
         self.spec: ModelSpec | None = model.spec if model is not None else None

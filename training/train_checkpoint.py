@@ -108,6 +108,8 @@ def start(cfg: TrainConfig, last_path: Path, device: torch.device, use_amp: bool
             model = build_ifcn(spec, weights=cfg.weights, allow_download=cfg.allow_download)
         except IFCNError as e:
             raise IFCNError(f"{e} (Or train from scratch with --weights none.)") from None
+    if getattr(model, "refiner", None) is not None:
+        model.refiner.requires_grad_(False)  # not in forward(): kept as it is (`ifcn train-refiner` trains it)
     model.train().to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -156,3 +156,29 @@ def test_broken_pack_files_are_skipped_with_a_message(pack, tmp_path, capsys):
     assert len(photos) + len(photos_v) == len(files) - 4 and states
     with pytest.raises(IFCNError, match="no such folder"):
         refiner_train.load_pack(tmp_path / "missing", 4, np.random.default_rng(0), val=False)
+
+
+def test_network_training_keeps_the_carried_refiner(pack, tmp_path):
+    """`ifcn train --init-checkpoint` of a model that carries a refiner trains the network and leaves the refiner
+    as it was (it is not in forward(); frozen so that distributed training has no unused gradients either)."""
+    from models.checkpoint import load_checkpoint
+    from training.train import TrainConfig, train
+
+    root, _ = pack
+    ref = tmp_path / "ref.pt"
+    torch.manual_seed(1)
+    r = refiner_train.Refiner(8)
+    with torch.no_grad():
+        for p in r.parameters():
+            p.normal_(0, 0.1)
+    torch.save({"model": r.state_dict(), "width": 8, "input": "snapped"}, ref)
+    export_checkpoint(root / "model.pt", tmp_path / "with_ref.pt", half=False, refiner=ref)
+    result = train(TrainConfig(voc_root="", data=(str(root / "objects"),), out=str(tmp_path / "run"),
+                               init_checkpoint=str(tmp_path / "with_ref.pt"), epochs=0, max_steps=2, batch_size=2,
+                               crop_size=64, workers=0, device="cpu", show_bar=False, val_every=2, lr=1e-2))
+    assert result.status == "completed"
+    before, after = load_checkpoint(tmp_path / "with_ref.pt").model, load_checkpoint(result.last_path).model
+    assert after.spec.refiner == {"arch": "refiner-v1", "width": 8, "input": "snapped"}
+    for k, v in before.refiner.state_dict().items():
+        assert torch.equal(after.refiner.state_dict()[k], v)
+    assert any(not torch.equal(a, b) for a, b in zip(before.score8.parameters(), after.score8.parameters()))
