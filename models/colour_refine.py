@@ -18,12 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from models.clicks import Click
 from models.edge_snap import GuideCache, guided_filter
-from models.regions import clicked_parts, crop_box, crop_clicks, touches_cut_edge
+from models.regions import clicked_parts, crop_box, crop_clicks, honour_clicks, touches_cut_edge
 
 #: What a refinement can be (`models.predictor.Predictor.refine_method`) and how tables and menus name it.
 REFINE_METHODS = ("colour", "grabcut")
@@ -121,6 +120,4 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click],
             break
         grown = fg.copy()
         grown[y0:y1, x0:x1] |= obj
-    for c in clicks:
-        cv2.circle(out, c.pixel(), settings.click_radius, 1.0 if c.positive else 0.0, thickness=-1)
-    return out
+    return honour_clicks(out, clicks, settings.click_radius)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from models.clicks import Click
+from models.regions import honour_clicks
 
 #: Pixels whose probability is within this of 0 or 1 count as flat when the box to filter is found: the
 #: filter returns a flat probability unchanged (up to this much), so only the transition band is computed.
@@ -162,6 +163,4 @@ def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: E
         for _ in range(settings.passes):  # the guide's statistics are the same for every pass
             q = np.clip(stats.filter(q), 0.0, 1.0)
         out[y0:y1, x0:x1] = q
-    for c in clicks:
-        cv2.circle(out, c.pixel(), settings.click_radius, 1.0 if c.positive else 0.0, thickness=-1)
-    return out
+    return honour_clicks(out, clicks, settings.click_radius)

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from models.clicks import Click, distance_map
-from models.regions import clicked_parts, crop_box, crop_clicks, touches_cut_edge
+from models.regions import clicked_parts, crop_box, crop_clicks, honour_clicks, touches_cut_edge
 
 RADIUS = 5
 #: GrabCut iterations of the classical from-clicks baseline.
@@ -148,9 +148,7 @@ def refine(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: i
             break
         grown = fg.copy()
         grown[y0:y1, x0:x1] |= obj
-    for c in clicks:  # definite pixels stay definite, also where a click lies outside the crop
-        cv2.circle(out, c.pixel(), radius, 1.0 if c.positive else 0.0, thickness=-1)
-    return out
+    return honour_clicks(out, clicks, radius)  # definite pixels stay definite, also outside the crop
 
 
 def refine_full(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], radius: int = RADIUS,

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.clicks import Click, distance_maps
+from models.edge_snap import transition_box
+from models.regions import crop_clicks, honour_clicks
 
 #: Name of the refiner's architecture, stored in `ModelSpec.extra["refiner"]` of checkpoints that carry one.
 ARCH = "refiner-v1"
@@ -83,7 +85,6 @@ def refine_logits(model: Refiner, x: torch.Tensor) -> torch.Tensor:
 
 def _box(prob: np.ndarray) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) of the transition band widened by REACH, its origin on the ALIGN grid; None if flat."""
-    from models.edge_snap import transition_box
     box = transition_box(prob, REACH)
     if box is None:
         return None
@@ -97,18 +98,15 @@ def refine(model: Refiner, rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[C
 
     Only the box of the transition band, widened by `REACH`, is computed (its clicks mapped into it); outside it
     the probability is flat and kept. Click discs are set back to their side afterwards."""
-    import cv2
     out = np.array(prob, dtype=np.float32, copy=True)
     box = _box(out)
     if box is not None:
         y0, y1, x0, x1 = box
-        inside = [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
+        inside = crop_clicks(clicks, box)
         weight = model.out.weight
         x = torch.from_numpy(refiner_input(rgb[y0:y1, x0:x1], out[y0:y1, x0:x1], inside))[None]
         x = x.to(device=weight.device, dtype=weight.dtype)
         if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
             x = x.contiguous(memory_format=torch.channels_last)  # the predictor's CPU copy: ~25 % faster
         out[y0:y1, x0:x1] = torch.sigmoid(refine_logits(model, x))[0, 0].float().cpu().numpy()
-    for c in clicks:
-        cv2.circle(out, c.pixel(), CLICK_RADIUS, 1.0 if c.positive else 0.0, thickness=-1)
-    return out
+    return honour_clicks(out, clicks, CLICK_RADIUS)

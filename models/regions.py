@@ -1,5 +1,6 @@
-"""Region helpers shared by the refinements (`models.grabcut`, `models.colour_refine`): the crop around a
-predicted object, the parts of a mask that hold a positive click, and whether a crop's mask was cut by it."""
+"""Region helpers shared by the refinements (`models.grabcut`, `models.colour_refine`, `models.edge_snap`,
+`models.refiner`): the crop around a predicted object, the parts of a mask that hold a positive click, whether a
+crop's mask was cut by it, clicks in a crop's coordinates, and the click discs every refinement honours."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -40,6 +41,14 @@ def touches_cut_edge(obj: np.ndarray, box: tuple[int, int, int, int], shape: tup
     h, w = shape
     return (y0 > 0 and obj[:band].any()) or (y1 < h and obj[-band:].any()) or \
         (x0 > 0 and obj[:, :band].any()) or (x1 < w and obj[:, -band:].any())
+
+
+def honour_clicks(prob: np.ndarray, clicks: Sequence[Click], radius: int) -> np.ndarray:
+    """`prob` (float32 HxW) with the disc of `radius` around each click set to its side (1 positive, 0
+    negative), in place and returned: what every refinement does last, so that a click is always honoured."""
+    for c in clicks:
+        cv2.circle(prob, c.pixel(), radius, 1.0 if c.positive else 0.0, thickness=-1)
+    return prob
 
 
 def crop_clicks(clicks: Sequence[Click], box: tuple[int, int, int, int]) -> list[Click]:

@@ -27,6 +27,7 @@ from models.edge_snap import GuideCache, snap
 from models.errors import IFCNError
 from models.metrics import iou
 from models.refiner import Refiner, refine, refine_logits, refiner_input
+from models.regions import crop_clicks
 from models.spec import REFINER_INPUTS, REFINER_WIDTHS
 
 
@@ -147,7 +148,7 @@ def make_batch(photos: list[np.ndarray], states: list[State], idx: np.ndarray, s
         y0, x0 = _crop_origin(s, size, rng)
         sl = (slice(y0, y0 + size), slice(x0, x0 + size))
         rgb, prob = photos[s.image][sl], s.src[sl].astype(np.float32) / 255.0
-        clicks = [Click(c.x - x0, c.y - y0, c.positive) for c in s.clicks]
+        clicks = crop_clicks(s.clicks, (y0, y0 + size, x0, x0 + size))
         x = refiner_input(rgb, prob, clicks)
         t, v = s.gt[sl].astype(np.float32), (~s.ignore[sl]).astype(np.float32)
         ph, pw = size - t.shape[0], size - t.shape[1]
