@@ -3,13 +3,13 @@
 Each step draws objects by source (the same per-source weights as the network's training), one state of each
 (the predictor's probability after some clicks), and a crop around the object's boundary; the loss is BCE plus
 soft IoU on the pixels that are not ignored. Checkpoints (`last.pt`, resumable; `best.pt` by the held-out
-refined states' share at 90 % IoU, then their mean IoU) go to `--out`, where each validation also compares the refiner with edge snapping on
-held-out states (5 % of the pack's photos).
+refined states' share at 90 % IoU, then their mean IoU) go to `--out`, written atomically; each validation also
+compares the refiner with edge snapping on held-out states (5 % of the pack's photos).
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
+import io
 import json
 import time
 import zipfile
@@ -21,14 +21,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.clicks import Click
 from models import colour_refine
+from models.clicks import Click
 from models.edge_snap import GuideCache, snap
 from models.errors import IFCNError
+from models.fileio import atomic_write_bytes
 from models.metrics import iou
 from models.refiner import Refiner, refine, refine_logits, refiner_input
 from models.regions import crop_clicks
 from models.spec import REFINER_INPUTS, REFINER_WIDTHS
+from training.export import read_refiner
+from training.layouts import in_val_split
+
+#: Share (%) of the pack's photos held out for validation, by a hash of the file name.
+HELD_OUT_PERCENT = 5
 
 
 @dataclass
@@ -43,10 +49,6 @@ class State:
     src: np.ndarray  # uint8: what the refiner refines (the probability, or it snapped, or snapped + colour)
 
 
-def _held_out(name: str, percent: int = 5) -> bool:
-    return int.from_bytes(hashlib.sha1(name.encode()).digest()[:4], "big") % 100 < percent
-
-
 def load_pack(folder: Path, states_per_object: int, rng: np.random.Generator, val: bool, kind: str = "network"
               ) -> tuple[list[np.ndarray], list[State], list[str]]:
     """(photos, states, source of each state) of the pack's train (or held-out) files; `kind` is what the
@@ -58,7 +60,7 @@ def load_pack(folder: Path, states_per_object: int, rng: np.random.Generator, va
     if not folder.is_dir():
         raise IFCNError(f"{folder}: no such folder (write one with `ifcn refiner-pack`).")
     for path in sorted(folder.glob("*.npz")):
-        if path.name.endswith(".tmp.npz") or _held_out(path.stem) != val:
+        if path.name.endswith(".tmp.npz") or in_val_split(path.stem, HELD_OUT_PERCENT) != val:
             continue
         try:
             objects = _read_pack_file(path)
@@ -173,26 +175,42 @@ def loss_fn(logits: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Ten
     return bce + (1 - inter / union).mean()
 
 
-def validate(model: Refiner, photos: list[np.ndarray], states: list[State], limit: int = 300) -> dict[str, float]:
-    """On held-out states, for the probability as it is, edge-snapped, as the refiner is given it and refined: the
-    mean IoU, and the share
-    of states at 90 % IoU or more (`*_at90`: what NoC@90 counts; a refiner can raise the mean by fixing poor
-    states while losing the precise ones)."""
-    model.eval()
-    raw, snapped, given, refined = [], [], [], []
-    for s in states[:limit]:
+#: Held-out states each validation looks at.
+VAL_STATES = 300
+
+
+def _scores(name: str, ious: list[float]) -> dict[str, float]:
+    """The mean IoU and the share at 90 % or more (`<name>_at90`: what NoC@90 counts; a refiner can raise the
+    mean by fixing poor states while losing the precise ones)."""
+    return {name: float(np.mean(ious)), f"{name}_at90": float(np.mean(np.array(ious) >= 0.9))}
+
+
+def baselines(photos: list[np.ndarray], states: list[State]) -> dict[str, float]:
+    """`_scores` of the held-out states' probability as it is ("raw"), edge-snapped ("snap") and as the refiner
+    is given it ("input"): the same for every validation of a run, so computed once."""
+    raw, snapped, given = [], [], []
+    for s in states[:VAL_STATES]:
         rgb, prob = photos[s.image], s.prob.astype(np.float32) / 255.0
         raw.append(iou(prob >= 0.5, s.gt, s.ignore))
         snapped.append(iou(snap(rgb, prob, s.clicks) >= 0.5, s.gt, s.ignore))
-        src = s.src.astype(np.float32) / 255.0
-        given.append(iou(src >= 0.5, s.gt, s.ignore))
-        refined.append(iou(refine(model, rgb, src, s.clicks) >= 0.5, s.gt, s.ignore))
+        given.append(iou(s.src >= 128, s.gt, s.ignore))
+    return {"states": len(raw), **_scores("raw", raw), **_scores("snap", snapped), **_scores("input", given)}
+
+
+def validate(model: Refiner, photos: list[np.ndarray], states: list[State]) -> dict[str, float]:
+    """`_scores` of the held-out states refined by `model` ("refined")."""
+    model.eval()
+    refined = [iou(refine(model, photos[s.image], s.src.astype(np.float32) / 255.0, s.clicks) >= 0.5, s.gt,
+                   s.ignore) for s in states[:VAL_STATES]]
     model.train()
-    out: dict[str, float] = {"states": len(raw)}
-    for name, v in (("raw", raw), ("snap", snapped), ("input", given), ("refined", refined)):
-        out[name] = float(np.mean(v))
-        out[f"{name}_at90"] = float(np.mean(np.array(v) >= 0.9))
-    return out
+    return _scores("refined", refined)
+
+
+def _save(obj: dict, path: Path) -> None:
+    """torch.save, atomically (a run stopped mid-write keeps the previous file)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -235,21 +253,22 @@ def run(a: argparse.Namespace) -> int:
     print(f"{len(states)} states of {len(photos)} photos, {len(vstates)} held out; loaded in {time.time() - t0:.0f} s",
           flush=True)
     model = Refiner(a.width)
-    if a.init is not None and not (a.resume and (out / "last.pt").is_file()):
-        from training.export import read_refiner
+    resuming = a.resume and (out / "last.pt").is_file()
+    if a.init is not None and not resuming:
         width, _, state = read_refiner(a.init)
         if width != a.width:
             raise IFCNError(f"--init {a.init}: a refiner of width {width}, not --width {a.width}.")
         model.load_state_dict(state)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     step, best = 0, -1.0
-    if a.resume and (out / "last.pt").is_file():
+    if resuming:
         ck = torch.load(out / "last.pt", weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, best = int(ck["step"]), float(ck["best"])
         rng = np.random.default_rng(a.seed + step)
     sched = lambda s: float(a.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, s / a.steps))))  # noqa: E731
+    base = baselines(vphotos, vstates)
     model.train()
     log = open(out / "log.jsonl", "a")
     t1, losses = time.time(), []
@@ -268,7 +287,7 @@ def run(a: argparse.Namespace) -> int:
             print(f"step {step} loss {np.mean(losses[-50:]):.4f} {(time.time() - t1) / 50:.2f} s/step", flush=True)
             t1 = time.time()
         if step % a.val_every == 0 or step == a.steps:
-            r = validate(model, vphotos, vstates)
+            r = {**base, **validate(model, vphotos, vstates)}
             r.update(step=step, loss=float(np.mean(losses[-a.val_every:])))
             print(json.dumps(r), flush=True)
             log.write(json.dumps(r) + "\n")
@@ -276,10 +295,10 @@ def run(a: argparse.Namespace) -> int:
             score = r["refined_at90"] + 0.01 * r["refined"]  # the share at 90 % first, then the mean
             if score > best:
                 best = score
-                torch.save({"model": model.state_dict(), "step": step, "val": r, "width": a.width,
-                            "input": a.input}, out / "best.pt")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "width": a.width, "input": a.input}, out / "last.pt")
+                _save({"model": model.state_dict(), "step": step, "val": r, "width": a.width, "input": a.input},
+                      out / "best.pt")
+            _save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                   "width": a.width, "input": a.input}, out / "last.pt")
     return 0
 
 
