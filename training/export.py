@@ -16,23 +16,24 @@ from models.checkpoint import load_checkpoint, save_checkpoint
 from models.errors import CheckpointError, IFCNError
 from models.fcn import IFCN
 from models.refiner import ARCH as REFINER_ARCH, Refiner
-from models.spec import REFINER_INPUTS, REFINER_WIDTHS
+from models.spec import check_extra
 
 
 def read_refiner(path: Path) -> tuple[int, str, dict[str, torch.Tensor]]:
-    """(width, input, state dict) of an `ifcn train-refiner` checkpoint (best.pt / last.pt), checked against the
-    refiner's architecture; CheckpointError for anything else."""
+    """(width, input, state dict) of an `ifcn train-refiner` checkpoint (best.pt / last.pt), checked as a
+    model's spec checks a carried refiner (`models.spec.check_extra`) and against the refiner's architecture;
+    CheckpointError for anything else."""
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - whatever the file is, the user gets one clear message
         raise CheckpointError(f"{path}: not a refiner checkpoint ({type(e).__name__}: {e}).") from None
-    width = ck.get("width") if isinstance(ck, dict) else None
-    state = ck.get("model") if isinstance(ck, dict) else None
-    kind = ck.get("input", "network") if isinstance(ck, dict) else None
-    if type(width) is not int or width not in REFINER_WIDTHS or not isinstance(state, dict) \
-            or kind not in REFINER_INPUTS:
-        raise CheckpointError(f"{path}: not a refiner checkpoint (needs 'width' 4..64, 'model' weights and "
-                              f"'input' one of {REFINER_INPUTS} if any).")
+    if not isinstance(ck, dict) or not isinstance(ck.get("model"), dict):
+        raise CheckpointError(f"{path}: not a refiner checkpoint (no 'model' weights).")
+    width, kind, state = ck.get("width"), ck.get("input", "network"), ck["model"]
+    try:
+        check_extra({"refiner": {"arch": REFINER_ARCH, "width": width, "input": kind}})
+    except ValueError as e:
+        raise CheckpointError(f"{path}: not a refiner checkpoint ({e}).") from None
     try:
         Refiner(width).load_state_dict(state, strict=True)
     except (RuntimeError, TypeError) as e:
