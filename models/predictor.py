@@ -82,7 +82,7 @@ def _reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bott
     return any(cut and float(edge.mean()) > share for cut, edge in sides)
 
 
-def _fit(rgb: np.ndarray, longest: int) -> np.ndarray:
+def fit_longest(rgb: np.ndarray, longest: int) -> np.ndarray:
     """`rgb` downscaled (area) so that its longest side is at most `longest`; itself (contiguous) if it is."""
     h, w = rgb.shape[:2]
     s = min(1.0, longest / max(h, w))
@@ -260,7 +260,7 @@ class Predictor:
             raise ValueError("set_image: the image is empty")
         self._image = rgb
         h, w = rgb.shape[:2]
-        self._work = _fit(rgb, self.max_size)
+        self._work = fit_longest(rgb, self.max_size)
         self._prepare_rgb()
 
     @property
@@ -280,7 +280,7 @@ class Predictor:
         self._rgb_tensor = torch.from_numpy(normalize_rgb(self._work, self.spec)).to(self.device)
         self._net_rgb = None
         if self.net_size is not None and max(self._work.shape[:2]) > self.net_size:
-            small = _fit(self._work, self.net_size)
+            small = fit_longest(self._work, self.net_size)
             self._net_rgb = torch.from_numpy(normalize_rgb(small, self.spec)).to(self.device)
         self._prewarm()
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from models.errors import IFCNError
 from models.fileio import atomic_write_bytes, read_index_png
-from models.predictor import _fit  # the annotator's own downscale to its working size
+from models.predictor import fit_longest  # the annotator's own downscale to its working size
 from training.layouts import open_object_sources
 from training.voc import SAMPLE_ERRORS
 
@@ -50,7 +50,7 @@ def pack(specs: list[str], out: str | Path, longest: int = 512, quality: int = 9
             shutil.copyfile(folder.root / "SOURCE.md", dst / "SOURCE.md")
         for image_id in folder.image_ids("all"):
             try:
-                rgb = _fit(folder.load_rgb(image_id), longest)
+                rgb = fit_longest(folder.load_rgb(image_id), longest)
                 masks = [(k, read_index_png(folder.mask_path(image_id, k))) for k in folder.object_ids(image_id)]
             except SAMPLE_ERRORS as e:
                 print(f"skipped {image_id}: {e}", file=sys.stderr)

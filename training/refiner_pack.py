@@ -18,7 +18,7 @@ import numpy as np
 from models.clicks import Click
 from models.errors import DatasetError, IFCNError
 from models.metrics import interior_point, iou, next_click
-from models.predictor import Predictor, _fit
+from models.predictor import Predictor, fit_longest
 from training.layouts import ObjectFolder, open_object_sources, usable
 
 #: States per object: the oracle stops after this many clicks or at `STOP_IOU`.
@@ -70,7 +70,7 @@ def build(sources: list[tuple[ObjectFolder, float]], out: Path, shard: int = 0, 
         except Exception as e:  # noqa: BLE001 - a bad file in a big folder: skip it, say so
             print(f"skip {folder.name}/{iid}: {e}", flush=True)
             continue
-        rgb = _fit(full, max_size)
+        rgb = fit_longest(full, max_size)
         h, w = rgb.shape[:2]
         predictor.set_image(rgb)
         arrays: dict[str, np.ndarray] = {"rgb": rgb}
