@@ -73,7 +73,7 @@ class _Timed:
         self.sizes.append(self.default._work.shape[:2])
         engine, t0 = self.default._engine, time.perf_counter()
         if engine is not None:
-            shape = (1, 5, *self.default._net_input.shape[-2:])
+            shape = (1, self.default.spec.in_channels, *self.default._net_input.shape[-2:])
             while engine.compiling(shape) and time.perf_counter() - t0 < THINK_S:
                 time.sleep(0.005)
             self.think.append(((time.perf_counter() - t0) * 1000.0, engine.compiling(shape)))

@@ -107,6 +107,20 @@ def widen_first_conv(conv: nn.Conv2d, extra: int = 2, extra_init: str = "mean") 
     return new
 
 
+def add_input_channel(backbone: nn.Module) -> None:
+    """Give `backbone`'s first convolution one more input channel, in place, with zero weights: the network's
+    outputs stay what they were whatever that channel holds, and training then learns its use (the previous-
+    mask input, `ModelSpec.prev_mask`). Works on any Conv2d subclass (e.g. TF "same"-padded ones)."""
+    conv = next((m for m in backbone.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None or conv.groups != 1:
+        raise IFCNError("the backbone has no plain first convolution to widen")
+    w = conv.weight
+    with torch.no_grad():
+        widened = torch.cat([w, torch.zeros_like(w[:, :1])], dim=1)
+    conv.weight = nn.Parameter(widened, requires_grad=w.requires_grad)
+    conv.in_channels += 1
+
+
 def _set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     parent_path, _, name = path.rpartition(".")
     parent = root.get_submodule(parent_path) if parent_path else root

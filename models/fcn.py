@@ -1,12 +1,14 @@
 """FCN-32s / 16s / 8s heads (Long et al. 2015, §4.1–4.2) with one foreground logit, over any backbone."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.backbones import FeatureBackbone, build_backbone
+from models.backbones import FeatureBackbone, add_input_channel, build_backbone
 from models.refiner import Refiner
 from models.spec import ModelSpec
 
@@ -56,7 +58,7 @@ def _match(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 class IFCN(nn.Module):
-    """iFCN: 5-channel input → backbone → FCN-{8,16,32}s fusion → one logit per input pixel; optionally a
+    """iFCN: 5-channel input (6 with `spec.prev_mask`) → backbone → FCN-{8,16,32}s fusion → one logit per input pixel; optionally a
     learned refiner (`models.refiner`) that the predictor runs on the probability (not part of `forward`)."""
 
     def __init__(self, spec: ModelSpec, backbone: FeatureBackbone) -> None:
@@ -82,7 +84,7 @@ class IFCN(nn.Module):
         return self.head(self.features(x), x.shape[-2:])
 
     def features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
-        """The backbone's feature maps by stride (8, 16, 32) for a (N, 5, h, w) input."""
+        """The backbone's feature maps by stride (8, 16, 32) for a (N, spec.in_channels, h, w) input."""
         h, w = x.shape[-2:]
         ph, pw = max(0, MIN_SIZE - h), max(0, MIN_SIZE - w)
         if ph or pw:
@@ -126,4 +128,16 @@ def build_ifcn(spec: ModelSpec, weights: str | None = None, allow_download: bool
     """Build an iFCN for `spec`; `weights` (None, 'imagenet', or a file) go to the backbone."""
     backbone = build_backbone(spec.backbone, weights=weights, extra_init=spec.extra_init,
                               allow_download=allow_download)
+    if spec.prev_mask:
+        add_input_channel(backbone)
     return IFCN(spec, backbone)
+
+
+def with_prev_mask(model: IFCN) -> IFCN:
+    """`model` given the previous-mask input (in place; returned): its spec gains `prev_mask` and its first
+    convolution a sixth channel with zero weights, so it predicts exactly as before until trained with it."""
+    if model.spec.prev_mask:
+        return model
+    add_input_channel(model.backbone)
+    model.spec = replace(model.spec, prev_mask=True)
+    return model

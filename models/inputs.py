@@ -1,4 +1,5 @@
-"""Building the 5-channel iFCN input (RGB + U_pos + U_neg) from an image and clicks."""
+"""Building the iFCN input from an image and clicks: RGB + U_pos + U_neg (5 channels), and for a model with the
+previous-mask input (`ModelSpec.prev_mask`) the previous prediction's probability as a sixth."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -22,14 +23,35 @@ def scale_maps(maps: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return np.asarray(maps, dtype=np.float32) * np.float32(1.0 / spec.clamp)
 
 
-def make_input_from_maps(rgb: np.ndarray, maps: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Stack normalised RGB with scaled (2, H, W) distance maps → float32 (5, H, W)."""
+PREV = 5  # the previous mask's channel, after RGB and the two click maps
+
+
+def prev_channel(prev: np.ndarray | None, height: int, width: int) -> np.ndarray:
+    """The previous-mask channel (1, H, W) float32: the previous probability clipped to [0, 1], zero for None
+    (no previous prediction: the first click)."""
+    if prev is None:
+        return np.zeros((1, height, width), np.float32)
+    prev = np.asarray(prev, dtype=np.float32)
+    if prev.shape != (height, width):
+        raise ValueError(f"previous mask {prev.shape} and image {(height, width)} differ in size")
+    return np.clip(prev, 0.0, 1.0)[None]
+
+
+def make_input_from_maps(rgb: np.ndarray, maps: np.ndarray, spec: ModelSpec,
+                         prev: np.ndarray | None = None) -> np.ndarray:
+    """Stack normalised RGB with scaled (2, H, W) distance maps (and, for a previous-mask model, `prev`) →
+    float32 (spec.in_channels, H, W)."""
     if rgb.shape[:2] != maps.shape[1:]:
         raise ValueError(f"image {rgb.shape[:2]} and distance maps {maps.shape[1:]} differ in size")
-    return np.concatenate([normalize_rgb(rgb, spec), scale_maps(maps, spec)])
+    parts = [normalize_rgb(rgb, spec), scale_maps(maps, spec)]
+    if spec.prev_mask:
+        parts.append(prev_channel(prev, *rgb.shape[:2]))
+    return np.concatenate(parts)
 
 
-def make_input(rgb: np.ndarray, clicks: Iterable[Click], spec: ModelSpec) -> np.ndarray:
-    """The iFCN input for `rgb` and `clicks`: float32 (5, H, W)."""
+def make_input(rgb: np.ndarray, clicks: Iterable[Click], spec: ModelSpec,
+               prev: np.ndarray | None = None) -> np.ndarray:
+    """The iFCN input for `rgb` and `clicks` (and the previous probability `prev`, used by a previous-mask
+    model only): float32 (spec.in_channels, H, W)."""
     h, w = rgb.shape[:2]
-    return make_input_from_maps(rgb, distance_maps(clicks, h, w, spec.clamp), spec)
+    return make_input_from_maps(rgb, distance_maps(clicks, h, w, spec.clamp), spec, prev)

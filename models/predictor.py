@@ -29,7 +29,7 @@ from models.engines import FeatureEngine, make_engine
 from models.errors import IFCNError
 from models.fcn import IFCN
 from models.fold import fold_batchnorm
-from models.inputs import normalize_rgb, scale_maps
+from models.inputs import normalize_rgb, prev_channel, scale_maps
 from models.metrics import object_box
 from models.refiner import refine as learned_refine
 from models.spec import ModelSpec
@@ -197,8 +197,7 @@ class Predictor:
         if engine is None or rgb is None:
             return
         h, w = rgb.shape[-2:]
-        maps = scale_maps(distance_maps([Click(w / 2, h / 2, True)], h, w, self.spec.clamp), self.spec)
-        x = torch.cat([rgb, torch.from_numpy(maps).to(rgb.device)])[None]
+        x = self._stack(rgb, [Click(w / 2, h / 2, True)], None)
         engine.prepare(x.contiguous(memory_format=torch.channels_last), wait=not engine.background)
 
     # -- description --------------------------------------------------------------------------
@@ -289,16 +288,19 @@ class Predictor:
         """The normalised image the network sees for a whole-image run."""
         return self._net_rgb if self._net_rgb is not None else self._rgb_tensor
 
-    def _whole_image(self, wc: list[Click]) -> np.ndarray:
-        """The network's probability over the whole working image for working-image clicks `wc`: run at
-        `net_size` (and scaled back up) when that is smaller than the working image."""
+    def _whole_image(self, wc: list[Click], prev: np.ndarray | None = None) -> np.ndarray:
+        """The network's probability over the whole working image for working-image clicks `wc` (and the
+        previous probability `prev`, working size, for a previous-mask model): run at `net_size` (and scaled
+        back up) when that is smaller than the working image."""
         wh, ww = self._work.shape[:2]
         rgb = self._net_input
         nh, nw = rgb.shape[-2:]
         if (nh, nw) == (wh, ww):
-            return self._forward(rgb, wc, wh, ww)
+            return self._forward(rgb, wc, wh, ww, prev)
         nc = _scaled_clicks(wc, (wh, ww), (nh, nw))
-        return cv2.resize(self._forward(rgb, nc, nh, nw), (ww, wh), interpolation=cv2.INTER_LINEAR)
+        if prev is not None:
+            prev = cv2.resize(prev, (nw, nh), interpolation=cv2.INTER_AREA)
+        return cv2.resize(self._forward(rgb, nc, nh, nw, prev), (ww, wh), interpolation=cv2.INTER_LINEAR)
 
     def _work_clicks(self, clicks: Sequence[Click]) -> list[Click]:
         return _scaled_clicks(clicks, self._image.shape[:2], self._work.shape[:2])
@@ -365,11 +367,21 @@ class Predictor:
         elif self._work is not None:
             self._history.pop(tuple(self._work_clicks(list(clicks))), None)
 
-    def _forward(self, rgb: torch.Tensor, clicks: Sequence[Click], h: int, w: int) -> np.ndarray:
-        """The network's probability (float32 h x w) for a normalised (3, h, w) image and its clicks."""
+    def _stack(self, rgb: torch.Tensor, clicks: Sequence[Click], prev: np.ndarray | None) -> torch.Tensor:
+        """The network's input (1, C, h, w): the normalised image, the click maps, and for a previous-mask
+        model the previous probability (`models.inputs.prev_channel`; zero for None)."""
+        h, w = rgb.shape[-2:]
+        parts = [scale_maps(distance_maps(clicks, h, w, self.spec.clamp), self.spec)]
+        if self.spec.prev_mask:
+            parts.append(prev_channel(prev, h, w))
+        return torch.cat([rgb, torch.from_numpy(np.concatenate(parts)).to(rgb.device)])[None]
+
+    def _forward(self, rgb: torch.Tensor, clicks: Sequence[Click], h: int, w: int,
+                 prev: np.ndarray | None = None) -> np.ndarray:
+        """The network's probability (float32 h x w) for a normalised (3, h, w) image, its clicks and (a
+        previous-mask model's) previous probability."""
         t0 = time.perf_counter()
-        maps = scale_maps(distance_maps(clicks, h, w, self.spec.clamp), self.spec)
-        x = torch.cat([rgb, torch.from_numpy(maps).to(self.device)])[None]
+        x = self._stack(rgb, clicks, prev)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         self._add_time("inputs", t0)
@@ -403,7 +415,7 @@ class Predictor:
             self._history.move_to_end(tuple(wc))
             return self._history[tuple(wc)]
         t0, start = time.perf_counter(), len(wc)
-        if self.zoom_in is not None:
+        if self.zoom_in is not None or self.spec.prev_mask:
             while start > 1 and tuple(wc[:start - 1]) not in self._history:
                 start -= 1
         for k in range(start, len(wc) + 1):
@@ -423,11 +435,13 @@ class Predictor:
         return prob
 
     def _predict_prefix(self, wc: list[Click]) -> np.ndarray:
-        """One network run for `wc`: on the whole working image, or zoomed in on the object."""
+        """One network run for `wc`: on the whole working image, or zoomed in on the object. A previous-mask
+        model gets the prediction of `wc` without its last click (as `_network_prob` computed it)."""
         wh, ww = self._work.shape[:2]
+        prev = self._history.get(tuple(wc[:-1])) if self.spec.prev_mask and len(wc) > 1 else None
         roi = self._zoom_roi(wc)
         if roi is None:
-            return self._whole_image(wc)
+            return self._whole_image(wc, prev)
         x0, y0, x1, y1 = roi
         cw, ch = x1 - x0, y1 - y0
         s = max(1.0, self.zoom_in.target / max(cw, ch))
@@ -435,11 +449,13 @@ class Predictor:
         crop = cv2.resize(self._work[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
         inside = [c.mapped(sw / cw, sh / ch, x0, y0) for c in wc if x0 <= c.x < x1 and y0 <= c.y < y1]
         rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
-        part = self._forward(rgb, inside, sh, sw)
+        if prev is not None:
+            prev_crop = cv2.resize(prev[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
+        part = self._forward(rgb, inside, sh, sw, prev_crop if prev is not None else None)
         if _reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
             # the object goes on past the crop (e.g. a click on a big region): a crop would cut the mask
             # with a straight line, so look at the whole image instead
-            return self._whole_image(wc)
+            return self._whole_image(wc, prev)
         prob = np.zeros((wh, ww), np.float32)
         prob[y0:y1, x0:x1] = cv2.resize(part, (cw, ch), interpolation=cv2.INTER_AREA)
         return prob

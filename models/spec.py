@@ -52,6 +52,9 @@ class ModelSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     clamp: float = 255.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: a sixth input channel: the previous prediction's probability (RITM's previous-mask input; zero before the
+    #: first click). Checkpoints without the field are the plain 5-channel iFCN.
+    prev_mask: bool = False
 
     def __post_init__(self) -> None:
         if self.stride not in STRIDES:
@@ -62,12 +65,21 @@ class ModelSpec:
             raise ValueError(f"extra_init must be one of {EXTRA_INITS}, got {self.extra_init!r}")
         if self.clamp <= 0:
             raise ValueError("clamp must be positive")
+        if type(self.prev_mask) is not bool:
+            raise ValueError(f"prev_mask must be true or false, got {self.prev_mask!r}")
         check_extra(self.extra)
 
     @property
     def name(self) -> str:
-        """Short human name, e.g. 'resnet18 FCN-8s' ('+ refiner' when it carries a learned refiner)."""
-        return f"{self.backbone} FCN-{self.stride}s" + (" + refiner" if self.refiner is not None else "")
+        """Short human name, e.g. 'resnet18 FCN-8s' ('+ previous mask' with that input, '+ refiner' when it
+        carries a learned refiner)."""
+        return (f"{self.backbone} FCN-{self.stride}s" + (" + previous mask" if self.prev_mask else "")
+                + (" + refiner" if self.refiner is not None else ""))
+
+    @property
+    def in_channels(self) -> int:
+        """Input channels: RGB, U_pos, U_neg (and the previous mask with `prev_mask`)."""
+        return 6 if self.prev_mask else 5
 
     @property
     def refiner(self) -> dict[str, Any] | None:
@@ -77,6 +89,8 @@ class ModelSpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-able) form."""
         d = asdict(self)
+        if not self.prev_mask:  # the plain iFCN's spec stays as files without the field wrote it
+            del d["prev_mask"]
         d["mean"] = list(self.mean)
         d["std"] = list(self.std)
         return d

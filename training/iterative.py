@@ -13,6 +13,10 @@ click, so that short click sequences (1 positive + corrections) are trained too.
 
 Clicks are read back from the input itself: a pixel whose distance map is 0 is a click (the encoding
 never writes 0 anywhere else), so no click list has to travel with the batch.
+
+A model with the previous-mask input (`ModelSpec.prev_mask`, RITM's) gets, in its sixth channel, the
+probability it predicted in the round before the last click was added, as the predictor gives it at a click;
+batches without corrective rounds keep it at zero (a first click).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 import torch
 
 from models.clicks import Click, distance_map
-from models.inputs import scale_maps
+from models.inputs import PREV, scale_maps
 from models.metrics import next_click
 from models.spec import ModelSpec
 
@@ -78,6 +82,8 @@ def keep_one_positive(x: np.ndarray, spec: ModelSpec, rng: np.random.Generator) 
     h, w = x.shape[1:]
     x[POS] = scale_maps(distance_map([(int(xs[i]), int(ys[i]))], h, w, spec.clamp), spec)
     x[NEG] = scale_maps(distance_map([], h, w, spec.clamp), spec)  # no negative click
+    if spec.prev_mask:
+        x[PREV] = 0.0  # a first click has no previous prediction
 
 
 @torch.no_grad()
@@ -106,12 +112,14 @@ def simulate(model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: Model
             if channels_last:
                 inp = inp.contiguous(memory_format=torch.channels_last)
             with autocast():
-                logits = model(inp)
-            pred = (logits.float() > 0).cpu().numpy()[:, 0]
+                logits = model(inp).float()
+            pred = (logits > 0).cpu().numpy()[:, 0]
             for i in range(x.shape[0]):
                 click = next_click(pred[i], gt[i], ign[i], clicks_in_input(x[i]))
                 if click is not None:
                     add_click(x[i], click, spec)
+            if spec.prev_mask:  # what the model predicted before this round's click: its previous mask
+                x[:, PREV] = torch.sigmoid(logits).cpu().numpy()[:, 0]
     finally:
         model.train(was_training)
     return rounds

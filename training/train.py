@@ -80,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--iterative-single", type=float, default=d.iterative_single,
       help="fraction of those first reduced to one positive click, like the benchmark's first click "
            f"(default {d.iterative_single})")
+    a("--prev-mask", action="store_true",
+      help="give the model RITM's previous-mask input: a sixth channel with the previous prediction's "
+           "probability (filled by --iterative's rounds; zero for a first click). A 5-channel --init-checkpoint "
+           "is widened with zero weights for it, so training starts from exactly its predictions")
     a("--loss", choices=sorted(LOSSES), default=d.loss,
       help="per-pixel loss: bce (the paper's, default) or nfl (RITM's normalized focal loss: hard pixels weigh "
            "more)")
@@ -101,7 +105,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         val_split=val_split, val_pairs=args.val_pairs, val_limit=args.val_limit, val_every=args.val_every,
         progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
         iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single,
-        loss=args.loss)
+        prev_mask=args.prev_mask, loss=args.loss)
 
 
 def run(args: argparse.Namespace) -> int:
