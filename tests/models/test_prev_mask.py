@@ -134,3 +134,26 @@ def test_predictor_with_zoom_in_net_size_and_brs_runs(tmp_path):
         prob = p.predict(clicks[:k])
         assert prob.shape == rgb.shape[:2] and 0.0 <= prob.min() and prob.max() <= 1.0
     assert "previous mask" in p.name
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_engines_run_the_six_channel_input(name):
+    """The ONNX Runtime / OpenVINO backbone of a previous-mask model matches eager PyTorch click after click."""
+    from models import engines
+
+    if not engines.available(name):
+        pytest.skip(f"{name} is not installed (pip install '.[bench]')")
+    net = with_prev_mask(random_model("efficientnet_lite0"))
+    with torch.no_grad():
+        next(m for m in net.backbone.modules() if isinstance(m, torch.nn.Conv2d)).weight[:, PREV].normal_(0, 0.5)
+    eager = Predictor(net, device="cpu", brs=None, snap=None)
+    fast = Predictor(net, device="cpu", brs=None, snap=None, engine=name)
+    fast._engine.background = False
+    rgb = _scene(70, 90)
+    for p in (eager, fast):
+        p.set_image(rgb)
+    clicks = [Click(45, 35, True), Click(10, 60, False), Click(70, 20, True)]
+    for k in range(1, 4):
+        assert np.abs(eager.predict(clicks[:k]) - fast.predict(clicks[:k])).max() <= engines.TOLERANCE
+    (shape,) = fast._engine.max_diff
+    assert shape[1] == 6 and fast._engine.ready(shape)
