@@ -14,6 +14,7 @@ from annotator.widgets import dialogs
 from annotator.widgets.process_panes import device_combo
 
 DEFAULT_BACKBONE = "efficientnet_lite0"  # its ImageNet weights ship with the install
+DEFAULT_CORRECTIVE = 3  # `ifcn train --iterative` of a retrain (the shipped model's last stage used 8)
 
 
 def _row(*items: QWidget | str, stretch: int = -1) -> QHBoxLayout:
@@ -119,6 +120,13 @@ class TrainingForm(QWidget):
         f.addRow("Batch size:", _row(self.batch, "learning rate", self.lr))
         self.crop = _spin(32, 2048, 320, step=32)
         f.addRow("Crop size:", _row(self.crop, "pixels"))
+        self.corrective = _spin(0, 20, DEFAULT_CORRECTIVE, special="off")
+        self.corrective.setToolTip(
+            "Before each step, up to this many clicks placed in the model's own mistakes, as the benchmark's "
+            "oracle places them (RITM-style iterative training; how the shipped model was trained). A model "
+            "with the previous-mask input learns to use it only from these. Off: clicks sampled as in the "
+            "iFCN paper, one step is faster")
+        f.addRow("Corrective clicks:", _row(self.corrective, "per step, at most"))
         self.val_every = _spin(0, 10 ** 6, 50, special="each epoch")
         self.val_every.setToolTip("Measure the held-out IoU every N steps (0: at the end of each epoch)")
         f.addRow("Validate every:", _row(self.val_every, "steps"))
@@ -181,6 +189,8 @@ class TrainingForm(QWidget):
             a += ["--epochs", str(self.epochs.value())]
         if self.val_every.value() > 0:
             a += ["--val-every", str(self.val_every.value())]
+        if self.corrective.value() > 0:
+            a += ["--iterative", str(self.corrective.value())]
         if init is not None:
             return a + ["--init-checkpoint", init]
         a += ["--backbone", self.backbone.currentText(), "--stride", self.stride.currentText()]

@@ -58,6 +58,17 @@ def test_validate_every_reaches_the_train_command(dialog, tmp_path):
     assert "--val-every" not in dlg.form.train_args(tmp_path / "run", None, 0)
 
 
+def test_corrective_clicks_reach_the_train_command(dialog, tmp_path):
+    """Retraining trains on the model's own mistakes by default (RITM-style, as the shipped model was trained;
+    a previous-mask model learns its input only so); off gives the paper's sampling."""
+    _, dlg = dialog
+    argv = dlg.form.train_args(tmp_path / "run", None, 0)
+    assert argv[argv.index("--iterative") + 1] == "3"
+    dlg.form.corrective.setValue(0)
+    assert dlg.form.corrective.text() == "off"
+    assert "--iterative" not in dlg.form.train_args(tmp_path / "run", None, 0)
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, CONFIDENT_OBJECTS - 1])
 def test_a_small_held_out_set_is_not_presented_as_an_improvement(n):
     p = TrainingProgress()
