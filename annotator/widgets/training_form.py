@@ -119,14 +119,13 @@ class TrainingForm(QWidget):
         self.lr.setValue(1e-3)
         f.addRow("Batch size:", _row(self.batch, "learning rate", self.lr))
         self.crop = _spin(32, 2048, 320, step=32)
-        f.addRow("Crop size:", _row(self.crop, "pixels"))
         self.corrective = _spin(0, 20, DEFAULT_CORRECTIVE, special="off")
         self.corrective.setToolTip(
             "Before each step, up to this many clicks placed in the model's own mistakes, as the benchmark's "
             "oracle places them (RITM-style iterative training; how the shipped model was trained). A model "
             "with the previous-mask input learns to use it only from these. Off: clicks sampled as in the "
             "iFCN paper, one step is faster")
-        f.addRow("Corrective clicks:", _row(self.corrective, "per step, at most"))
+        f.addRow("Crop size:", _row(self.crop, "pixels; corrective clicks", self.corrective))
         self.val_every = _spin(0, 10 ** 6, 50, special="each epoch")
         self.val_every.setToolTip("Measure the held-out IoU every N steps (0: at the end of each epoch)")
         f.addRow("Validate every:", _row(self.val_every, "steps"))
