@@ -6,6 +6,7 @@ import builtins
 import numpy as np
 
 from benchmarks import bench_latency_real as b
+from models.spec import ModelSpec
 from tests.benchmarks.test_bench_quality import _object_folder
 
 
@@ -183,6 +184,7 @@ def test_the_oracle_waits_for_the_engine_before_an_images_first_click_as_a_perso
         def __init__(self, engine) -> None:
             self._engine, self.name = engine, "p"
             self._work, self._net_input = np.zeros((10, 12, 3), np.uint8), torch.zeros(3, 10, 12)
+            self.spec = ModelSpec()
 
         def set_image(self, rgb) -> None:
             pass
