@@ -89,15 +89,20 @@ def keep_one_positive(x: np.ndarray, spec: ModelSpec, rng: np.random.Generator) 
 @torch.no_grad()
 def simulate(model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: ModelSpec,
              cfg: IterativeConfig, rng: np.random.Generator, device: torch.device,
-             autocast: Callable[[], Any] = nullcontext, channels_last: bool = False) -> int:
+             autocast: Callable[[], Any] = nullcontext, channels_last: bool = False,
+             rounds: int | None = None) -> int:
     """Add corrective clicks to `batch["input"]` in place; returns the number of rounds run.
 
     Each round: predict with `model` in eval mode, then one oracle click per sample in its largest
-    error (void pixels and clicked pixels excluded). Samples with no error left get no click.
+    error (void pixels and clicked pixels excluded). Samples with no error left get no click. `rounds`
+    runs exactly that many (validation); None draws them from `cfg`.
     """
-    if not cfg.enabled or rng.random() >= cfg.prob:
+    if rounds is None:
+        if not cfg.enabled or rng.random() >= cfg.prob:
+            return 0
+        rounds = int(rng.integers(1, cfg.max_clicks + 1))
+    elif rounds <= 0:
         return 0
-    rounds = int(rng.integers(1, cfg.max_clicks + 1))
     x = batch["input"].numpy()  # shares memory with the tensor
     gt = batch["target"].numpy()[:, 0] > 0.5
     ign = batch["ignore"].numpy()[:, 0] > 0.5

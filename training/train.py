@@ -69,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--val-pairs", help="pairs file of the validation split (default: clicks sampled with a fixed seed)")
     a("--val-limit", type=int, default=None, help="validate on at most N samples")
     a("--val-every", type=int, default=None, help="also validate every N steps")
+    a("--val-clicks", type=int, default=0, metavar="N",
+      help="validate (and choose best.pt) by the IoU after N corrective clicks placed by the benchmark's oracle "
+           "in the model's own errors, not by the sampled clicks' IoU alone: what a click sequence gives, and "
+           "what a previous-mask model's input is for (default 0)")
     a("--progress-json", action="store_true", help="JSON progress lines on stdout (see training.progress)")
     a("--progress-every", type=int, default=1, help="emit a step event every N steps (default 1)")
     a("--no-bar", action="store_true", help="no tqdm progress bar")
@@ -103,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         weight_decay=args.weight_decay, crop_size=args.crop_size, augment=not args.no_augment,
         workers=args.workers, device=args.device, resume=args.resume, seed=args.seed, amp=args.amp,
         val_split=val_split, val_pairs=args.val_pairs, val_limit=args.val_limit, val_every=args.val_every,
+        val_clicks=args.val_clicks,
         progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
         iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single,
         prev_mask=args.prev_mask, loss=args.loss)

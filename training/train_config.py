@@ -49,6 +49,7 @@ class TrainConfig:
     val_pairs: str | None = None
     val_limit: int | None = None
     val_every: int | None = None
+    val_clicks: int = 0  # validate after this many oracle corrective clicks (0: the sampled clicks only)
     progress_json: bool = False
     progress_every: int = 1
     show_bar: bool = True

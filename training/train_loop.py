@@ -66,6 +66,8 @@ class _Run:
         self.last_path, self.best_path = self.run_dir / "last.pt", self.run_dir / "best.pt"
         if cfg.batch_size < 1:
             raise IFCNError("--batch-size must be at least 1.")
+        if not 0 <= cfg.val_clicks <= 20:
+            raise IFCNError(f"--val-clicks must lie in 0..20, got {cfg.val_clicks}.")
         if cfg.loss not in LOSSES:
             raise IFCNError(f"--loss {cfg.loss!r}: unknown; one of {', '.join(sorted(LOSSES))}.")
         try:
@@ -101,6 +103,7 @@ class _Run:
             "train_samples": len(self.train_ds), "val_samples": len(val_ds) if val_ds is not None else 0,
             "amp": bool(self.use_amp), "device": str(device), "iterative": cfg.iterative,
             "iterative_prob": cfg.iterative_prob, "iterative_single": cfg.iterative_single,
+            "val_clicks": cfg.val_clicks,
         }
         self.val_samples = len(val_ds) if val_ds is not None else 0
         self.saved_at = {"last": -1, "best": -1}
@@ -128,7 +131,7 @@ class _Run:
         if self.loaders.val_loader is None:
             return None
         total, count = validate(self.model, self.loaders.val_loader, self.device, self.autocast,
-                                self.channels_last)
+                                self.channels_last, clicks=self.cfg.val_clicks)
         total, count = self.dist.sum([total, float(count)], self.device)
         if count <= 0:
             return None

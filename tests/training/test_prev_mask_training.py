@@ -100,3 +100,24 @@ def test_resuming_a_plain_run_with_prev_mask_is_refused(synthetic_devkit, tmp_pa
     with pytest.raises(IFCNError, match="previous-mask"):
         train(_cfg(synthetic_devkit, tmp_path / "run", backbone="efficientnet_lite0", weights=None, resume=True,
                    prev_mask=True, max_steps=3))
+
+
+def test_validation_after_corrective_clicks(synthetic_devkit, tmp_path):
+    """--val-clicks validates after oracle corrections: deterministic, over every object, recorded;
+    out-of-range values are refused."""
+    from torch.utils.data import DataLoader
+
+    from training.datasets import make_dataset
+    from training.validation import validate
+
+    res = train(_cfg(synthetic_devkit, tmp_path / "run", backbone="efficientnet_lite0", weights=None,
+                     prev_mask=True, val_clicks=2))
+    assert load_checkpoint(res.last_path).meta["training"]["val_clicks"] == 2
+    model = load_checkpoint(res.last_path).model
+    ds = make_dataset(synthetic_devkit, "val", "random", model.spec, crop_size=64, augment=False, seed=1)
+    loader = DataLoader(ds, batch_size=2, shuffle=False)
+    first = validate(model, loader, torch.device("cpu"), clicks=2)
+    assert first == validate(model, loader, torch.device("cpu"), clicks=2)
+    assert first[1] == len(ds)
+    with pytest.raises(IFCNError, match="val-clicks"):
+        train(_cfg(synthetic_devkit, tmp_path / "bad", val_clicks=-1))
