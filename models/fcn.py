@@ -14,6 +14,11 @@ from models.spec import ModelSpec
 
 #: Inputs smaller than this are padded (replicate) before the trunk and cropped after.
 MIN_SIZE = 64
+#: The previous-mask channel enters the first convolution multiplied by this. Its weights start at zero and Adam
+#: moves a weight by about the learning rate per step whatever its gradient's scale: the gain lets the new
+#: channel's effect grow as fast as that of inputs whose weights were trained for thousands of steps (RITM gives
+#: its new input layers a 10x learning rate for the same reason).
+PREV_GAIN = 10.0
 
 
 def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
@@ -57,6 +62,13 @@ def _match(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
 
+def _input_gain(spec: ModelSpec) -> torch.Tensor:
+    """(1, C, 1, 1): 1 for RGB and the click maps, PREV_GAIN for the previous mask."""
+    gain = torch.ones(1, spec.in_channels, 1, 1)
+    gain[:, 5:] = PREV_GAIN
+    return gain
+
+
 class IFCN(nn.Module):
     """iFCN: 5-channel input (6 with `spec.prev_mask`) → backbone → FCN-{8,16,32}s fusion → one logit per input pixel; optionally a
     learned refiner (`models.refiner`) that the predictor runs on the probability (not part of `forward`)."""
@@ -75,6 +87,7 @@ class IFCN(nn.Module):
             self.up16to8 = Upsample(2, spec.upsample)
         self.up_final = Upsample(spec.stride, spec.upsample)
         self.refiner = Refiner(spec.refiner["width"]) if spec.refiner is not None else None
+        self.register_buffer("input_gain", _input_gain(spec), persistent=False)
         for m in (self.score32, getattr(self, "score16", None), getattr(self, "score8", None)):
             if m is not None:  # FCN: score layers start at zero
                 nn.init.zeros_(m.weight)
@@ -85,6 +98,8 @@ class IFCN(nn.Module):
 
     def features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """The backbone's feature maps by stride (8, 16, 32) for a (N, spec.in_channels, h, w) input."""
+        if self.spec.prev_mask:
+            x = x * self.input_gain
         h, w = x.shape[-2:]
         ph, pw = max(0, MIN_SIZE - h), max(0, MIN_SIZE - w)
         if ph or pw:
@@ -140,4 +155,5 @@ def with_prev_mask(model: IFCN) -> IFCN:
         return model
     add_input_channel(model.backbone)
     model.spec = replace(model.spec, prev_mask=True)
+    model.input_gain = _input_gain(model.spec).to(model.input_gain.device)
     return model
