@@ -15,10 +15,11 @@ from models.spec import ModelSpec
 #: Inputs smaller than this are padded (replicate) before the trunk and cropped after.
 MIN_SIZE = 64
 #: The previous-mask channel enters the first convolution multiplied by this. Its weights start at zero and Adam
-#: moves a weight by about the learning rate per step whatever its gradient's scale: the gain lets the new
-#: channel's effect grow as fast as that of inputs whose weights were trained for thousands of steps (RITM gives
-#: its new input layers a 10x learning rate for the same reason).
-PREV_GAIN = 10.0
+#: moves a weight by about the learning rate per step whatever its gradient's scale, so the gain is that channel's
+#: learning-rate multiplier: with the trained body fine-tuned at 2e-5, its weights learn at an effective 5e-4 (RITM's
+#: rate for new layers, 10x its backbone's). At a gain of 10 and 1e-4 they had moved 0.002 in 600 steps against
+#: the click maps' 0.3, while the body drifted (runs/prev2, MODEL_CARD).
+PREV_GAIN = 25.0
 
 
 def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:

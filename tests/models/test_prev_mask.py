@@ -23,7 +23,7 @@ def _prev_model(seed: int = 0) -> torch.nn.Module:
     net = with_prev_mask(random_model(seed=seed))
     conv = next(m for m in net.backbone.modules() if isinstance(m, torch.nn.Conv2d))
     with torch.no_grad():
-        conv.weight[:, PREV].normal_(0, 0.5)
+        conv.weight[:, PREV].normal_(0, 0.02)
     return net.eval()
 
 
@@ -145,7 +145,7 @@ def test_engines_run_the_six_channel_input(name):
         pytest.skip(f"{name} is not installed (pip install '.[bench]')")
     net = with_prev_mask(random_model("efficientnet_lite0"))
     with torch.no_grad():
-        next(m for m in net.backbone.modules() if isinstance(m, torch.nn.Conv2d)).weight[:, PREV].normal_(0, 0.5)
+        next(m for m in net.backbone.modules() if isinstance(m, torch.nn.Conv2d)).weight[:, PREV].normal_(0, 0.02)
     eager = Predictor(net, device="cpu", brs=None, snap=None)
     fast = Predictor(net, device="cpu", brs=None, snap=None, engine=name)
     fast._engine.background = False

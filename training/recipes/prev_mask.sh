@@ -6,13 +6,13 @@
 # model's last stage (runs/real3, the annotator's 512-px scale), so that only the input differs.
 # runs/ is git-ignored; stop with SIGTERM (last.pt is saved), continue with RESUME=--resume.
 # Then measure before shipping: held-out choice set `ifcn noc --data $D/<source> --split val --limit 50 --refine
-# --checkpoint runs/prev2/last.pt` (and --no-brs: the network alone), then `make bench BENCH_DATA=...`.
+# --checkpoint runs/prev3/last.pt` (and --no-brs: the network alone), then `make bench BENCH_DATA=...`.
 set -euo pipefail
 D=${D:-../shared/data/train}
 PY=${PY:-.venv/bin/python}
-OUT=${OUT:-runs/prev2}
+OUT=${OUT:-runs/prev3}
 nice -n 5 "$PY" -m models.cli train --data $D/coco_train2017:0.45 --data $D/clothing_co_parsing:0.35 \
   --data $D/camvid:0.2 --out "$OUT" --init-checkpoint resources/weights/default.pt --prev-mask \
-  --batch-size 8 --crop-size 384 --base-size 512 --scale-min 0.7 --scale-max 1.3 --lr 1e-4 --epochs 1000 \
+  --batch-size 8 --crop-size 384 --base-size 512 --scale-min 0.7 --scale-max 1.3 --lr 2e-5 --epochs 1000 \
   --max-steps 6000 --val-limit 160 --val-every 300 --val-clicks 3 --workers 1 --seed 11 --iterative 8 --progress-json \
   --progress-every 10 --no-bar ${RESUME:-}
