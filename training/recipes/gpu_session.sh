@@ -11,6 +11,8 @@
 # before anything else). CamVid is left out: with it the upload is over the limit.
 #
 # Untested on a GPU when written (2026-12-03, no device lent): check the first progress lines in the log.
+# EXTRA adds options, e.g. EXTRA="--prev-mask --val-clicks 3" trains RITM's previous-mask input (on 2 CPU cores
+# its new weights barely moved in 600 steps, runs/prev2-3, MODEL_CARD: it needs the steps a GPU gives).
 set -uo pipefail
 MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
 BATCH=${BATCH:-32}
@@ -18,6 +20,7 @@ WORKERS=${WORKERS:-14}
 DEVICE=${DEVICE:-cuda}          # DEVICE=cpu MINUTES=1 BATCH=2 WORKERS=1 OUT=/tmp/o: a smoke test on a CPU machine
 PACK=${PACK:-runs/pack}
 INIT=${INIT:-runs/init.pt}
+EXTRA=${EXTRA:-}
 RUN=/tmp/ifcn_gpu_run
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 PY=${PY:-python3}
@@ -30,7 +33,7 @@ timeout --signal=TERM $((MINUTES * 60)) "$PY" -m models.cli train \
   --data $PACK/coco_train2017:0.55 --data $PACK/clothing_co_parsing:0.45 \
   --out $RUN --init-checkpoint $INIT --device $DEVICE --batch-size $BATCH --workers $WORKERS \
   --crop-size 384 --base-size 512 --scale-min 0.7 --scale-max 1.3 --lr 2e-4 --epochs 10000 --max-steps 100000 \
-  --val-limit 300 --val-every 500 --seed 11 --iterative 6 --progress-json --progress-every 50 --no-bar $RESUME \
+  --val-limit 300 --val-every 500 --seed 11 --iterative 6 --progress-json --progress-every 50 --no-bar $RESUME $EXTRA \
   2>&1 | tee "$OUT/train.log" | grep -v '"event":"step"' | tail -40
 grep '"event":"step"' "$OUT/train.log" | tail -3
 cp "$RUN/best.pt" "$OUT/best.pt" 2>/dev/null || echo "no best.pt (no validation reached)"
