@@ -3,7 +3,9 @@
 # 2 CPU cores). The sixth channel starts with zero weights, so step 0 predicts exactly as the shipped model;
 # the corrective rounds of --iterative fill it with the model's own prediction before each round's click, as the
 # predictor feeds back the prediction of the clicks without the last one. The options are those of the shipped
-# model's last stage (runs/real3, the annotator's 512-px scale), so that only the input differs.
+# model's last stage (runs/real3, the annotator's 512-px scale) except the learning rate: 2e-5 for the trained
+# body, the new channel at an effective 25x (models.fcn.PREV_GAIN). runs/prev3 (2026-12-05, 1,254 steps): the
+# channel was not yet used and the model was not shipped (MODEL_CARD); on a GPU: gpu_session.sh with EXTRA.
 # runs/ is git-ignored; stop with SIGTERM (last.pt is saved), continue with RESUME=--resume.
 # Then measure before shipping: held-out choice set `ifcn noc --data $D/<source> --split val --limit 50 --refine
 # --checkpoint runs/prev3/last.pt` (and --no-brs: the network alone), then `make bench BENCH_DATA=...`.
