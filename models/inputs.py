@@ -37,16 +37,22 @@ def prev_channel(prev: np.ndarray | None, height: int, width: int) -> np.ndarray
     return np.clip(prev, 0.0, 1.0)[None]
 
 
+def extra_channels(maps: np.ndarray, spec: ModelSpec, prev: np.ndarray | None = None) -> np.ndarray:
+    """The channels after RGB: the scaled (2, H, W) distance maps and, for a previous-mask model, `prev`
+    (`prev_channel`) → float32 (spec.in_channels - 3, H, W). The predictor stacks them on its normalised image."""
+    scaled = scale_maps(maps, spec)
+    if not spec.prev_mask:
+        return scaled
+    return np.concatenate([scaled, prev_channel(prev, *maps.shape[1:])])
+
+
 def make_input_from_maps(rgb: np.ndarray, maps: np.ndarray, spec: ModelSpec,
                          prev: np.ndarray | None = None) -> np.ndarray:
     """Stack normalised RGB with scaled (2, H, W) distance maps (and, for a previous-mask model, `prev`) →
     float32 (spec.in_channels, H, W)."""
     if rgb.shape[:2] != maps.shape[1:]:
         raise ValueError(f"image {rgb.shape[:2]} and distance maps {maps.shape[1:]} differ in size")
-    parts = [normalize_rgb(rgb, spec), scale_maps(maps, spec)]
-    if spec.prev_mask:
-        parts.append(prev_channel(prev, *rgb.shape[:2]))
-    return np.concatenate(parts)
+    return np.concatenate([normalize_rgb(rgb, spec), extra_channels(maps, spec, prev)])
 
 
 def make_input(rgb: np.ndarray, clicks: Iterable[Click], spec: ModelSpec,

@@ -29,7 +29,7 @@ from models.engines import FeatureEngine, make_engine
 from models.errors import IFCNError
 from models.fcn import IFCN
 from models.fold import fold_batchnorm
-from models.inputs import normalize_rgb, prev_channel, scale_maps
+from models.inputs import extra_channels, normalize_rgb
 from models.metrics import object_box
 from models.refiner import refine as learned_refine
 from models.spec import ModelSpec
@@ -369,12 +369,10 @@ class Predictor:
 
     def _stack(self, rgb: torch.Tensor, clicks: Sequence[Click], prev: np.ndarray | None) -> torch.Tensor:
         """The network's input (1, C, h, w): the normalised image, the click maps, and for a previous-mask
-        model the previous probability (`models.inputs.prev_channel`; zero for None)."""
+        model the previous probability (`models.inputs.extra_channels`; zero for None)."""
         h, w = rgb.shape[-2:]
-        parts = [scale_maps(distance_maps(clicks, h, w, self.spec.clamp), self.spec)]
-        if self.spec.prev_mask:
-            parts.append(prev_channel(prev, h, w))
-        return torch.cat([rgb, torch.from_numpy(np.concatenate(parts)).to(rgb.device)])[None]
+        extra = extra_channels(distance_maps(clicks, h, w, self.spec.clamp), self.spec, prev)
+        return torch.cat([rgb, torch.from_numpy(extra).to(rgb.device)])[None]
 
     def _forward(self, rgb: torch.Tensor, clicks: Sequence[Click], h: int, w: int,
                  prev: np.ndarray | None = None) -> np.ndarray:
@@ -449,9 +447,9 @@ class Predictor:
         crop = cv2.resize(self._work[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
         inside = [c.mapped(sw / cw, sh / ch, x0, y0) for c in wc if x0 <= c.x < x1 and y0 <= c.y < y1]
         rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
-        if prev is not None:
-            prev_crop = cv2.resize(prev[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
-        part = self._forward(rgb, inside, sh, sw, prev_crop if prev is not None else None)
+        prev_crop = None if prev is None else cv2.resize(prev[y0:y1, x0:x1], (sw, sh),
+                                                         interpolation=cv2.INTER_LINEAR)
+        part = self._forward(rgb, inside, sh, sw, prev_crop)
         if _reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
             # the object goes on past the crop (e.g. a click on a big region): a crop would cut the mask
             # with a straight line, so look at the whole image instead
