@@ -14,3 +14,15 @@ def random_model(backbone: str = "resnet18", stride: int = 8, seed: int = 0):
             if name.startswith("score"):
                 p.normal_(0, 0.05)
     return net.eval()
+
+
+def rewritten_checkpoint(src, dst, edit):
+    """Write `dst`: the checkpoint `src` with `edit(raw_dict)` applied to its stored dict (hostile-file tests)."""
+    import io
+
+    raw = torch.load(src, weights_only=True)
+    edit(raw)
+    buf = io.BytesIO()
+    torch.save(raw, buf)
+    dst.write_bytes(buf.getvalue())
+    return dst

@@ -2,8 +2,6 @@
 encoding, the checkpoint's checks and the predictor feeding the previous prediction back."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -15,7 +13,7 @@ from models.fcn import build_ifcn, with_prev_mask
 from models.inputs import PREV, make_input, prev_channel
 from models.predictor import Predictor, ZoomIn
 from models.spec import ModelSpec
-from tests.models.helpers import random_model
+from tests.models.helpers import random_model, rewritten_checkpoint
 
 
 def _prev_model(seed: int = 0) -> torch.nn.Module:
@@ -85,13 +83,10 @@ def test_checkpoint_round_trip_and_a_mismatched_spec_is_refused(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), net(x))
     for value in (False, "1"):  # weights of 6 channels under a 5-channel spec; a value that is not a bool
-        raw = torch.load(tmp_path / "m.pt", weights_only=True)
-        raw["spec"]["prev_mask"] = value
-        buf = io.BytesIO()
-        torch.save(raw, buf)
-        (tmp_path / "bad.pt").write_bytes(buf.getvalue())
+        bad = rewritten_checkpoint(tmp_path / "m.pt", tmp_path / "bad.pt",
+                                   lambda raw: raw["spec"].__setitem__("prev_mask", value))
         with pytest.raises(CheckpointError):
-            load_checkpoint(tmp_path / "bad.pt")
+            load_checkpoint(bad)
 
 
 def _network_on(net, rgb, clicks, prev):

@@ -2,8 +2,6 @@
 clicks honoured, carried in a checkpoint (spec.extra) and run by the predictor in place of edge snapping."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -15,6 +13,7 @@ from models.fcn import IFCN, build_ifcn
 from models.predictor import Predictor
 from models.refiner import ALIGN, CLICK_RADIUS, EPS, REACH, Refiner, refine, refine_logits, refiner_input
 from models.spec import ModelSpec
+from tests.models.helpers import rewritten_checkpoint
 from training.export import attach_refiner, export_checkpoint, read_refiner
 
 
@@ -111,13 +110,10 @@ def test_hostile_refiner_specs_are_refused(tmp_path, extra):
     """Unknown architectures, widths, inputs or fields, and a width the stored weights do not have."""
     net = _model_with_refiner(8)
     save_checkpoint(tmp_path / "m.pt", net)
-    raw = torch.load(tmp_path / "m.pt", weights_only=True)
-    raw["spec"]["extra"] = extra
-    buf = io.BytesIO()
-    torch.save(raw, buf)
-    (tmp_path / "bad.pt").write_bytes(buf.getvalue())
+    bad = rewritten_checkpoint(tmp_path / "m.pt", tmp_path / "bad.pt",
+                               lambda raw: raw["spec"].__setitem__("extra", extra))
     with pytest.raises(CheckpointError):
-        load_checkpoint(tmp_path / "bad.pt")
+        load_checkpoint(bad)
 
 
 def test_export_attaches_a_trained_refiner_and_the_predictor_runs_it(tmp_path):
