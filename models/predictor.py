@@ -33,6 +33,7 @@ from models.inputs import extra_channels, normalize_rgb
 from models.metrics import object_box
 from models.refiner import refine as learned_refine
 from models.spec import ModelSpec
+from models.threads import limit_blas_threads
 
 __all__ = ["BRS", "Click", "EdgeSnap", "Predictor", "GRABCUT", "REFINE_METHODS", "ZoomIn", "fold_batchnorm"]
 
@@ -168,6 +169,8 @@ class Predictor:
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
         dev = resolve_device(device)
+        if dev.type == "cpu":
+            limit_blas_threads()  # BLAS's spinning workers stalled PyTorch's next op by 25-95 ms (models.threads)
         if self.model is not None:
             self.model.to(dev).eval()
             # inference runs a copy with BatchNorm folded into the convolutions (same outputs, fewer passes)
