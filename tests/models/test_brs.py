@@ -200,6 +200,10 @@ def test_disc_jacobian_gives_the_heads_logits(stride, size):
     assert jac.shape == (len(ys), 2 * sum(sizes))
     assert float((head - net.head(feats, size)[0, 0][ys, xs]).abs().max()) > 1e-2  # the parameters matter
     np.testing.assert_allclose((base + jac @ params).numpy(), head.numpy(), atol=1e-5)
+    # the transpose (the gradient's J.T @ dz) is that of the same matrix, formed or not
+    dz = torch.randn(len(ys), generator=g)
+    np.testing.assert_allclose(jac.rmatvec(dz).numpy(), (jac.dense().T @ dz).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose((jac.dense() @ params).numpy(), (jac @ params).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_the_time_budget_is_a_hard_cap():
