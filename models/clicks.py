@@ -6,6 +6,7 @@ image it was made on; integer pixel centres, fractional values are rounded to th
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -80,6 +81,53 @@ def distance_maps(clicks: Iterable[Click], height: int, width: int,
     neg = [(c.x, c.y) for c in clicks if not c.positive]
     return np.stack([distance_map(pos, height, width, clamp),
                      distance_map(neg, height, width, clamp)])
+
+
+class DistanceMapCache:
+    """`distance_maps` of the click lists of one image, remembered: the predictor asks for a list one click
+    longer than the last (or shorter, on undo) with every click, and the map of a point set is the minimum of
+    its points' distances, so a map one point longer than a remembered one costs that point's distances
+    (~0.1 ms at 512 px) instead of a distance transform of the whole image (~0.7 ms). Same values as
+    `distance_map` (tests); the cached maps are read-only."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = int(size)
+        self._maps: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def distance_map(self, points_xy: Sequence[tuple[float, float]], height: int, width: int,
+                     clamp: float = CLAMP) -> np.ndarray:
+        """`distance_map(points_xy, height, width, clamp)`, from the cache when it can (read-only array)."""
+        px = []
+        for x, y in points_xy:
+            ix, iy = int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
+            if 0 <= ix < width and 0 <= iy < height:  # points outside are ignored, as distance_map does
+                px.append((ix, iy))
+        key = (int(height), int(width), float(clamp), tuple(px))
+        out = self._maps.get(key)
+        if out is not None:
+            self._maps.move_to_end(key)
+            return out
+        parent = self._maps.get(key[:3] + (key[3][:-1],)) if px else None
+        if parent is None:
+            out = distance_map(px, height, width, clamp)
+        else:
+            ix, iy = px[-1]
+            dy = np.square(np.arange(height, dtype=np.float32) - np.float32(iy))
+            dx = np.square(np.arange(width, dtype=np.float32) - np.float32(ix))
+            out = np.add.outer(dy, dx)
+            np.sqrt(out, out=out)
+            np.minimum(out, parent, out=out)  # the parent is already truncated at clamp
+        out.setflags(write=False)
+        self._maps[key] = out
+        while len(self._maps) > self.size:
+            self._maps.popitem(last=False)
+        return out
+
+    def distance_maps(self, clicks: Iterable[Click], height: int, width: int, clamp: float = CLAMP) -> np.ndarray:
+        """`distance_maps(clicks, height, width, clamp)`: float32 (2, H, W), a new array."""
+        clicks = list(clicks)
+        return np.stack([self.distance_map([(c.x, c.y) for c in clicks if c.positive], height, width, clamp),
+                         self.distance_map([(c.x, c.y) for c in clicks if not c.positive], height, width, clamp)])
 
 
 def clicks_from_arrays(pos_xy: np.ndarray, neg_xy: np.ndarray) -> list[Click]:

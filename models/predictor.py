@@ -21,7 +21,7 @@ from torch import nn
 from models import colour_refine, grabcut
 from models.brs import BRS, refine_logits
 from models.checkpoint import load_checkpoint
-from models.clicks import Click, distance_maps, validate_clicks
+from models.clicks import Click, DistanceMapCache, distance_maps, validate_clicks
 from models.colour_refine import REFINE_METHODS
 from models.edge_snap import EdgeSnap, GuideCache, snap as snap_to_edges
 from models.device import resolve_device
@@ -138,6 +138,7 @@ class Predictor:
         self._rgb_tensor: torch.Tensor | None = None
         self._net_rgb: torch.Tensor | None = None  # the working image at `net_size`, when that is smaller
         self._history: OrderedDict[tuple[Click, ...], np.ndarray] = OrderedDict()
+        self._maps = DistanceMapCache()
         #: the last edge-snapped prediction: (working clicks, the network output it came from, result); the
         #: annotator's second stage (GrabCut after the preview) reuses it
         self._snapped: tuple[tuple[Click, ...], np.ndarray, np.ndarray] | None = None
@@ -200,8 +201,8 @@ class Predictor:
         if engine is None or rgb is None:
             return
         h, w = rgb.shape[-2:]
-        x = self._stack(rgb, [Click(w / 2, h / 2, True)], None)
-        engine.prepare(x.contiguous(memory_format=torch.channels_last), wait=not engine.background)
+        x = self._stack(rgb, [Click(w / 2, h / 2, True)], None, cached=False)  # maybe not the predictor's thread
+        engine.prepare(x, wait=not engine.background)
 
     # -- description --------------------------------------------------------------------------
     @property
@@ -276,6 +277,7 @@ class Predictor:
         self._history.clear()
         self._snapped = None
         self._guide = GuideCache(self._work)  # the photo's guided-filter statistics, computed at first use
+        self._maps = DistanceMapCache()  # the click maps of this image's recent click lists
         if self.model is None:
             self._rgb_tensor = None
             return
@@ -370,11 +372,15 @@ class Predictor:
         elif self._work is not None:
             self._history.pop(tuple(self._work_clicks(list(clicks))), None)
 
-    def _stack(self, rgb: torch.Tensor, clicks: Sequence[Click], prev: np.ndarray | None) -> torch.Tensor:
-        """The network's input (1, C, h, w): the normalised image, the click maps, and for a previous-mask
-        model the previous probability (`models.inputs.extra_channels`; zero for None)."""
+    def _stack(self, rgb: torch.Tensor, clicks: Sequence[Click], prev: np.ndarray | None,
+               cached: bool = True) -> torch.Tensor:
+        """The network's input (1, C, h, w), contiguous: the normalised image, the click maps (from the image's
+        `DistanceMapCache` when `cached`: same values), and for a previous-mask model the previous probability
+        (`models.inputs.extra_channels`; zero for None)."""
         h, w = rgb.shape[-2:]
-        extra = extra_channels(distance_maps(clicks, h, w, self.spec.clamp), self.spec, prev)
+        maps = self._maps.distance_maps(clicks, h, w, self.spec.clamp) if cached \
+            else distance_maps(clicks, h, w, self.spec.clamp)
+        extra = extra_channels(maps, self.spec, prev)
         return torch.cat([rgb, torch.from_numpy(extra).to(rgb.device)])[None]
 
     def _forward(self, rgb: torch.Tensor, clicks: Sequence[Click], h: int, w: int,
@@ -383,8 +389,6 @@ class Predictor:
         previous-mask model's) previous probability."""
         t0 = time.perf_counter()
         x = self._stack(rgb, clicks, prev)
-        if self.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
         self._add_time("inputs", t0)
         if self.brs is None:
             with torch.inference_mode():
@@ -401,8 +405,9 @@ class Predictor:
         t0 = time.perf_counter()
         engine = self._engine  # read once: the GUI thread may swap it (set_engine) while this runs
         feats = engine.features(x) if engine is not None else None
-        if feats is None:
-            feats = self._net.features(x)
+        if feats is None:  # eager PyTorch: faster in channels-last on the CPU (an engine takes x as it is)
+            feats = self._net.features(x.contiguous(memory_format=torch.channels_last)
+                                       if self.device.type == "cpu" else x)
         self._add_time("network", t0)
         return feats
 

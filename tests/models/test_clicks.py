@@ -58,3 +58,34 @@ def test_validate_rejects_outside_and_nan():
         validate_clicks([Click(-1, 2)], 5, 10)
     with pytest.raises(ValueError, match="finite"):
         validate_clicks([Click(float("nan"), 2)], 5, 10)
+
+
+def test_distance_map_cache_gives_the_distance_transforms_values():
+    """The cache's maps (built one point at a time from a remembered parent, or afresh) equal distance_map's,
+    for lists growing, shrinking (undo) and with points outside the image (ignored by both)."""
+    from models.clicks import DistanceMapCache, distance_map
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        h, w = (int(v) for v in rng.integers(3, 300, 2))
+        cache = DistanceMapCache(size=8)
+        pts: list[tuple[float, float]] = []
+        for step in range(10):
+            if step == 6:
+                pts.pop()  # undo: the shorter list is remembered
+            else:
+                pts.append((float(rng.uniform(-4, w + 3)), float(rng.uniform(-4, h + 3))))
+            got = cache.distance_map(pts, h, w, 255.0)
+            np.testing.assert_allclose(got, distance_map(pts, h, w, 255.0), atol=1e-4)
+            assert not got.flags.writeable
+        assert len(cache._maps) <= 8
+
+
+def test_distance_map_cache_maps_are_those_of_distance_maps():
+    from models.clicks import DistanceMapCache
+
+    clicks = [Click(10, 12, True), Click(40, 5, False), Click(30, 30, True)]
+    cache = DistanceMapCache()
+    for k in range(1, 4):
+        np.testing.assert_allclose(cache.distance_maps(clicks[:k], 50, 60),
+                                   distance_maps(clicks[:k], 50, 60), atol=1e-4)
