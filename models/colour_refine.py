@@ -86,9 +86,12 @@ def fuse(rgb: np.ndarray, prob: np.ndarray, settings: ColourRefine, cache: Guide
     z = np.log(p / (1.0 - p)) + np.float32(settings.alpha) * colour_log_ratio(rgb, p, settings.bins, index)
     out = 1.0 / (1.0 + np.exp(-z))
     if settings.radius > 0:
-        # the crop's own statistics (reflected at its edges): the photo's whole-image ones (`cache.stats`) would
-        # save ~2 ms but move the result where the crop cuts the object's surroundings, so are not used here
-        out = guided_filter(rgb, out, settings.radius, settings.eps)
+        if cache is not None and box is not None:
+            # the photo's own statistics (computed once per photo), cropped: ~3 ms less than the crop's, and the
+            # same except within 2 * radius px of a crop edge inside the photo, where the crop's own are reflected
+            out = cache.stats(settings.radius, settings.eps, box).filter(out)
+        else:
+            out = guided_filter(rgb, out, settings.radius, settings.eps)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
