@@ -71,3 +71,38 @@ def test_corrupt_local_weights_file_names_the_file(tmp_path):
     bad.write_bytes(b"garbage, not a state dict")
     with pytest.raises(IFCNError, match="r18.pth.*not usable"):
         build_backbone("resnet18", weights=str(bad))
+
+
+@pytest.mark.parametrize("stride", [2, 8, 16, 32])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [(1, 1), (5, 7), (31, 21)])
+def test_polyphase_deconv_is_the_transposed_convolution(stride, channels, size):
+    """The head's upsampling by phases gives PyTorch's transposed convolution (kernel 2 x stride, padding
+    stride / 2, one filter per channel), values and the gradient its kernel learns from."""
+    import torch.nn.functional as F
+
+    from models.fcn import polyphase_deconv
+
+    g = torch.Generator().manual_seed(stride + channels)
+    x = torch.randn(2, channels, *size, generator=g)
+    k1 = torch.rand(channels, 1, 2 * stride, 2 * stride, generator=g).requires_grad_(True)
+    k2 = k1.detach().clone().requires_grad_(True)
+    ref = F.conv_transpose2d(x, k1, stride=stride, padding=stride // 2, groups=channels)
+    got = polyphase_deconv(x, k2, stride, stride // 2)
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    up = torch.randn(ref.shape, generator=g)
+    (ref * up).sum().backward()
+    (got * up).sum().backward()
+    torch.testing.assert_close(k2.grad, k1.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_one_filter_serves_every_channel():
+    """A one-channel Upsample applied to several maps (f-BRS's per-feature maps) uses its filter on each."""
+    from models.fcn import Upsample
+
+    up = Upsample(8, "deconv")
+    x = torch.randn(1, 4, 6, 5)
+    out = up(x)
+    for c in range(4):
+        torch.testing.assert_close(out[:, c:c + 1], up(x[:, c:c + 1]))
