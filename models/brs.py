@@ -33,7 +33,7 @@ from scipy.optimize import fmin_l_bfgs_b
 from models.clicks import Click
 from models.threads import torch_threads
 
-__all__ = ["BRS", "LOSSES", "DiscJacobian", "click_discs", "disc_jacobian", "refine_logits"]
+__all__ = ["BRS", "LOSSES", "DiscJacobian", "click_discs", "disc_jacobian", "disc_pixels", "refine_logits"]
 
 #: "bce": binary cross-entropy on the logits of the click discs (the default: its gradient does not vanish
 #: when the network is confidently wrong); "squared": the authors' (1 - p)^2 / p^2 on probabilities.
@@ -72,6 +72,39 @@ def click_discs(clicks: Sequence[Click], h: int, w: int, radius: int) -> tuple[n
         cv2.circle(pos if c.positive else neg, (min(w - 1, max(0, x)), min(h - 1, max(0, y))), int(radius), 1,
                    thickness=-1)
     return pos.astype(bool), neg.astype(bool)
+
+
+def _stencil(radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dy, dx) offsets of the pixels of OpenCV's filled circle of `radius` around a pixel."""
+    canvas = np.zeros((2 * radius + 1, 2 * radius + 1), np.uint8)
+    cv2.circle(canvas, (radius, radius), int(radius), 1, thickness=-1)
+    dy, dx = np.nonzero(canvas)
+    return dy - radius, dx - radius
+
+
+def disc_pixels(clicks: Sequence[Click], h: int, w: int, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ys, xs, is_pos) of the pixels of `click_discs` (their union, in row-major order; a pixel in a positive
+    disc counts as positive), from the discs' own offsets: no full-size masks drawn and searched (0.4 -> 0.05 ms at
+    481x321)."""
+    dy, dx = _stencil(int(radius))
+    ys, xs, pos = [], [], []
+    for c in clicks:
+        x, y = c.pixel()
+        x, y = min(w - 1, max(0, x)), min(h - 1, max(0, y))
+        py, px = dy + y, dx + x
+        keep = (py >= 0) & (py < h) & (px >= 0) & (px < w)
+        ys.append(py[keep])
+        xs.append(px[keep])
+        pos.append(np.full(int(keep.sum()), c.positive))
+    if not ys:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, bool)
+    flat = np.concatenate(ys).astype(np.int64) * w + np.concatenate(xs)
+    is_pos = np.concatenate(pos)
+    cells, inv = np.unique(flat, return_inverse=True)  # sorted: row-major
+    positive = np.zeros(len(cells), bool)
+    np.logical_or.at(positive, inv, is_pos)
+    return cells // w, cells % w, positive
 
 
 class _BudgetSpent(Exception):
@@ -243,9 +276,8 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
     h, w = size
     strides = net.head_strides
     dev = feats[strides[0]].device
-    pos_np, neg_np = click_discs(clicks, h, w, cfg.radius)
-    ys, xs = np.nonzero(pos_np | neg_np)
-    is_pos = torch.from_numpy(pos_np[ys, xs]).to(dev)
+    ys, xs, pos_np = disc_pixels(clicks, h, w, cfg.radius)
+    is_pos = torch.from_numpy(pos_np).to(dev)
     with torch.no_grad():
         fused = net.fuse(feats)
         # the logits at the discs, from the fused map's cells they read; the whole map is upsampled only for the

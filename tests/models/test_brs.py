@@ -323,3 +323,22 @@ def test_the_click_loss_gradient_in_closed_form_is_autograds(loss):
     assert abs(float(value) - float(want)) < 1e-5 * max(1.0, abs(float(want)))
     np.testing.assert_allclose(grad.numpy(), want_grad.numpy(), rtol=1e-4, atol=1e-7)
     assert click_loss(z.detach(), sign, per, loss)[1] is None
+
+
+def test_disc_pixels_are_the_click_discs_pixels():
+    """f-BRS's disc pixels from the discs' offsets are those of the drawn masks (`click_discs`), in row-major
+    order, positive where a positive disc covers them, for clicks at borders and overlapping discs."""
+    from models.brs import disc_pixels
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(4, 90, 2))
+        clicks = [Click(float(rng.uniform(-2, w + 1)), float(rng.uniform(-2, h + 1)), bool(rng.random() < 0.5))
+                  for _ in range(int(rng.integers(0, 8)))]
+        radius = int(rng.integers(0, 7))
+        pos, neg = click_discs(clicks, h, w, radius)
+        ys, xs, is_pos = disc_pixels(clicks, h, w, radius)
+        want_y, want_x = np.nonzero(pos | neg)
+        np.testing.assert_array_equal(ys, want_y)
+        np.testing.assert_array_equal(xs, want_x)
+        np.testing.assert_array_equal(is_pos, pos[want_y, want_x])
