@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.optimize import fmin_l_bfgs_b
+from scipy.special import expit
 
 from models.clicks import Click
 from models.threads import torch_threads
@@ -111,9 +112,9 @@ class _BudgetSpent(Exception):
     """Raised inside the L-BFGS objective to stop it when f-BRS's evaluations or time are spent."""
 
 
-def _respected(z: torch.Tensor, is_pos: torch.Tensor, thresh: float) -> bool:
+def _respected(z: np.ndarray, is_pos: np.ndarray, thresh: float) -> bool:
     """True when every click-disc pixel (logits `z`, positive where `is_pos`) is on its side of `thresh`."""
-    prob = torch.sigmoid(z.detach())
+    prob = expit(z)
     return bool((prob[is_pos] > thresh).all()) and bool((prob[~is_pos] < thresh).all())
 
 
@@ -177,25 +178,25 @@ class DiscJacobian:
     saves its build (a sparse product of 3-5 ms with 10-20 clicks, thousands of disc pixels) and makes each
     L-BFGS evaluation cheaper."""
 
-    rows: torch.Tensor    # (m, P)
-    taps: torch.Tensor    # (n, 16) int64 indices into rows
-    weight: torch.Tensor  # (n, 16)
+    rows: np.ndarray    # (m, P) float64
+    taps: np.ndarray    # (n, 16) int64 indices into rows
+    weight: np.ndarray  # (n, 16) float64
 
     @property
     def shape(self) -> tuple[int, int]:
         return int(self.taps.shape[0]), int(self.rows.shape[1])
 
-    def __matmul__(self, params: torch.Tensor) -> torch.Tensor:
+    def __matmul__(self, params: np.ndarray) -> np.ndarray:
         """J @ params: (n,) logit changes at the disc pixels."""
         return ((self.rows @ params)[self.taps] * self.weight).sum(1)
 
-    def rmatvec(self, dz: torch.Tensor) -> torch.Tensor:
+    def rmatvec(self, dz: np.ndarray) -> np.ndarray:
         """J.T @ dz: (P,) the gradient in the parameters of a loss whose gradient in the disc logits is `dz`."""
-        per_cell = torch.zeros(self.rows.shape[0], dtype=self.rows.dtype, device=self.rows.device)
-        per_cell.index_add_(0, self.taps.reshape(-1), (dz[:, None] * self.weight).reshape(-1))
+        per_cell = np.bincount(self.taps.reshape(-1), (dz[:, None] * self.weight).reshape(-1),
+                               minlength=self.rows.shape[0])
         return self.rows.T @ per_cell
 
-    def dense(self) -> torch.Tensor:
+    def dense(self) -> np.ndarray:
         """The (n, P) matrix itself (tests)."""
         return (self.rows[self.taps] * self.weight[..., None]).sum(1)
 
@@ -237,12 +238,12 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
         op_t = torch.from_numpy(op).to(f)                                # (m, cells of stride s)
         scale_cols.append(op_t @ (f.reshape(c, -1) * wt[:, None]).T)      # (m, C)
         bias_cols.append(op_t.sum(1, keepdim=True) * wt[None, :])
-    return DiscJacobian(torch.cat(scale_cols + bias_cols, 1).contiguous(),
-                        torch.from_numpy(inv.reshape(n, taps)).to(dev), weight.float().to(dev))
+    return DiscJacobian(torch.cat(scale_cols + bias_cols, 1).double().cpu().numpy(), inv.reshape(n, taps),
+                        weight.double().cpu().numpy())
 
 
-def click_loss(z: torch.Tensor, sign: torch.Tensor, per: torch.Tensor, loss: str = "bce",
-               with_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def click_loss(z: np.ndarray, sign: np.ndarray, per: np.ndarray, loss: str = "bce",
+               with_grad: bool = False) -> tuple[float, np.ndarray | None]:
     """f-BRS's click loss on the disc logits `z`, and (with `with_grad`) its derivative in z, in closed form.
 
     `sign` is -1 at positive-click pixels and +1 at negative ones, `per` each pixel's weight (1 / the number of
@@ -250,12 +251,18 @@ def click_loss(z: torch.Tensor, sign: torch.Tensor, per: torch.Tensor, loss: str
     "squared" sums per * sigmoid(u)^2, the authors' (1 - p)^2 and p^2 (d/dz = 2 * sign * per * sigmoid(u)^2 *
     (1 - sigmoid(u)))."""
     u = sign * z
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite logits (broken weights): the caller falls back
+        return _click_loss(u, sign, per, loss, with_grad)
+
+
+def _click_loss(u: np.ndarray, sign: np.ndarray, per: np.ndarray, loss: str,
+                with_grad: bool) -> tuple[float, np.ndarray | None]:
     if loss == "bce":
-        value = (per * F.softplus(u)).sum()
-        grad = sign * per * torch.sigmoid(u) if with_grad else None
+        value = float((per * np.logaddexp(0.0, u)).sum())
+        grad = sign * per * expit(u) if with_grad else None
     else:
-        q = torch.sigmoid(u)
-        value = (per * q * q).sum()
+        q = expit(u)
+        value = float((per * q * q).sum())
         grad = 2 * sign * per * q * q * (1 - q) if with_grad else None
     return value, grad
 
@@ -276,18 +283,17 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
     h, w = size
     strides = net.head_strides
     dev = feats[strides[0]].device
-    ys, xs, pos_np = disc_pixels(clicks, h, w, cfg.radius)
-    is_pos = torch.from_numpy(pos_np).to(dev)
+    ys, xs, is_pos = disc_pixels(clicks, h, w, cfg.radius)
     with torch.no_grad():
         fused = net.fuse(feats)
         # the logits at the discs, from the fused map's cells they read; the whole map is upsampled only for the
         # result (an optimised click never needs the network's own full map: 1-1.5 ms saved)
         sampler = pixel_sampler(net, tuple(fused.shape[-2:]), (h, w), ys, xs) if len(ys) else None
         if sampler is None:
-            z0 = net.upsample_logits(fused, (h, w))[0, 0][ys, xs]
+            z0 = net.upsample_logits(fused, (h, w))[0, 0][ys, xs].double().cpu().numpy()
         else:
             sampler = tuple(t.to(dev) for t in sampler)
-            z0 = (fused.float().reshape(-1)[sampler[0]] * sampler[1]).sum(1)
+            z0 = (fused.float().reshape(-1)[sampler[0]] * sampler[1]).sum(1).double().cpu().numpy()
     if _respected(z0, is_pos, cfg.prob_thresh):
         with torch.no_grad():
             return net.upsample_logits(fused, (h, w)), 1
@@ -299,74 +305,76 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
         return _optimise(net, feats, fused, z0, sampler, (ys, xs, is_pos), size, cfg, budget_s, clock, start)
 
 
-def _optimise(net: torch.nn.Module, feats: dict[int, torch.Tensor], fused: torch.Tensor, z0: torch.Tensor,
-              sampler: tuple[torch.Tensor, torch.Tensor] | None, discs: tuple[np.ndarray, np.ndarray, torch.Tensor],
+def _optimise(net: torch.nn.Module, feats: dict[int, torch.Tensor], fused: torch.Tensor, z0: np.ndarray,
+              sampler: tuple[torch.Tensor, torch.Tensor] | None, discs: tuple[np.ndarray, np.ndarray, np.ndarray],
               size: tuple[int, int], cfg: BRS, budget_s: float | None, clock: Callable[[], float],
               start: float) -> tuple[torch.Tensor, int]:
     """`refine_logits`' L-BFGS over per-channel scales and biases once the head's logits `z0` at the click discs
     (from `fused`, the map before the last upsampling, through `sampler`; None: no transposed convolution to
-    sample) ignore a click; `discs` = (ys, xs, is_pos) of the click-disc pixels."""
+    sample) ignore a click; `discs` = (ys, xs, is_pos) of the click-disc pixels.
+
+    With the disc Jacobian the objective is numpy on a few hundred values (no PyTorch op per evaluation); without
+    it the head runs under autograd. The result's score maps come from the score layers' weights scaled by the
+    parameters (the head is linear: w . (f * (1 + a) + b) = (w * (1 + a)) . f + w . b), so the features are never
+    rescaled."""
     ys, xs, is_pos = discs
     h, w = size
     strides = net.head_strides
-    dev = fused.device
     feats = {s: feats[s].detach().float() for s in strides}
     sizes = [feats[s].shape[1] for s in strides]
     jac = None if sampler is None else disc_jacobian(net, feats, *sampler)
-
-    def network_output() -> torch.Tensor:
-        with torch.no_grad():
-            return net.upsample_logits(fused, (h, w))
     n_pos, n_neg = max(1, int(is_pos.sum())), max(1, int((~is_pos).sum()))
+    sign = np.where(is_pos, -1.0, 1.0)                  # the click loss's sign of z per disc pixel
+    per = np.where(is_pos, 1.0 / n_pos, 1.0 / n_neg)    # and its weight (a mean per side)
     best: dict[str, object] = {"loss": np.inf, "params": None}
     evals = [1]
 
-    def unpack(params: torch.Tensor) -> dict[int, torch.Tensor]:
+    def scores(params: torch.Tensor) -> torch.Tensor:
+        """The fused logit map (before the last upsampling) for per-channel scales and biases `params`."""
         scale, bias = params.chunk(2)
         out, i = {}, 0
         for s, c in zip(strides, sizes):
-            out[s] = feats[s] * (1 + scale[i:i + c]).view(1, c, 1, 1) + bias[i:i + c].view(1, c, 1, 1)
+            layer = getattr(net, f"score{s}")
+            wt = layer.weight.reshape(-1).to(params)
+            out[s] = F.conv2d(feats[s], (wt * (1 + scale[i:i + c])).view(1, c, 1, 1).to(feats[s]),
+                              (layer.bias + (wt * bias[i:i + c]).sum()).to(feats[s]))
             i += c
-        return out
-
-    def disc_logits(params: torch.Tensor) -> torch.Tensor:
-        if jac is None:  # no transposed-convolution upsampling to sample: the whole head
-            return net.head(unpack(params), (h, w))[0, 0][ys, xs]
-        return z0 + jac @ params
-
-    sign = torch.where(is_pos, -1.0, 1.0).to(dev)                   # the click loss's sign of z per disc pixel
-    per = torch.where(is_pos, 1.0 / n_pos, 1.0 / n_neg).to(dev)     # and its weight (a mean per side)
-
-    analytic = jac is not None  # logits affine in the parameters: the gradient is jac.T @ dloss/dz
+        return net.combine(out)
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         evals[0] += 1
-        params = torch.from_numpy(x.astype(np.float32)).to(dev).requires_grad_(not analytic)
-        with torch.no_grad() if analytic else torch.enable_grad():
-            z = disc_logits(params)
-            loss, dz = click_loss(z, sign, per, cfg.loss, with_grad=analytic)
-            loss = loss + cfg.reg_weight * (params ** 2).sum()
-            value = float(loss.detach())
-            if value < best["loss"]:
-                best["loss"], best["params"] = value, params.detach().clone()
-            if _respected(z, is_pos, cfg.prob_thresh):
-                return value, np.zeros_like(x)  # clicks respected: a zero gradient ends it
-            if evals[0] > cfg.max_evals or (budget_s is not None and evals[0] > cfg.min_evals
-                                            and clock() - start >= budget_s):
-                raise _BudgetSpent  # L-BFGS's line search would ask again after a zero gradient
-            if analytic:
-                grad = jac.rmatvec(dz) + (2 * cfg.reg_weight) * params
-            else:
-                (grad,) = torch.autograd.grad(loss, params)  # the network's own weights get no gradient
-        return value, grad.cpu().numpy().astype(np.float64)
+        if jac is not None:
+            z = z0 + jac @ x
+        else:  # no transposed-convolution upsampling to sample: the whole head, under autograd
+            params = torch.from_numpy(x.astype(np.float32)).requires_grad_(True)
+            with torch.enable_grad():
+                zt = net.upsample_logits(scores(params), (h, w))[0, 0][ys, xs]
+            z = zt.detach().double().cpu().numpy()
+        loss, dz = click_loss(z, sign, per, cfg.loss, with_grad=True)
+        value = loss + cfg.reg_weight * float(x @ x)
+        if value < best["loss"]:
+            best["loss"], best["params"] = value, x.copy()
+        if _respected(z, is_pos, cfg.prob_thresh):
+            return value, np.zeros_like(x)  # clicks respected: a zero gradient ends it
+        if evals[0] > cfg.max_evals or (budget_s is not None and evals[0] > cfg.min_evals
+                                        and clock() - start >= budget_s):
+            raise _BudgetSpent  # L-BFGS's line search would ask again after a zero gradient
+        if jac is not None:
+            grad = jac.rmatvec(dz)
+        else:  # the network's own weights get no gradient
+            (g,) = torch.autograd.grad(zt, params, torch.from_numpy(dz).to(zt))
+            grad = g.double().cpu().numpy()
+        return value, grad + (2 * cfg.reg_weight) * x
 
     try:
         fmin_l_bfgs_b(fun, np.zeros(2 * sum(sizes), np.float64), m=20, factr=0, pgtol=1e-8,
                       maxfun=cfg.max_evals, maxiter=cfg.max_evals)
     except _BudgetSpent:
         pass
-    if best["params"] is None or not np.isfinite(best["loss"]):
-        return network_output(), evals[0]  # a non-finite loss (broken weights): the network's own output
     with torch.no_grad():
-        out = net.head(unpack(best["params"]), (h, w))
-    return (out, evals[0]) if bool(torch.isfinite(out).all()) else (network_output(), evals[0])
+        if best["params"] is not None and np.isfinite(best["loss"]):
+            low = scores(torch.from_numpy(best["params"].astype(np.float32)).to(fused.device))
+            if bool(torch.isfinite(low).all()):
+                return net.upsample_logits(low, (h, w)), evals[0]
+        # a non-finite loss or map (broken weights): the network's own output
+        return net.upsample_logits(fused, (h, w)), evals[0]

@@ -96,6 +96,31 @@ def test_an_ignored_click_is_enforced(second):
     assert all(p.grad is None for p in net.parameters())
 
 
+def test_without_the_disc_jacobian_the_head_runs_under_autograd(monkeypatch):
+    """A model whose upsampling is no transposed convolution has no disc Jacobian (`pixel_sampler` is None): its
+    evaluations run the head under autograd. The same ignored click is enforced that way, and its logits agree
+    with the Jacobian's path (the same objective; float32 head against float64 products)."""
+    import models.brs as brs
+    from models.checkpoint import load_checkpoint
+    from models.predictor import default_checkpoint
+
+    net = load_checkpoint(default_checkpoint()).model.float().eval()
+    clicks = [Click(80, 60, True), Click(100, 60, False)]
+    x = _input(net, _disk_scene(), clicks)
+    with torch.no_grad():
+        feats = net.features(x)
+    cfg = BRS()
+    with_jac, n1 = refine_logits(net, feats, clicks, (120, 160), cfg)
+    monkeypatch.setattr(brs, "pixel_sampler", lambda *a, **k: None)
+    autograd, n2 = refine_logits(net, feats, clicks, (120, 160), cfg)
+    pos, neg = click_discs(clicks, 120, 160, cfg.radius)
+    prob = torch.sigmoid(autograd)[0, 0].numpy()
+    assert n2 > 1 and (prob[pos] > cfg.prob_thresh).all() and (prob[neg] < 1 - cfg.prob_thresh).all()
+    assert n1 == n2
+    assert float((torch.sigmoid(with_jac) - torch.sigmoid(autograd)).abs().max()) < 1e-3
+    assert all(p.grad is None for p in net.parameters())
+
+
 def test_the_evaluation_budget_is_a_hard_cap():
     """With too few evaluations to succeed, f-BRS stops at the budget and returns its best logits."""
     from models.checkpoint import load_checkpoint
@@ -199,11 +224,12 @@ def test_disc_jacobian_gives_the_heads_logits(stride, size):
         base = (fused.reshape(-1)[index] * weight).sum(1)
     assert jac.shape == (len(ys), 2 * sum(sizes))
     assert float((head - net.head(feats, size)[0, 0][ys, xs]).abs().max()) > 1e-2  # the parameters matter
-    np.testing.assert_allclose((base + jac @ params).numpy(), head.numpy(), atol=1e-5)
+    np.testing.assert_allclose(base.numpy() + jac @ params.double().numpy(), head.numpy(), atol=1e-5)
     # the transpose (the gradient's J.T @ dz) is that of the same matrix, formed or not
-    dz = torch.randn(len(ys), generator=g)
-    np.testing.assert_allclose(jac.rmatvec(dz).numpy(), (jac.dense().T @ dz).numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose((jac.dense() @ params).numpy(), (jac @ params).numpy(), rtol=1e-4, atol=1e-5)
+    dz = np.random.default_rng(1).normal(size=len(ys))
+    np.testing.assert_allclose(jac.rmatvec(dz), jac.dense().T @ dz, rtol=1e-9, atol=1e-12)
+    x = params.double().numpy()
+    np.testing.assert_allclose(jac.dense() @ x, jac @ x, rtol=1e-9, atol=1e-12)
 
 
 def test_the_time_budget_is_a_hard_cap():
@@ -317,12 +343,13 @@ def test_the_click_loss_gradient_in_closed_form_is_autograds(loss):
     else:
         want = ((1 - torch.sigmoid(zp)) ** 2).sum() / n_pos + (torch.sigmoid(zn) ** 2).sum() / n_neg
     (want_grad,) = torch.autograd.grad(want, z)
-    sign = torch.where(is_pos, -1.0, 1.0)
-    per = torch.where(is_pos, 1.0 / n_pos, 1.0 / n_neg)
-    value, grad = click_loss(z.detach(), sign, per, loss, with_grad=True)
-    assert abs(float(value) - float(want)) < 1e-5 * max(1.0, abs(float(want)))
-    np.testing.assert_allclose(grad.numpy(), want_grad.numpy(), rtol=1e-4, atol=1e-7)
-    assert click_loss(z.detach(), sign, per, loss)[1] is None
+    sign = np.where(is_pos.numpy(), -1.0, 1.0)
+    per = np.where(is_pos.numpy(), 1.0 / n_pos, 1.0 / n_neg)
+    zn = z.detach().double().numpy()
+    value, grad = click_loss(zn, sign, per, loss, with_grad=True)
+    assert abs(value - float(want)) < 1e-5 * max(1.0, abs(float(want)))
+    np.testing.assert_allclose(grad, want_grad.numpy(), rtol=1e-4, atol=1e-7)
+    assert click_loss(zn, sign, per, loss)[1] is None
 
 
 def test_disc_pixels_are_the_click_discs_pixels():
