@@ -159,7 +159,8 @@ def test_a_second_pass_moves_the_boundary_further_onto_the_edge():
 
 
 def test_settings_are_checked():
-    for bad in ({"radius": 0}, {"eps": 0.0}, {"passes": 0}, {"click_radius": -1}):
+    for bad in ({"radius": 0}, {"eps": 0.0}, {"passes": 0}, {"click_radius": -1}, {"subsample": 0},
+                {"subsample": 9}):
         with pytest.raises(ValueError):
             EdgeSnap(**bad)
 
@@ -286,3 +287,40 @@ def test_the_predictor_keeps_one_guide_cache_per_photo(model):
         assert np.abs(got - snap(img, ramp, clicks)).max() < 1e-5
         caches.append(p._guide)
     assert caches[0] is not caches[1]
+
+
+def test_the_fast_filter_moves_a_blurred_boundary_onto_the_edge_as_the_full_one():
+    """He & Sun's fast guided filter (`subsample` 2): the boundary of the blurred-boundary test lands on the
+    colour edge as with the full-resolution filter (within a pixel), for an edge at an odd column and a crop that
+    starts at an odd row and column."""
+    for edge in (40, 41):
+        img = _two_colours(61, 83, edge)
+        x = np.arange(img.shape[1], dtype=np.float32)
+        prob = np.tile(1.0 / (1.0 + np.exp((x - edge - 6.0) / 4.0)), (img.shape[0], 1)).astype(np.float32)
+        prob[:7] = 0.0  # the transition band (so the filtered box) starts at row 7
+        full = snap(img, prob, [Click(10, 30, True)], EdgeSnap()) >= 0.5
+        fast = snap(img, prob, [Click(10, 30, True)], EdgeSnap(subsample=2)) >= 0.5
+        assert np.abs(fast[8:].sum(axis=1) - full[8:].sum(axis=1)).max() <= 1
+        assert (np.abs(fast[8:].sum(axis=1) - edge) <= 3).all()
+
+
+def test_the_fast_filter_stays_close_to_the_full_one_on_a_photo_like_scene():
+    """On a textured scene with a smooth blob the fast filter's probability differs from the full filter's by
+    little, and the masks agree on nearly every pixel."""
+    from models.edge_snap import GuideCache
+
+    rng = np.random.default_rng(3)
+    h, w = 120, 150
+    yy, xx = np.mgrid[:h, :w]
+    img = np.clip(np.stack([100 + 60 * np.sin(xx / 9.0), 90 + 50 * np.cos(yy / 7.0), 120 + 0 * xx], -1)
+                  + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    blob = ((xx - 70) ** 2 / 900.0 + (yy - 60) ** 2 / 500.0) < 1.0
+    img[blob] = (210, 180, 60)
+    d = np.sqrt((xx - 70) ** 2 / 900.0 + (yy - 60) ** 2 / 500.0)
+    prob = (1.0 / (1.0 + np.exp((d - 1.15) * 12.0))).astype(np.float32)
+    full = snap(img, prob, [], EdgeSnap(), GuideCache(img))
+    fast = snap(img, prob, [], EdgeSnap(subsample=2), GuideCache(img))
+    assert ((full >= 0.5) != (fast >= 0.5)).mean() < 0.01
+    assert np.abs(full - fast).mean() < 0.02
+    iou = lambda m: (m & blob).sum() / (m | blob).sum()  # noqa: E731
+    assert iou(fast >= 0.5) > 0.9 and abs(iou(fast >= 0.5) - iou(full >= 0.5)) < 0.02
