@@ -106,7 +106,7 @@ def test_the_box_gives_the_whole_image_filter_where_it_matters():
     img = np.random.default_rng(3).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     yy, xx = np.mgrid[:90, :120]
     prob = (1.0 / (1.0 + np.exp((np.hypot(xx - 40, yy - 40) - 15) / 3.0))).astype(np.float32)
-    s = EdgeSnap(radius=4, eps=1e-3, passes=1)
+    s = EdgeSnap(radius=4, eps=1e-3, passes=1, subsample=1)  # the exact filter
     full = np.clip(guided_filter(img, prob, s.radius, s.eps), 0, 1)
     part = snap(img, prob, [], s)
     assert np.abs(part - full).max() <= 2 * FLAT
@@ -228,7 +228,7 @@ def test_guide_statistics_are_computed_once_and_change_nothing():
         assert np.array_equal(got, want)
         q = np.clip(got, 0.0, 1.0)
     ramp = np.tile(np.linspace(1, 0, 56, dtype=np.float32), (40, 1))
-    two = snap(guide, ramp, [], EdgeSnap(radius=4, passes=2))
+    two = snap(guide, ramp, [], EdgeSnap(radius=4, passes=2, subsample=1))
     box = transition_box(ramp, (2 * 4 + 1) * 2)
     assert box == (0, 40, 0, 56)
     by_hand = np.clip(guided_filter(guide, np.clip(guided_filter(guide, ramp, 4, 1e-3), 0, 1), 4, 1e-3), 0, 1)
@@ -251,9 +251,10 @@ def test_a_photos_cached_statistics_snap_like_the_crops_own():
     prob[prob < 0.05] = 0.0
     cache = GuideCache(rgb)
     clicks = [Click(70, 60, True), Click(150, 10, False)]
+    exact = EdgeSnap(subsample=1)
     for k in range(2):
-        want = snap(rgb, prob, clicks)
-        got = snap(rgb, prob, clicks, cache=cache)
+        want = snap(rgb, prob, clicks, exact)
+        got = snap(rgb, prob, clicks, exact, cache=cache)
         assert np.abs(got - want).max() < 1e-5
         assert np.array_equal(got >= 0.5, want >= 0.5)
         assert len(cache._stats) == 1
