@@ -20,18 +20,18 @@ the click loss: theirs, (1 - p)^2 and p^2, has almost no gradient where the netw
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.optimize import fmin_l_bfgs_b
 from scipy.special import expit
 
 from models.clicks import Click
+from models.fcn import score_map
 from models.threads import torch_threads
 
 __all__ = ["BRS", "LOSSES", "DiscJacobian", "click_discs", "disc_jacobian", "disc_pixels", "refine_logits"]
@@ -218,8 +218,8 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
     n, taps = index.shape
     cells, inv = np.unique(index.cpu().numpy().reshape(-1), return_inverse=True)
     m = len(cells)
-    fine_hw = tuple(feats[strides[0]].shape[-2:])
-    at_idx, at_w, at_hw = cells[:, None], np.ones((m, 1)), fine_hw  # each cell's weights on the current map
+    at_hw = tuple(feats[strides[0]].shape[-2:])
+    op: np.ndarray | None = None  # (m, cells of the current map): each fused cell's weights on that map
     scale_cols, bias_cols = [], []
     for s in strides:
         f = feats[s][0].float()                                          # (C, h, w)
@@ -229,12 +229,15 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
             scale_cols.append(f.reshape(c, -1)[:, torch.from_numpy(cells).to(dev)].T * wt[None, :])
             bias_cols.append(wt[None, :].expand(m, c))
             continue
-        # one more upsampling (from s to s / 2) between this map and the previous one
-        ys, xs = np.divmod(at_idx.reshape(-1), at_hw[1])
+        # one more upsampling (from s to s / 2) between this map and the previous one: its rows at the previous
+        # map's cells that the fused cells read (each computed once), composed with what led there
+        used = cells if op is None else np.flatnonzero(op.any(0))
+        ys, xs = np.divmod(used, at_hw[1])
         idx, w = _up_rows(_kernel(getattr(net, f"up{s}to{s // 2}")), 2, at_hw, hw, ys, xs)
-        at_idx, at_w, at_hw = idx.reshape(m, -1), (at_w.reshape(-1, 1) * w).reshape(m, -1), hw
-        flat = (np.arange(m)[:, None] * (hw[0] * hw[1]) + at_idx).reshape(-1)
-        op = np.bincount(flat, at_w.reshape(-1), minlength=m * hw[0] * hw[1]).reshape(m, -1)
+        k, at_hw = len(used), hw
+        up = np.bincount((np.arange(k)[:, None] * (hw[0] * hw[1]) + idx).reshape(-1), w.reshape(-1),
+                         minlength=k * hw[0] * hw[1]).reshape(k, -1)    # (used cells, cells of stride s)
+        op = up if op is None else op[:, used] @ up
         op_t = torch.from_numpy(op).to(f)                                # (m, cells of stride s)
         scale_cols.append(op_t @ (f.reshape(c, -1) * wt[:, None]).T)      # (m, C)
         bias_cols.append(op_t.sum(1, keepdim=True) * wt[None, :])
@@ -336,8 +339,8 @@ def _optimise(net: torch.nn.Module, feats: dict[int, torch.Tensor], fused: torch
         for s, c in zip(strides, sizes):
             layer = getattr(net, f"score{s}")
             wt = layer.weight.reshape(-1).to(params)
-            out[s] = F.conv2d(feats[s], (wt * (1 + scale[i:i + c])).view(1, c, 1, 1).to(feats[s]),
-                              (layer.bias + (wt * bias[i:i + c]).sum()).to(feats[s]))
+            out[s] = score_map(feats[s], (wt * (1 + scale[i:i + c])).view(1, c, 1, 1).to(feats[s]),
+                               (layer.bias + (wt * bias[i:i + c]).sum()).to(feats[s]))
             i += c
         return net.combine(out)
 

@@ -51,6 +51,16 @@ class Upsample(nn.Module):
         return F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
 
 
+def score_map(f: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution of the features `f` (N, C, h, w) to one score map (N, 1, h, w): as a matrix product when
+    `f` is contiguous (an engine's features; 5-10x faster on the CPU than the convolution, which first reorders
+    its input), else the convolution itself (channels-last features of eager PyTorch). The same sums."""
+    n, c, h, w = f.shape
+    if not f.is_contiguous():
+        return F.conv2d(f, weight, bias)
+    return (weight.reshape(1, c) @ f.reshape(n, c, h * w)).reshape(n, 1, h, w) + bias.reshape(1, 1, 1, 1)
+
+
 def polyphase_deconv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> torch.Tensor:
     """`F.conv_transpose2d(x, weight, stride=stride, padding=padding, groups=C)` for a kernel of 2 x stride
     (each channel by its own filter; a single filter is used for every channel of x), computed by phases: output
@@ -130,7 +140,8 @@ class IFCN(nn.Module):
 
     def fuse(self, f: dict[int, torch.Tensor]) -> torch.Tensor:
         """The FCN-{stride}s logit map at 1/stride of the input: the head before its last upsampling."""
-        return self.combine({s: getattr(self, f"score{s}")(f[s]) for s in self.head_strides})
+        return self.combine({s: score_map(f[s], getattr(self, f"score{s}").weight, getattr(self, f"score{s}").bias)
+                             for s in self.head_strides})
 
     def combine(self, scores: dict[int, torch.Tensor]) -> torch.Tensor:
         """FCN fusion of score maps by stride: upsample the coarser, add (linear, no bias; each channel on its

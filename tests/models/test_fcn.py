@@ -106,3 +106,23 @@ def test_one_filter_serves_every_channel():
     out = up(x)
     for c in range(4):
         torch.testing.assert_close(out[:, c:c + 1], up(x[:, c:c + 1]))
+
+
+def test_score_map_is_the_one_by_one_convolution():
+    """The head's 1x1 scores as a matrix product (contiguous features, as an engine returns them) equal the
+    convolution, for batches and in channels-last memory (which takes the convolution itself), gradients too."""
+    import torch.nn.functional as F
+
+    from models.fcn import score_map
+
+    g = torch.Generator().manual_seed(4)
+    f = torch.randn(3, 40, 9, 7, generator=g, requires_grad=True)
+    w = torch.randn(1, 40, 1, 1, generator=g, requires_grad=True)
+    b = torch.randn(1, generator=g, requires_grad=True)
+    ref = F.conv2d(f, w, b)
+    for x in (f, f.contiguous(memory_format=torch.channels_last)):
+        got = score_map(x, w, b)
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    gw_ref, = torch.autograd.grad(ref.sum(), w)
+    gw, = torch.autograd.grad(score_map(f, w, b).sum(), w)
+    torch.testing.assert_close(gw, gw_ref, atol=1e-4, rtol=1e-5)
