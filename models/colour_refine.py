@@ -59,6 +59,14 @@ def colour_index(rgb: np.ndarray, bins: int) -> np.ndarray:
     return (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
 
 
+def warm(cache: GuideCache, settings: ColourRefine = ColourRefine()) -> None:
+    """Compute now what `refine` with `settings` will take from `cache` (the photo's colour bins and guide
+    statistics), so that the photo's first refined click does not pay for them."""
+    cache.derived(("colour_index", settings.bins), lambda im: colour_index(im, settings.bins))
+    if settings.radius > 0:
+        cache.stats(settings.radius, settings.eps)
+
+
 def colour_log_ratio(rgb: np.ndarray, prob: np.ndarray, bins: int, index: np.ndarray | None = None) -> np.ndarray:
     """log P(colour | object) - log P(colour | background) at each pixel (float32 HxW), both histograms counted
     on `rgb` with `prob` as the soft object label (1 - prob for the background); `index`: `colour_index(rgb,

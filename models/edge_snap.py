@@ -188,6 +188,17 @@ def transition_box(prob: np.ndarray, reach: int) -> tuple[int, int, int, int] | 
             max(0, int(cols[0]) - reach), min(w, int(cols[-1]) + 1 + reach))
 
 
+def warm(cache: GuideCache, settings: EdgeSnap = EdgeSnap()) -> None:
+    """Compute now what `snap` with `settings` will take from `cache` (the photo's statistics), so that the
+    photo's first click does not pay for them (the predictor calls it when an image is set)."""
+    s = settings.subsample
+    if s == 1:
+        cache.stats(settings.radius, settings.eps)
+    else:
+        cache.stats(max(1, settings.radius // s), settings.eps, subsample=s)
+        cache.channels()
+
+
 def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: EdgeSnap = EdgeSnap(),
          cache: GuideCache | None = None) -> np.ndarray:
     """`prob` (float HxW in [0, 1]) guided-filtered with `rgb` (HxWx3 uint8) as the guide, `settings.passes`

@@ -284,7 +284,7 @@ def test_the_predictor_keeps_one_guide_cache_per_photo(model):
         p._network_prob = lambda wc: ramp
         clicks = [Click(5, 30, True)]
         got = p.predict(clicks)
-        assert p._guide.rgb is p._work and len(p._guide._stats) == 1
+        assert p._guide.rgb is p._work and len(p._guide._stats) == 2  # snapping's and colour refinement's
         assert np.abs(got - snap(img, ramp, clicks)).max() < 1e-5
         caches.append(p._guide)
     assert caches[0] is not caches[1]
@@ -325,3 +325,20 @@ def test_the_fast_filter_stays_close_to_the_full_one_on_a_photo_like_scene():
     assert np.abs(full - fast).mean() < 0.02
     iou = lambda m: (m & blob).sum() / (m | blob).sum()  # noqa: E731
     assert iou(fast >= 0.5) > 0.9 and abs(iou(fast >= 0.5) - iou(full >= 0.5)) < 0.02
+
+
+def test_a_photos_statistics_are_ready_before_its_first_click(model):
+    """Setting an image computes what snapping and colour refinement read of the photo alone, so the first click
+    finds them (it adds nothing to the cache), and they are those the functions would compute."""
+    from models.colour_refine import ColourRefine, colour_index
+    from models.predictor import Predictor
+
+    img = _two_colours(96, 128, 60)
+    p = Predictor(model, device="cpu", brs=None)
+    p.set_image(img)
+    stats, derived = dict(p._guide._stats), set(p._guide._derived)
+    assert stats and ("colour_index", ColourRefine().bins) in derived
+    p.predict([Click(30, 40, True)], refine=True)
+    assert p._guide._stats.keys() == stats.keys() and set(p._guide._derived) == derived
+    np.testing.assert_array_equal(p._guide._derived[("colour_index", ColourRefine().bins)],
+                                  colour_index(img, ColourRefine().bins))
