@@ -32,10 +32,11 @@ from models.fold import fold_batchnorm
 from models.inputs import extra_channels, normalize_rgb
 from models.metrics import object_box
 from models.refiner import refine as learned_refine
+from models.regions import fit_longest, reaches_cut_edge, scaled_clicks
 from models.spec import ModelSpec
 from models.threads import limit_blas_threads
 
-__all__ = ["BRS", "Click", "EdgeSnap", "Predictor", "GRABCUT", "REFINE_METHODS", "ZoomIn", "fold_batchnorm"]
+__all__ = ["BRS", "Click", "EdgeSnap", "Predictor", "GRABCUT", "REFINE_METHODS", "ZoomIn", "fit_longest", "fold_batchnorm"]
 
 log = logging.getLogger(__name__)
 
@@ -74,31 +75,6 @@ def default_checkpoint() -> Path:
     """Where the shipped default model lives."""
     from resources import DEFAULT_CHECKPOINT
     return DEFAULT_CHECKPOINT
-
-
-def _reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bottom: bool,
-                      share: float = 0.05) -> bool:
-    """True when more than `share` of a crop side that cuts through the image is covered by `mask`."""
-    sides = [(left, mask[:, 0]), (top, mask[0]), (right, mask[:, -1]), (bottom, mask[-1])]
-    return any(cut and float(edge.mean()) > share for cut, edge in sides)
-
-
-def fit_longest(rgb: np.ndarray, longest: int) -> np.ndarray:
-    """`rgb` downscaled (area) so that its longest side is at most `longest`; itself (contiguous) if it is."""
-    h, w = rgb.shape[:2]
-    s = min(1.0, longest / max(h, w))
-    if s == 1.0:
-        return np.ascontiguousarray(rgb)
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
-def _scaled_clicks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, int]) -> list[Click]:
-    """Clicks on an image of (h, w) `src` mapped onto its resized copy of (h, w) `dst`, clipped into it."""
-    sx, sy = dst[1] / src[1], dst[0] / src[0]
-    if sx == 1.0 and sy == 1.0:
-        return list(clicks)
-    mapped = [c.mapped(sx, sy) for c in clicks]
-    return [Click(min(dst[1] - 1.0, max(0.0, m.x)), min(dst[0] - 1.0, max(0.0, m.y)), m.positive) for m in mapped]
 
 
 class Predictor:
@@ -307,13 +283,13 @@ class Predictor:
         nh, nw = rgb.shape[-2:]
         if (nh, nw) == (wh, ww):
             return self._forward(rgb, wc, wh, ww, prev)
-        nc = _scaled_clicks(wc, (wh, ww), (nh, nw))
+        nc = scaled_clicks(wc, (wh, ww), (nh, nw))
         if prev is not None:
             prev = cv2.resize(prev, (nw, nh), interpolation=cv2.INTER_AREA)
         return cv2.resize(self._forward(rgb, nc, nh, nw, prev), (ww, wh), interpolation=cv2.INTER_LINEAR)
 
     def _work_clicks(self, clicks: Sequence[Click]) -> list[Click]:
-        return _scaled_clicks(clicks, self._image.shape[:2], self._work.shape[:2])
+        return scaled_clicks(clicks, self._image.shape[:2], self._work.shape[:2])
 
     def predict_work(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray:
         """Probability at the working (downscaled) resolution for clicks in original coordinates."""
@@ -463,7 +439,7 @@ class Predictor:
         prev_crop = None if prev is None else cv2.resize(prev[y0:y1, x0:x1], (sw, sh),
                                                          interpolation=cv2.INTER_LINEAR)
         part = self._forward(rgb, inside, sh, sw, prev_crop)
-        if _reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
+        if reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
             # the object goes on past the crop (e.g. a click on a big region): a crop would cut the mask
             # with a straight line, so look at the whole image instead
             return self._whole_image(wc, prev)

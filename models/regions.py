@@ -1,6 +1,7 @@
-"""Region helpers shared by the refinements (`models.grabcut`, `models.colour_refine`, `models.edge_snap`,
-`models.refiner`): the crop around a predicted object, the parts of a mask that hold a positive click, whether a
-crop's mask was cut by it, clicks in a crop's coordinates, and the click discs every refinement honours."""
+"""Region helpers shared by the predictor and the refinements (`models.grabcut`, `models.colour_refine`,
+`models.edge_snap`, `models.refiner`): the crop around a predicted object, the parts of a mask that hold a positive
+click, whether a crop's mask was cut by it, clicks in a crop's or a resized image's coordinates, the click discs
+every refinement honours, and the downscale to the working size."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -55,3 +56,28 @@ def crop_clicks(clicks: Sequence[Click], box: tuple[int, int, int, int]) -> list
     """`clicks` in the coordinates of the crop `box` (y0, y1, x0, x1)."""
     y0, _, x0, _ = box
     return [Click(c.x - x0, c.y - y0, c.positive) for c in clicks]
+
+
+def reaches_cut_edge(mask: np.ndarray, left: bool, top: bool, right: bool, bottom: bool,
+                      share: float = 0.05) -> bool:
+    """True when more than `share` of a crop side that cuts through the image is covered by `mask`."""
+    sides = [(left, mask[:, 0]), (top, mask[0]), (right, mask[:, -1]), (bottom, mask[-1])]
+    return any(cut and float(edge.mean()) > share for cut, edge in sides)
+
+
+def fit_longest(rgb: np.ndarray, longest: int) -> np.ndarray:
+    """`rgb` downscaled (area) so that its longest side is at most `longest`; itself (contiguous) if it is."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, longest / max(h, w))
+    if s == 1.0:
+        return np.ascontiguousarray(rgb)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def scaled_clicks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, int]) -> list[Click]:
+    """Clicks on an image of (h, w) `src` mapped onto its resized copy of (h, w) `dst`, clipped into it."""
+    sx, sy = dst[1] / src[1], dst[0] / src[0]
+    if sx == 1.0 and sy == 1.0:
+        return list(clicks)
+    mapped = [c.mapped(sx, sy) for c in clicks]
+    return [Click(min(dst[1] - 1.0, max(0.0, m.x)), min(dst[0] - 1.0, max(0.0, m.y)), m.positive) for m in mapped]
