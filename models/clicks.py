@@ -49,6 +49,16 @@ def validate_clicks(clicks: Iterable[Click], height: int, width: int) -> list[Cl
     return out
 
 
+def _pixels_inside(points_xy: np.ndarray | Sequence[tuple[float, float]], height: int,
+                   width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(xs, ys) int64 of the pixels the points fall on (nearest pixel centre), in order, those outside dropped."""
+    pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    xs = np.floor(pts[:, 0] + 0.5).astype(np.int64)
+    ys = np.floor(pts[:, 1] + 0.5).astype(np.int64)
+    keep = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    return xs[keep], ys[keep]
+
+
 def distance_map(points_xy: np.ndarray | Sequence[tuple[int, int]], height: int, width: int,
                  clamp: float = CLAMP) -> np.ndarray:
     """Euclidean distance from every pixel to the nearest point, truncated at `clamp` (float32 HxW).
@@ -56,17 +66,12 @@ def distance_map(points_xy: np.ndarray | Sequence[tuple[int, int]], height: int,
     An empty point set gives `clamp` everywhere (never 0: 0 means "a click is here").
     Points outside the image are ignored.
     """
-    pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    xs, ys = _pixels_inside(points_xy, height, width)
     out = np.full((height, width), clamp, dtype=np.float32)
-    if len(pts) == 0:
-        return out
-    xs = np.floor(pts[:, 0] + 0.5).astype(np.int64)
-    ys = np.floor(pts[:, 1] + 0.5).astype(np.int64)
-    keep = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-    if not keep.any():
+    if len(xs) == 0:
         return out
     src = np.ones((height, width), dtype=np.uint8)
-    src[ys[keep], xs[keep]] = 0
+    src[ys, xs] = 0
     # DIST_MASK_PRECISE gives the exact Euclidean distance transform (Felzenszwalb & Huttenlocher).
     dist = cv2.distanceTransform(src, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     np.minimum(dist, clamp, out=out)
@@ -97,11 +102,8 @@ class DistanceMapCache:
     def distance_map(self, points_xy: Sequence[tuple[float, float]], height: int, width: int,
                      clamp: float = CLAMP) -> np.ndarray:
         """`distance_map(points_xy, height, width, clamp)`, from the cache when it can (read-only array)."""
-        px = []
-        for x, y in points_xy:
-            ix, iy = int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
-            if 0 <= ix < width and 0 <= iy < height:  # points outside are ignored, as distance_map does
-                px.append((ix, iy))
+        xs, ys = _pixels_inside(points_xy, height, width)  # points outside are ignored, as distance_map does
+        px = list(zip(xs.tolist(), ys.tolist()))
         key = (int(height), int(width), float(clamp), tuple(px))
         out = self._maps.get(key)
         if out is not None:
