@@ -59,10 +59,15 @@ def colour_index(rgb: np.ndarray, bins: int) -> np.ndarray:
     return (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
 
 
+def _photo_index(cache: GuideCache, bins: int) -> np.ndarray:
+    """The photo's `colour_index`, computed once per photo by its cache."""
+    return cache.derived(("colour_index", bins), lambda im: colour_index(im, bins))
+
+
 def warm(cache: GuideCache, settings: ColourRefine = ColourRefine()) -> None:
     """Compute now what `refine` with `settings` will take from `cache` (the photo's colour bins and guide
     statistics), so that the photo's first refined click does not pay for them."""
-    cache.derived(("colour_index", settings.bins), lambda im: colour_index(im, settings.bins))
+    _photo_index(cache, settings.bins)
     if settings.radius > 0:
         cache.stats(settings.radius, settings.eps)
 
@@ -89,8 +94,7 @@ def fuse(rgb: np.ndarray, prob: np.ndarray, settings: ColourRefine, cache: Guide
     index = None
     if cache is not None and box is not None:
         y0, y1, x0, x1 = box
-        index = cache.derived(("colour_index", settings.bins), lambda im: colour_index(im, settings.bins))
-        index = index[y0:y1, x0:x1]
+        index = _photo_index(cache, settings.bins)[y0:y1, x0:x1]
     z = np.log(p / (1.0 - p)) + np.float32(settings.alpha) * colour_log_ratio(rgb, p, settings.bins, index)
     out = 1.0 / (1.0 + np.exp(-z))
     if settings.radius > 0:

@@ -188,14 +188,22 @@ def transition_box(prob: np.ndarray, reach: int) -> tuple[int, int, int, int] | 
             max(0, int(cols[0]) - reach), min(w, int(cols[-1]) + 1 + reach))
 
 
+def _low_stats(cache: GuideCache, settings: EdgeSnap,
+               box: tuple[int, int, int, int] | None = None) -> GuideStats:
+    """The fast filter's statistics: of the photo downscaled by `settings.subsample`, windows of radius // s, of
+    the rows and columns of `box` (full-resolution, aligned to s) or all of them."""
+    s = settings.subsample
+    low_box = None if box is None else (box[0] // s, -(-box[1] // s), box[2] // s, -(-box[3] // s))
+    return cache.stats(max(1, settings.radius // s), settings.eps, low_box, subsample=s)
+
+
 def warm(cache: GuideCache, settings: EdgeSnap = EdgeSnap()) -> None:
     """Compute now what `snap` with `settings` will take from `cache` (the photo's statistics), so that the
     photo's first click does not pay for them (the predictor calls it when an image is set)."""
-    s = settings.subsample
-    if s == 1:
+    if settings.subsample == 1:
         cache.stats(settings.radius, settings.eps)
     else:
-        cache.stats(max(1, settings.radius // s), settings.eps, subsample=s)
+        _low_stats(cache, settings)
         cache.channels()
 
 
@@ -226,8 +234,7 @@ def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: E
                 q = np.clip(stats.filter(q), 0.0, 1.0)
         else:
             cache = cache if cache is not None else GuideCache(rgb)
-            low = cache.stats(max(1, settings.radius // s), settings.eps,
-                              (y0 // s, -(-y1 // s), x0 // s, -(-x1 // s)), subsample=s)
+            low = _low_stats(cache, settings, box)
             planes = tuple(c[y0:y1, x0:x1] for c in cache.channels())
             for _ in range(settings.passes):
                 q = np.clip(fast_guided_pass(low, planes, q), 0.0, 1.0)

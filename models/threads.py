@@ -48,7 +48,7 @@ def limit_blas_threads() -> None:
 
 
 def blas_threads() -> list[int]:
-    """The thread count of each BLAS library loaded now (tests, `ifcn info`)."""
+    """The thread count of each BLAS library loaded now (for tests and diagnostics)."""
     controller = _blas_controller()
     return [] if controller is None else [int(lib.num_threads) for lib in controller.lib_controllers]
 
