@@ -38,14 +38,16 @@ CLIP = 1e-4
 class ColourRefine:
     """Colour-refinement settings: histogram bins per RGB channel; the weight of the colour log-likelihood
     ratio against the network's logit; the guided filter's radius and regulariser; the crop margins tried in
-    turn (fractions of the object's box); the click discs' radius (kept on their side)."""
+    turn (fractions of the object's box); the click discs' radius (kept on their side). The discs are smaller
+    than f-BRS's (5): a corrective click in a thin missed sliver of a small object must not paint a disc of the
+    other side across its boundary (MODEL_CARD, "Click discs of the refinement")."""
 
     bins: int = 24
     alpha: float = 1.5
     radius: int = 4
     eps: float = 1e-3
     margins: tuple[float, ...] = (0.25, 1.0)
-    click_radius: int = 5
+    click_radius: int = 3
 
     def __post_init__(self) -> None:
         if not (2 <= self.bins <= 64) or self.alpha < 0 or self.radius < 0 or self.eps <= 0 \

@@ -132,6 +132,26 @@ def test_clicks_stay_on_their_side_and_nothing_without_a_positive_click_in_the_o
     assert ((far >= 0.5) == (prob >= 0.5))[20:140, 40:120].all()
 
 
+def test_a_click_on_a_small_objects_edge_does_not_paint_a_disc_of_background_into_it():
+    """The oracle's (and a user's) corrective clicks on a small object lie in thin slivers at its boundary: the
+    disc set to the click's side must not spill far across it (f-BRS's 5-px disc costs such objects their last
+    IoU points, MODEL_CARD "Click discs of the refinement")."""
+    from models.metrics import iou
+
+    rng = np.random.default_rng(3)
+    img = (rng.random((80, 80, 3)) * 40 + 20).astype(np.uint8)
+    img[33:47, 33:47] = (210, 190, 60)  # a 14 x 14 object
+    gt = np.zeros((80, 80), bool)
+    gt[33:47, 33:47] = True
+    prob = np.where(gt, 0.9, 0.02).astype(np.float32)
+    prob[33:47, 46 - 2:47] = 0.3  # the network missed a 2-px sliver on the right
+    clicks = [Click(40, 40, True), Click(45, 40, True)]  # the corrective click in the sliver
+    out = refine(img, prob, clicks)
+    assert out[40, 45] == 1.0
+    assert iou(out >= 0.5, gt) >= 0.9
+    assert iou(refine(img, prob, clicks, ColourRefine(click_radius=5)) >= 0.5, gt) < iou(out >= 0.5, gt)
+
+
 def test_settings_are_checked():
     for bad in (dict(bins=1), dict(alpha=-1), dict(eps=0), dict(margins=()), dict(radius=-1)):
         with pytest.raises(ValueError):
