@@ -84,15 +84,22 @@ def test_grabcut_fallback_is_labelled_and_segments(tmp_path, monkeypatch):
     assert Predictor.load(GRABCUT).is_classical
 
 
-def test_refine_keeps_definite_pixels(checkpoint):
-    """GrabCut refinement: disks around clicks are definite, whatever the network said."""
+@pytest.mark.parametrize("method", ["colour", "grabcut"])
+def test_refine_keeps_definite_pixels(checkpoint, method):
+    """Refinement: the discs around clicks (each method's radius) are definite, whatever the network said."""
+    from models import grabcut
+    from models.brs import click_discs
+    from models.colour_refine import ColourRefine
+
     img, mask = scene()
-    p = Predictor.load(checkpoint, device="cpu")
+    p = Predictor.load(checkpoint, device="cpu", refine_method=method)
     p.set_image(img)
     clicks = [Click(80, 60, True), Click(10, 10, False)]
     prob = p.predict(clicks, refine=True)
-    assert np.all(prob[57:64, 77:84] == 1.0)
-    assert np.all(prob[7:14, 7:14] == 0.0)
+    radius = ColourRefine().click_radius if method == "colour" else grabcut.RADIUS
+    pos, neg = click_discs(clicks, *prob.shape, radius)
+    assert pos.sum() > 20 and neg.sum() > 20
+    assert np.all(prob[pos] == 1.0) and np.all(prob[neg] == 0.0)
 
 
 @pytest.mark.parametrize("method", ["grabcut", "colour"])
