@@ -11,7 +11,7 @@ resolution (He & Sun, "Fast Guided Filter", 2015; `EdgeSnap.subsample`) and appl
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import cv2
@@ -19,6 +19,9 @@ import numpy as np
 
 from models.clicks import Click
 from models.regions import honour_clicks
+
+#: Click discs kept on their side by the full-resolution pass (`snap_full_res`), in photo pixels.
+FULL_RES_CLICK_RADIUS = 3
 
 #: Pixels whose probability is within this of 0 or 1 count as flat when the box to filter is found: the
 #: filter returns a flat probability unchanged (up to this much), so only the transition band is computed.
@@ -239,4 +242,50 @@ def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: E
             for _ in range(settings.passes):
                 q = np.clip(fast_guided_pass(low, planes, q), 0.0, 1.0)
         out[y0:y1, x0:x1] = q
+    return honour_clicks(out, clicks, settings.click_radius)
+
+
+def full_res_settings(scale: float, base: EdgeSnap = EdgeSnap()) -> EdgeSnap:
+    """The settings of `snap_full_res` for a probability upscaled by `scale` (> 1) from the working image: one
+    pass, windows of half `base`'s radius in working pixels (about radius / 2 * scale photo pixels), coefficients
+    fitted at about the working resolution (subsample round(scale)); clicks keep `FULL_RES_CLICK_RADIUS` px discs."""
+    s = max(1, int(round(scale)))
+    return replace(base, radius=max(s, int(round(base.radius / 2 * scale))), passes=1, subsample=s,
+                   click_radius=FULL_RES_CLICK_RADIUS)
+
+
+def upsampling_pass(low: GuideStats, rgb: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """One fast guided-filter pass (`fast_guided_pass`: the same coefficients, scaled up bilinearly) applied to
+    the uint8 photo (crop) `rgb` itself, channel by channel, without a float copy of it; float32 HxW."""
+    h, w = low.channels[0].shape
+    big_h, big_w = src.shape
+    small = cv2.resize(np.asarray(src, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    ar, ag, ab, b = low.coefficients(small)
+    out = cv2.resize(b, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+    for a, plane in zip((ar, ag, ab), cv2.split(rgb)):
+        up = cv2.resize(a * np.float32(1.0 / 255.0), (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+        up *= plane
+        out += up
+    return out
+
+
+def snap_full_res(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], scale: float,
+                  base: EdgeSnap = EdgeSnap(), cache: GuideCache | None = None) -> np.ndarray:
+    """`prob`, a working-resolution probability upscaled by `scale` (> 1) to the photo `rgb`, put on the photo's
+    own edges (the predictor's last step for a photo larger than its working image): one pass of
+    `full_res_settings`, its coefficients fitted at about the working resolution and applied with the photo's own
+    pixels (He & Sun's guided upsampling), so the boundary lands on edges that the working image has lost; only
+    the bounding box of the transition band is computed (`upsampling_pass`).
+    Chosen on the held-out photos worked at a smaller size (resources/weights/MODEL_CARD.md, "Masks at the
+    photo's resolution"). `cache`: the GuideCache of `rgb` (its downscaled statistics, computed once)."""
+    settings = full_res_settings(scale, base)
+    out = np.array(prob, dtype=np.float32, copy=True)
+    s = settings.subsample
+    box = transition_box(out, 2 * settings.radius + s)
+    if box is not None:
+        h, w = out.shape
+        y0, y1, x0, x1 = box[0] // s * s, min(h, -(-box[1] // s) * s), box[2] // s * s, min(w, -(-box[3] // s) * s)
+        low = _low_stats(cache if cache is not None else GuideCache(rgb), settings, (y0, y1, x0, x1))
+        q = upsampling_pass(low, rgb[y0:y1, x0:x1], out[y0:y1, x0:x1])
+        out[y0:y1, x0:x1] = np.clip(q, 0.0, 1.0)
     return honour_clicks(out, clicks, settings.click_radius)

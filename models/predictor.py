@@ -85,7 +85,7 @@ class Predictor:
                  meta: dict[str, Any] | None = None, zoom_in: ZoomIn | None = None,
                  brs: BRS | None = BRS(), engine: str = "torch", net_size: int | None = DEFAULT_NET_SIZE,
                  snap: EdgeSnap | None = EdgeSnap(), refine_method: str = DEFAULT_REFINE_METHOD,
-                 learned: bool = True) -> None:
+                 learned: bool = True, full_res: bool = True) -> None:
         if refine_method not in REFINE_METHODS:
             raise IFCNError(f"unknown refinement {refine_method!r}: choose one of {', '.join(REFINE_METHODS)}.")
         self.model = model
@@ -96,13 +96,17 @@ class Predictor:
         #: milliseconds by stage of the last predict() / predict_work(): inputs (click maps), network
         #: (backbone; with f-BRS off also the head), brs (everything after the backbone with f-BRS on: its
         #: first head pass included), snap (edge snapping), refine (colour or GrabCut refinement), resize (to
-        #: the image's size), total
+        #: the image's size), full_res (the snap at the photo's resolution, after the resize), total
         self.last_timings: dict[str, float] = {}
         self.zoom_in = zoom_in
         self.brs = brs
         self.snap = snap  # edge snapping of the network's probability (models.edge_snap); None: off
         #: with snapping on, the model's learned refiner (models.refiner) runs, when the model carries one
         self.learned = bool(learned)
+        #: with snapping on, a photo larger than the working image gets its upscaled probability snapped once more
+        #: onto its own edges (`edge_snap.full_res_settings`)
+        self.full_res = bool(full_res)
+        self._full_guide: GuideCache | None = None  # the photo's, for that pass (made at its first use)
         self.brs_evals = 0  # head evaluations f-BRS ran in the last network run (1: clicks respected)
         self.spec: ModelSpec | None = model.spec if model is not None else None
         self.max_size = int(max_size)
@@ -127,7 +131,8 @@ class Predictor:
              max_size: int = DEFAULT_MAX_SIZE, zoom_in: ZoomIn | None = None,
              brs: BRS | None = BRS(), engine: str = "torch",
              net_size: int | None = DEFAULT_NET_SIZE, snap: EdgeSnap | None = EdgeSnap(),
-             refine_method: str = DEFAULT_REFINE_METHOD, learned: bool = True) -> "Predictor":
+             refine_method: str = DEFAULT_REFINE_METHOD, learned: bool = True,
+             full_res: bool = True) -> "Predictor":
         """A predictor for `checkpoint` (None = shipped default model, 'grabcut' = classical); `engine` runs
         the backbone (see `models.engines`)."""
         if checkpoint is None:
@@ -141,7 +146,7 @@ class Predictor:
         loaded = load_checkpoint(checkpoint, map_location="cpu")
         return cls(loaded.model, device=device, max_size=max_size, checkpoint_path=Path(checkpoint),
                    meta=loaded.meta, zoom_in=zoom_in, brs=brs, engine=engine, net_size=net_size, snap=snap,
-                   refine_method=refine_method, learned=learned)
+                   refine_method=refine_method, learned=learned, full_res=full_res)
 
     def to(self, device: str | torch.device) -> "Predictor":
         """Move the model to `device` ('auto', 'cpu', 'cuda', ...)."""
@@ -253,6 +258,7 @@ class Predictor:
         self._history.clear()
         self._snapped = None
         self._guide = GuideCache(self._work)  # the photo's guided-filter statistics and colour bins
+        self._full_guide = None
         self._maps = DistanceMapCache()  # the click maps of this image's recent click lists
         if self.model is None:
             self._rgb_tensor = None
@@ -477,9 +483,16 @@ class Predictor:
         prob = self.predict_work(clicks, refine=refine)
         t1 = time.perf_counter()
         h, w = self._image.shape[:2]
+        key = "resize"
         if prob.shape != (h, w):
             prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+            if self.full_res and self.snap is not None and self.model is not None and any(c.positive for c in clicks):
+                t1, key = self._add_time("resize", t1), "full_res"
+                if self._full_guide is None:
+                    self._full_guide = GuideCache(self._image)
+                scale = max(h / self._work.shape[0], w / self._work.shape[1])
+                prob = edge_snap.snap_full_res(self._image, prob, clicks, scale, self.snap, self._full_guide)
         prob = np.clip(prob, 0.0, 1.0, out=prob)
-        self._add_time("resize", t1)
+        self._add_time(key, t1)
         self.last_timings["total"] = (time.perf_counter() - t0) * 1000.0
         return prob

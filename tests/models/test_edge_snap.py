@@ -342,3 +342,72 @@ def test_a_photos_statistics_are_ready_before_its_first_click(model):
     assert p._guide._stats.keys() == stats.keys() and set(p._guide._derived) == derived
     np.testing.assert_array_equal(p._guide._derived[("colour_index", ColourRefine().bins)],
                                   colour_index(img, ColourRefine().bins))
+
+
+def test_the_upsampling_pass_is_the_fast_filter_on_the_photos_own_pixels():
+    """`upsampling_pass` (the full-resolution pass, reading the uint8 photo channel by channel) computes what
+    `fast_guided_pass` does with the photo's float planes."""
+    from models.edge_snap import GuideCache, _low_stats, fast_guided_pass, upsampling_pass
+
+    rng = np.random.default_rng(7)
+    img = rng.integers(0, 256, (61, 83, 3), dtype=np.uint8)
+    prob = rng.random((61, 83)).astype(np.float32)
+    cache = GuideCache(img)
+    for s in (1, 2, 3):
+        low = _low_stats(cache, EdgeSnap(radius=6, subsample=s))
+        np.testing.assert_allclose(upsampling_pass(low, img, prob), fast_guided_pass(low, cache.channels(), prob),
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1.25, 2.0, 4.0])
+def test_the_full_resolution_pass_puts_an_upscaled_boundary_on_the_photos_edge(scale):
+    """A working-resolution probability whose boundary lies a few photo pixels off the photo's edge (what an
+    upscaled mask of a large photo looks like) ends on the edge itself after `snap_full_res`."""
+    import cv2
+
+    from models.edge_snap import FULL_RES_CLICK_RADIUS, full_res_settings, snap_full_res
+
+    img = _two_colours(240, 320, 163)
+    wh, ww = round(240 / scale), round(320 / scale)
+    x = (np.arange(ww, dtype=np.float32) + 0.5) * scale - 0.5  # photo column of each working pixel
+    off = 2.0 * scale  # the working-resolution boundary: 2 working pixels off the photo's edge
+    work = np.tile(1.0 / (1.0 + np.exp((x - 163.0 - off) / (1.5 * scale))), (wh, 1)).astype(np.float32)
+    up = cv2.resize(work, (320, 240), interpolation=cv2.INTER_LINEAR)
+    assert (np.abs((up >= 0.5).sum(axis=1) - 163) >= off - 1).all()
+    out = snap_full_res(img, up, [Click(20, 120, True)], scale)
+    assert (np.abs((out >= 0.5).sum(axis=1) - 163) <= 1).all()
+    assert out.dtype == np.float32 and 0.0 <= out.min() and out.max() <= 1.0
+    st = full_res_settings(scale)
+    assert st.passes == 1 and st.subsample == max(1, round(scale)) and st.click_radius == FULL_RES_CLICK_RADIUS
+    assert out[120, 20] == 1.0 and (snap_full_res(img, up, [Click(300, 5, True)], scale)[5, 300] == 1.0)
+
+
+def test_the_predictor_snaps_a_large_photo_at_its_own_resolution(model):
+    """A photo larger than the working image: predict() puts the upscaled probability on the photo's edges
+    (timed as full_res); full_res=False, snapping off or a photo within max_size keep the plain upscaling."""
+    import cv2
+
+    from models.edge_snap import snap_full_res
+    from models.predictor import Predictor
+
+    big = _two_colours(300, 400, 203)
+    ramp = lambda wc, _w=256: np.tile(np.linspace(1, 0, _w, dtype=np.float32), (192, 1))  # noqa: E731
+    made = {}
+    for name, kw in (("on", {}), ("off", {"full_res": False}), ("nosnap", {"snap": None})):
+        p = made[name] = Predictor(model, device="cpu", brs=None, max_size=256, **kw)
+        p.set_image(big)
+        p._network_prob = ramp
+    clicks = [Click(20, 150, True)]
+    on, off, nosnap = (made[k].predict(clicks) for k in ("on", "off", "nosnap"))
+    assert "full_res" in made["on"].last_timings
+    assert "full_res" not in made["off"].last_timings and "full_res" not in made["nosnap"].last_timings
+    work = made["off"].predict_work(clicks)
+    np.testing.assert_allclose(off, np.clip(cv2.resize(work, (400, 300), interpolation=cv2.INTER_LINEAR), 0, 1))
+    np.testing.assert_allclose(on, snap_full_res(big, cv2.resize(work, (400, 300), interpolation=cv2.INTER_LINEAR),
+                                                 clicks, 400 / 256), atol=1e-6)
+    assert not np.allclose(on, off)
+    small = Predictor(model, device="cpu", brs=None, max_size=512)
+    small.set_image(big)
+    small._network_prob = lambda wc: np.tile(np.linspace(1, 0, 400, dtype=np.float32), (300, 1))
+    small.predict(clicks)
+    assert "full_res" not in small.last_timings
