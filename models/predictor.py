@@ -218,6 +218,7 @@ class Predictor:
                              "zoom_in": self.zoom_in is not None and not self.is_classical,
                              "brs": self.brs is not None and not self.is_classical,
                              "snap": self.snap is not None and not self.is_classical,
+                             "full_res": self.full_res and self.snap is not None and not self.is_classical,
                              "learned_refiner": self.uses_refiner,
                              "refine_method": None if self.is_classical else self.refine_method,
                              "engine": self._engine.describe() if self._engine is not None else "torch",

@@ -274,13 +274,14 @@ def _bar(total: int, show: bool, desc: str):
 
 def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512, net_size: int | None = None,
                    zoom_target: int | None = None, brs: bool = True, snap: bool = True,
-                   refine_method: str = "colour", learned: bool = True):
+                   refine_method: str = "colour", learned: bool = True, full_res: bool = True):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
 
     `zoom_target`: the zoom-in crop size (see `models.predictor.ZoomIn`), None or 0 for no zoom-in;
     `brs`: f-BRS click enforcement (see `models.brs`); `snap`: edge snapping (see `models.edge_snap`);
     `refine_method`: what `--refine` runs, "colour" (`models.colour_refine`) or "grabcut" (`models.grabcut`);
-    `learned`: snapping runs the model's learned refiner when it carries one (`models.refiner`)."""
+    `learned`: snapping runs the model's learned refiner when it carries one (`models.refiner`); `full_res`: with
+    snapping, a photo larger than `max_size` is snapped again at its own resolution (`edge_snap.snap_full_res`)."""
     from models.predictor import BRS, GRABCUT, EdgeSnap, Predictor, ZoomIn
 
     if checkpoint is not None and checkpoint.lower() == GRABCUT:
@@ -293,7 +294,7 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
         raise IFCNError(f"--zoom-in {zoom_target}: {e}") from None
     return Predictor.load(checkpoint, device=device, max_size=max_size, net_size=net_size, zoom_in=zoom,
                           brs=BRS() if brs else None, snap=EdgeSnap() if snap else None,
-                          refine_method=refine_method, learned=learned)
+                          refine_method=refine_method, learned=learned, full_res=full_res)
 
 
 def open_folders(images: str, masks: str):
@@ -402,6 +403,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=True,
                         help="edge snapping: the network's probability guided-filtered with the photo, so the "
                              "boundary follows its edges, as the annotator does (default on; --no-snap: off)")
+    parser.add_argument("--full-res", action=argparse.BooleanOptionalAction, default=True,
+                        help="with snapping on, a photo larger than --max-size gets its mask snapped again at its "
+                             "own resolution, as the annotator does (default on; --no-full-res: upscaled only)")
     parser.add_argument("--learned-refiner", action=argparse.BooleanOptionalAction, default=True,
                         help="with snapping on, a model that carries a learned refiner (models.refiner) snaps "
                              "with it, as the annotator does (default on; --no-learned-refiner: the guided "
@@ -435,7 +439,7 @@ def run(args: argparse.Namespace) -> int:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
                                        net_size=args.net_size, zoom_target=args.zoom_in, brs=args.brs,
                                        snap=args.snap, refine_method=args.refine_method,
-                                       learned=args.learned_refiner)
+                                       learned=args.learned_refiner, full_res=args.full_res)
             res = evaluate(predictor, dataset, split=split, refine=refine,
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
@@ -444,6 +448,7 @@ def run(args: argparse.Namespace) -> int:
                              "zoom_in": predictor.zoom_in.target if info["zoom_in"] else 0,
                              "max_size": args.max_size, "net_size": info.get("net_size"),
                              "brs": bool(info["brs"]), "snap": bool(info.get("snap", False)),
+                             "full_res": bool(info.get("full_res", False)),
                              "learned_refiner": bool(info.get("learned_refiner", False)),
                              "source": str(getattr(dataset, "root", getattr(dataset, "images_dir", ""))),
                              "device": str(getattr(predictor, "device", "cpu"))})

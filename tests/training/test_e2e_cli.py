@@ -71,6 +71,7 @@ def test_synth_pairs_train_noc(tmp_path):
     plain = json.loads((tmp_path / "nozoom" / "summary.json").read_text())
     assert plain["zoom_in"] == 320 and plain["brs"] is False and summary["brs"] is True
     assert plain["snap"] is False and summary["snap"] is True
+    assert plain["full_res"] is False and summary["full_res"] is True  # the snap at the photo's resolution
     assert plain["refine"] is True and plain["refine_method"] == "grabcut" and plain["label"].endswith("+ GrabCut")
     assert summary["refine_method"] is None  # not refined
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "bad", "--checkpoint",

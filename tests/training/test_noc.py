@@ -233,3 +233,24 @@ def test_a_refined_run_is_labelled_by_its_refinement():
 
     assert evaluate(Graph(FakeData(1)), FakeData(1), refine=True).label.endswith("+ GrabCut")
     assert evaluate(OraclePredictor(FakeData(1)), FakeData(1), refine=True).refine_method == "colour"
+
+
+def test_noc_measures_with_the_photo_resolution_snap_unless_told_not_to(tmp_path):
+    """`ifcn noc --no-full-res` turns off the snap at the photo's resolution (on by default, as the annotator runs);
+    the predictor's info says which ran."""
+    import argparse
+
+    from models.checkpoint import save_checkpoint
+    from tests.models.helpers import random_model
+    from training.noc import add_arguments, load_predictor
+
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    assert ap.parse_args(["--out", "o"]).full_res is True
+    assert ap.parse_args(["--out", "o", "--no-full-res"]).full_res is False
+    path = tmp_path / "r18.pt"
+    save_checkpoint(path, random_model())
+    assert load_predictor(str(path), device="cpu").info()["full_res"] is True
+    assert load_predictor(str(path), device="cpu", full_res=False).info()["full_res"] is False
+    assert load_predictor(str(path), device="cpu", snap=False).info()["full_res"] is False
+    assert load_predictor("grabcut").info()["full_res"] is False
