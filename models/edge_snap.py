@@ -157,14 +157,28 @@ def low_size(hw: tuple[int, int], subsample: int) -> tuple[int, int]:
     return -(-int(hw[0]) // subsample), -(-int(hw[1]) // subsample)
 
 
-def fast_guided_pass(low: GuideStats, channels: Sequence[np.ndarray], src: np.ndarray) -> np.ndarray:
-    """One pass of the fast guided filter (He & Sun 2015): the coefficients of `src` (float HxW) downscaled to
-    `low`'s size, fitted with `low` (the downscaled guide's statistics), scaled back up (bilinear) and applied to
-    the full-resolution guide `channels` (3 float HxW planes in [0, 1]); float32 HxW."""
+def low_coefficients(low: GuideStats, src: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The fast guided filter's coefficients (a_r, a_g, a_b, b) of `src` (float HxW): `src` downscaled (area) to
+    `low`'s size and fitted with `low`, the downscaled guide's statistics; at that low resolution."""
     h, w = low.channels[0].shape
-    big_h, big_w = src.shape
     small = cv2.resize(np.asarray(src, np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    ar, ag, ab, b = (cv2.resize(c, (big_w, big_h), interpolation=cv2.INTER_LINEAR) for c in low.coefficients(small))
+    return low.coefficients(small)
+
+
+def aligned_box(box: tuple[int, int, int, int], subsample: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """`box` = (y0, y1, x0, x1) widened to multiples of `subsample` (clipped to the image's `shape`), so that it
+    maps onto whole pixels of the photo downscaled by it."""
+    s, (h, w) = subsample, shape[:2]
+    y0, y1, x0, x1 = box
+    return y0 // s * s, min(h, -(-y1 // s) * s), x0 // s * s, min(w, -(-x1 // s) * s)
+
+
+def fast_guided_pass(low: GuideStats, channels: Sequence[np.ndarray], src: np.ndarray) -> np.ndarray:
+    """One pass of the fast guided filter (He & Sun 2015): the coefficients of `src` (float HxW) fitted at
+    `low`'s size (`low_coefficients`), scaled back up (bilinear) and applied to the full-resolution guide
+    `channels` (3 float HxW planes in [0, 1]); float32 HxW."""
+    big_h, big_w = src.shape
+    ar, ag, ab, b = (cv2.resize(c, (big_w, big_h), interpolation=cv2.INTER_LINEAR) for c in low_coefficients(low, src))
     out = ar * channels[0]
     out += ag * channels[1]
     out += ab * channels[2]
@@ -225,9 +239,7 @@ def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: E
     if box is not None:
         s = settings.subsample
         if s > 1:
-            h, w = out.shape
-            y0, y1, x0, x1 = box
-            box = (y0 // s * s, min(h, -(-y1 // s) * s), x0 // s * s, min(w, -(-x1 // s) * s))
+            box = aligned_box(box, s, out.shape)
         y0, y1, x0, x1 = box
         q = out[y0:y1, x0:x1]
         if s == 1:
@@ -257,10 +269,8 @@ def full_res_settings(scale: float, base: EdgeSnap = EdgeSnap()) -> EdgeSnap:
 def upsampling_pass(low: GuideStats, rgb: np.ndarray, src: np.ndarray) -> np.ndarray:
     """One fast guided-filter pass (`fast_guided_pass`: the same coefficients, scaled up bilinearly) applied to
     the uint8 photo (crop) `rgb` itself, channel by channel, without a float copy of it; float32 HxW."""
-    h, w = low.channels[0].shape
     big_h, big_w = src.shape
-    small = cv2.resize(np.asarray(src, np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    ar, ag, ab, b = low.coefficients(small)
+    ar, ag, ab, b = low_coefficients(low, src)
     out = cv2.resize(b, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
     for a, plane in zip((ar, ag, ab), cv2.split(rgb)):
         up = cv2.resize(a * np.float32(1.0 / 255.0), (big_w, big_h), interpolation=cv2.INTER_LINEAR)
@@ -283,8 +293,7 @@ def snap_full_res(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], sc
     s = settings.subsample
     box = transition_box(out, 2 * settings.radius + s)
     if box is not None:
-        h, w = out.shape
-        y0, y1, x0, x1 = box[0] // s * s, min(h, -(-box[1] // s) * s), box[2] // s * s, min(w, -(-box[3] // s) * s)
+        y0, y1, x0, x1 = aligned_box(box, s, out.shape)
         low = _low_stats(cache if cache is not None else GuideCache(rgb), settings, (y0, y1, x0, x1))
         q = upsampling_pass(low, rgb[y0:y1, x0:x1], out[y0:y1, x0:x1])
         out[y0:y1, x0:x1] = np.clip(q, 0.0, 1.0)
