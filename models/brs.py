@@ -118,17 +118,15 @@ def _respected(z: np.ndarray, is_pos: np.ndarray, thresh: float) -> bool:
     return bool((prob[is_pos] > thresh).all()) and bool((prob[~is_pos] < thresh).all())
 
 
-def _axis_terms(dst: np.ndarray, out_size: int, factor: int, cells: int) -> tuple[np.ndarray, ...]:
+def _axis_terms(dst: np.ndarray, factor: int, cells: int) -> tuple[np.ndarray, ...]:
     """For output coordinates `dst` along one axis of `IFCN.upsample_logits` (transposed conv of stride
-    `factor`, kernel 2 * factor, padding factor // 2, then bilinear resize to `out_size`): the (n, 2, 2)
-    indices of the low-resolution cells, kernel taps and weights (interpolation x validity) that make it."""
+    `factor`, kernel 2 * factor, padding factor // 2, cut at the input's end: `models.fcn.fit_to`): the (n, 2, 2)
+    indices of the low-resolution cells, kernel taps and weights (validity; the second row, kept for the
+    shape, weighs 0) that make it."""
     pad, deconv = factor // 2, cells * factor
-    src = np.maximum((dst + 0.5) * (deconv / out_size) - 0.5, 0.0)  # torch's align_corners=False rule
-    o0 = np.floor(src).astype(np.int64)
-    o1 = np.minimum(o0 + 1, deconv - 1)
-    lam = src - o0
-    o = np.stack([o0, o1], 1)                                   # (n, 2) deconv output rows
-    interp = np.stack([1.0 - lam, lam], 1)
+    o0 = np.minimum(np.asarray(dst, np.int64), deconv - 1)      # past the map's end: fit_to's replicated edge
+    o = np.stack([o0, o0], 1)                                   # (n, 2) deconv output rows
+    interp = np.stack([np.ones(len(o0)), np.zeros(len(o0))], 1)
     hi = (o + pad) // factor
     cell = np.stack([hi - 1, hi], 2)                            # (n, 2, 2) contributing cells
     tap = o[:, :, None] + pad - cell * factor                   # kernel index, in [0, 2 * factor)
@@ -137,12 +135,12 @@ def _axis_terms(dst: np.ndarray, out_size: int, factor: int, cells: int) -> tupl
     return np.clip(cell, 0, cells - 1), np.clip(tap, 0, 2 * factor - 1), weight
 
 
-def _up_rows(kernel: np.ndarray, factor: int, out_hw: tuple[int, int], in_hw: tuple[int, int], ys: np.ndarray,
+def _up_rows(kernel: np.ndarray, factor: int, in_hw: tuple[int, int], ys: np.ndarray,
              xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index, weight), both (n, 16) numpy: the rows at output pixels (ys, xs) of "transposed conv (`kernel`,
-    stride `factor`) of an `in_hw` map, then bilinear resize to `out_hw`" as weights on the input's cells."""
-    ci, ti, wi = _axis_terms(np.asarray(ys, np.float64), out_hw[0], factor, in_hw[0])
-    cj, tj, wj = _axis_terms(np.asarray(xs, np.float64), out_hw[1], factor, in_hw[1])
+    stride `factor`) of an `in_hw` map, cut to the input" as weights on the input's cells."""
+    ci, ti, wi = _axis_terms(ys, factor, in_hw[0])
+    cj, tj, wj = _axis_terms(xs, factor, in_hw[1])
     n = len(ys)
     index = ci[:, :, :, None, None] * in_hw[1] + cj[:, None, None, :, :]
     weight = wi[:, :, :, None, None] * wj[:, None, None, :, :] * kernel[ti[:, :, :, None, None], tj[:, None, None, :, :]]
@@ -162,11 +160,7 @@ def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], size: tuple[int, i
     when the last upsampling is not a transposed convolution."""
     if net.spec.upsample != "deconv":
         return None
-    from models.fcn import MIN_SIZE
-
-    h, w = size
-    index, weight = _up_rows(_kernel(net.up_final), net.spec.stride, (max(h, MIN_SIZE), max(w, MIN_SIZE)),
-                             tuple(low), ys, xs)
+    index, weight = _up_rows(_kernel(net.up_final), net.spec.stride, tuple(low), ys, xs)
     return torch.from_numpy(index), torch.from_numpy(weight.astype(np.float32))
 
 
@@ -210,7 +204,7 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
     score map.
 
     Only the m cells of the fused logit map that the pixels read matter: for each coarser stride, the rows of
-    the head's upsampling path (`combine`: transposed conv, then a resize to the finer map) at those cells are
+    the head's upsampling path (`combine`: transposed conv, cut to the finer map) at those cells are
     composed from the deconvolution kernels (`_up_rows`), so the cost is m x (cells x channels), not every
     feature channel pushed through the upsamplings (the earlier way: 7-14 ms per call)."""
     strides = net.head_strides
@@ -233,7 +227,7 @@ def disc_jacobian(net: torch.nn.Module, feats: dict[int, torch.Tensor], index: t
         # map's cells that the fused cells read (each computed once), composed with what led there
         used = cells if op is None else np.flatnonzero(op.any(0))
         ys, xs = np.divmod(used, at_hw[1])
-        idx, w = _up_rows(_kernel(getattr(net, f"up{s}to{s // 2}")), 2, at_hw, hw, ys, xs)
+        idx, w = _up_rows(_kernel(getattr(net, f"up{s}to{s // 2}")), 2, hw, ys, xs)
         k, at_hw = len(used), hw
         up = np.bincount((np.arange(k)[:, None] * (hw[0] * hw[1]) + idx).reshape(-1), w.reshape(-1),
                          minlength=k * hw[0] * hw[1]).reshape(k, -1)    # (used cells, cells of stride s)

@@ -14,6 +14,13 @@ from models.spec import ModelSpec
 
 #: Inputs smaller than this are padded (replicate) before the trunk and cropped after.
 MIN_SIZE = 64
+#: Inputs are padded (replicate, at the bottom and right) to a multiple of this, the backbones' coarsest stride,
+#: and the logits cut back (`fit_to`). TF-"same" convolutions (EfficientNet-Lite) pad a stride-2 layer's odd
+#: input evenly and an even one at its end only, so each layer's grid lands half an input pixel earlier on an odd
+#: size: on a 481 x 321 photo (odd at all five levels) the stride-32 features sit 15.5 px up-left of where the
+#: network learned them on its 384-px (multiple of 32) training crops, and its masks came out 7-10 px down-right
+#: of the object (MODEL_CARD, "Masks on photos whose sides are not multiples of 32").
+ALIGN = 32
 #: The previous-mask channel enters the first convolution multiplied by this. Its weights start at zero and Adam
 #: moves a weight by about the learning rate per step whatever its gradient's scale, so the gain is that channel's
 #: learning-rate multiplier: with the trained body fine-tuned at 2e-5, its weights learn at an effective 5e-4 (RITM's
@@ -81,11 +88,30 @@ def polyphase_deconv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding
     return full[..., padding:padding + out_h, padding:padding + out_w]
 
 
+def padded_size(n: int) -> int:
+    """The side an input side `n` is padded to before the trunk: a multiple of `ALIGN`, at least `MIN_SIZE`."""
+    return max(MIN_SIZE, -(-int(n) // ALIGN) * ALIGN)
+
+
+def fit_to(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """`x` (N, C, H, W) cut to (h, w) at its bottom and right (replicate-padded there where it is smaller).
+
+    The input was padded at its bottom and right (`IFCN.features`), so every map's grid starts at the input's
+    top-left pixel and an upsampled map covers the padded input: its cells past the input's end are dropped.
+    (Resizing the upsampled map to the input instead, as this did before 2026-12-05, squeezed it towards the
+    top-left by up to 7 px.)"""
+    H, W = x.shape[-2:]
+    if H < h or W < w:
+        x = F.pad(x, (0, max(0, w - W), 0, max(0, h - H)), mode="replicate")
+    return x[..., :h, :w]
+
+
 def _match(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Resize x to ref's spatial size when they differ (odd input sizes)."""
+    """x cut to ref's spatial size (`fit_to`): the upsampled coarser score map of an input whose sides are
+    not multiples of the coarser stride has a cell more than the finer map."""
     if x.shape[-2:] == ref.shape[-2:]:
         return x
-    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+    return fit_to(x, int(ref.shape[-2]), int(ref.shape[-1]))
 
 
 def _input_gain(spec: ModelSpec) -> torch.Tensor:
@@ -127,7 +153,7 @@ class IFCN(nn.Module):
         if self.spec.prev_mask:
             x = x * self.input_gain
         h, w = x.shape[-2:]
-        ph, pw = max(0, MIN_SIZE - h), max(0, MIN_SIZE - w)
+        ph, pw = padded_size(h) - h, padded_size(w) - w
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         return self.backbone(x)
@@ -154,11 +180,9 @@ class IFCN(nn.Module):
         return s
 
     def upsample_logits(self, s: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
-        """`fuse`'s logit map upsampled to the (h, w) = `size` input (padded inputs are cropped back)."""
-        h, w = int(size[0]), int(size[1])
-        s = self.up_final(s)
-        s = F.interpolate(s, size=(max(h, MIN_SIZE), max(w, MIN_SIZE)), mode="bilinear", align_corners=False)
-        return s[..., :h, :w]
+        """`fuse`'s logit map upsampled to the (h, w) = `size` input: the upsampled map covers the input from its
+        top-left pixel and a little past its end, which is cut off (`fit_to`; so are padded inputs' pads)."""
+        return fit_to(self.up_final(s), int(size[0]), int(size[1]))
 
     @property
     def head_strides(self) -> tuple[int, ...]:
