@@ -14,6 +14,10 @@ click, so that short click sequences (1 positive + corrections) are trained too.
 Clicks are read back from the input itself: a pixel whose distance map is 0 is a click (the encoding
 never writes 0 anywhere else), so no click list has to travel with the batch.
 
+With `IterativeConfig.refine` the oracle looks at what the annotator would show instead of the network's own
+mask: its probability edge-snapped and colour-refined (`models.edge_snap.snap`, `models.colour_refine.refine`,
+the annotator's defaults), so the network is trained on the clicks a user makes on the annotator's mistakes.
+
 A model with the previous-mask input (`ModelSpec.prev_mask`, RITM's) gets, in its sixth channel, the
 probability it predicted in the round before the last click was added, as the predictor gives it at a click;
 batches without corrective rounds keep it at zero (a first click).
@@ -27,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from models import colour_refine, edge_snap
 from models.clicks import Click, distance_map
 from models.inputs import PREV, scale_maps
 from models.metrics import next_click
@@ -42,6 +47,7 @@ class IterativeConfig:
     max_clicks: int = 0            # up to this many rounds per batch (0 = off, the paper's training)
     prob: float = 0.8              # fraction of batches that get corrective clicks
     single_first_prob: float = 0.3  # fraction of those reduced to one positive click first
+    refine: bool = False           # place the clicks on the annotator's refined mask (`pipeline_mask`)
 
     def __post_init__(self) -> None:
         if self.max_clicks < 0:
@@ -73,6 +79,25 @@ def add_click(x: np.ndarray, click: Click, spec: ModelSpec) -> None:
     np.minimum(x[channel], d, out=x[channel])
 
 
+def photo_of_input(x: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """The uint8 HxWx3 photo of one normalised input (`models.inputs.normalize_rgb` undone)."""
+    mean = np.asarray(spec.mean, np.float32).reshape(3, 1, 1)
+    std = np.asarray(spec.std, np.float32).reshape(3, 1, 1)
+    rgb = (x[:3] * std + mean) * np.float32(255.0)
+    return np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8).transpose(1, 2, 0))
+
+
+def pipeline_mask(x: np.ndarray, prob: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """What the annotator shows for one input `x` (5, H, W) whose network probability is `prob` (H, W): edge
+    snapping, then colour refinement, with their default settings; a bool mask."""
+    rgb, clicks = photo_of_input(x, spec), clicks_in_input(x)
+    if not any(c.positive for c in clicks):
+        return prob >= 0.5
+    cache = edge_snap.GuideCache(rgb)
+    p = edge_snap.snap(rgb, prob, clicks, edge_snap.EdgeSnap(), cache=cache)
+    return colour_refine.refine(rgb, p, clicks, cache=cache) >= 0.5
+
+
 def keep_one_positive(x: np.ndarray, spec: ModelSpec, rng: np.random.Generator) -> None:
     """Reduce the clicks of one (5, H, W) input to a single positive click (chosen at random), in place."""
     ys, xs = np.nonzero(x[POS] <= 0.0)
@@ -94,7 +119,7 @@ def simulate(model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: Model
     """Add corrective clicks to `batch["input"]` in place; returns the number of rounds run.
 
     Each round: predict with `model` in eval mode, then one oracle click per sample in its largest
-    error (void pixels and clicked pixels excluded). Samples with no error left get no click. `rounds`
+    error (void pixels and clicked pixels excluded; of the refined mask with `cfg.refine`). Samples with no error left get no click. `rounds`
     runs exactly that many (validation); None draws them from `cfg`.
     """
     if rounds is None:
@@ -119,6 +144,9 @@ def simulate(model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: Model
             with autocast():
                 logits = model(inp).float()
             pred = (logits > 0).cpu().numpy()[:, 0]
+            if cfg.refine:
+                prob = torch.sigmoid(logits).cpu().numpy()[:, 0]
+                pred = np.stack([pipeline_mask(x[i], prob[i], spec) for i in range(x.shape[0])])
             for i in range(x.shape[0]):
                 click = next_click(pred[i], gt[i], ign[i], clicks_in_input(x[i]))
                 if click is not None:

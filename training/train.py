@@ -79,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--iterative", type=int, default=d.iterative, metavar="N",
       help="before each step add up to N corrective clicks placed by the NoC oracle in the model's own "
            "errors (RITM-style iterative training; default 0 = the paper's independent sampling)")
+    a("--iterative-refine", action="store_true",
+      help="place --iterative's corrective clicks on what the annotator shows (the network's probability "
+           "edge-snapped and colour-refined) instead of the network's own mask")
     a("--iterative-prob", type=float, default=d.iterative_prob,
       help=f"fraction of batches that get corrective clicks (default {d.iterative_prob})")
     a("--iterative-single", type=float, default=d.iterative_single,
@@ -110,6 +113,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         val_clicks=args.val_clicks,
         progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
         iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single,
+        iterative_refine=args.iterative_refine,
         prev_mask=args.prev_mask, loss=args.loss)
 
 

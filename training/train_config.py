@@ -56,6 +56,7 @@ class TrainConfig:
     iterative: int = 0  # up to N simulated corrective clicks per batch (RITM-style); 0 = the paper's
     iterative_prob: float = 0.8
     iterative_single: float = 0.3
+    iterative_refine: bool = False  # corrective clicks on the annotator's refined mask (training.iterative)
     prev_mask: bool = False  # give the model the previous-mask input (a 5-channel init checkpoint is widened)
     loss: str = "bce"  # training.step.LOSSES: "bce" (the paper's) or "nfl" (RITM's normalized focal loss)
 

@@ -71,7 +71,8 @@ class _Run:
         if cfg.loss not in LOSSES:
             raise IFCNError(f"--loss {cfg.loss!r}: unknown; one of {', '.join(sorted(LOSSES))}.")
         try:
-            self.iterative = IterativeConfig(cfg.iterative, cfg.iterative_prob, cfg.iterative_single)
+            self.iterative = IterativeConfig(cfg.iterative, cfg.iterative_prob, cfg.iterative_single,
+                                             refine=cfg.iterative_refine)
         except ValueError as e:
             raise IFCNError(f"--iterative options: {e}") from None
         check_run_folder(cfg, self.run_dir, self.last_path)
@@ -103,6 +104,7 @@ class _Run:
             "train_samples": len(self.train_ds), "val_samples": len(val_ds) if val_ds is not None else 0,
             "amp": bool(self.use_amp), "device": str(device), "iterative": cfg.iterative,
             "iterative_prob": cfg.iterative_prob, "iterative_single": cfg.iterative_single,
+            "iterative_refine": cfg.iterative_refine,
             "val_clicks": cfg.val_clicks,
         }
         self.val_samples = len(val_ds) if val_ds is not None else 0
