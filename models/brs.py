@@ -120,31 +120,27 @@ def _respected(z: np.ndarray, is_pos: np.ndarray, thresh: float) -> bool:
 
 def _axis_terms(dst: np.ndarray, factor: int, cells: int) -> tuple[np.ndarray, ...]:
     """For output coordinates `dst` along one axis of `IFCN.upsample_logits` (transposed conv of stride
-    `factor`, kernel 2 * factor, padding factor // 2, cut at the input's end: `models.fcn.fit_to`): the (n, 2, 2)
-    indices of the low-resolution cells, kernel taps and weights (validity; the second row, kept for the
-    shape, weighs 0) that make it."""
-    pad, deconv = factor // 2, cells * factor
-    o0 = np.minimum(np.asarray(dst, np.int64), deconv - 1)      # past the map's end: fit_to's replicated edge
-    o = np.stack([o0, o0], 1)                                   # (n, 2) deconv output rows
-    interp = np.stack([np.ones(len(o0)), np.zeros(len(o0))], 1)
+    `factor`, kernel 2 * factor, padding factor // 2, cut at the input's end: `models.fcn.fit_to`): the (n, 2)
+    indices of the two low-resolution cells, their kernel taps and weights (validity) that make it."""
+    pad = factor // 2
+    o = np.minimum(np.asarray(dst, np.int64), cells * factor - 1)  # deconv output row; past the end: fit_to's edge
     hi = (o + pad) // factor
-    cell = np.stack([hi - 1, hi], 2)                            # (n, 2, 2) contributing cells
-    tap = o[:, :, None] + pad - cell * factor                   # kernel index, in [0, 2 * factor)
-    valid = (cell >= 0) & (cell < cells)
-    weight = interp[:, :, None] * valid
+    cell = np.stack([hi - 1, hi], 1)                               # (n, 2) contributing cells
+    tap = o[:, None] + pad - cell * factor                         # kernel index, in [0, 2 * factor)
+    weight = ((cell >= 0) & (cell < cells)).astype(np.float64)
     return np.clip(cell, 0, cells - 1), np.clip(tap, 0, 2 * factor - 1), weight
 
 
 def _up_rows(kernel: np.ndarray, factor: int, in_hw: tuple[int, int], ys: np.ndarray,
              xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index, weight), both (n, 16) numpy: the rows at output pixels (ys, xs) of "transposed conv (`kernel`,
+    """(index, weight), both (n, 4) numpy: the rows at output pixels (ys, xs) of "transposed conv (`kernel`,
     stride `factor`) of an `in_hw` map, cut to the input" as weights on the input's cells."""
     ci, ti, wi = _axis_terms(ys, factor, in_hw[0])
     cj, tj, wj = _axis_terms(xs, factor, in_hw[1])
     n = len(ys)
-    index = ci[:, :, :, None, None] * in_hw[1] + cj[:, None, None, :, :]
-    weight = wi[:, :, :, None, None] * wj[:, None, None, :, :] * kernel[ti[:, :, :, None, None], tj[:, None, None, :, :]]
-    return index.reshape(n, 16), weight.reshape(n, 16)
+    index = ci[:, :, None] * in_hw[1] + cj[:, None, :]
+    weight = wi[:, :, None] * wj[:, None, :] * kernel[ti[:, :, None], tj[:, None, :]]
+    return index.reshape(n, 4), weight.reshape(n, 4)
 
 
 def _kernel(up: torch.nn.Module) -> np.ndarray:
@@ -152,10 +148,11 @@ def _kernel(up: torch.nn.Module) -> np.ndarray:
     return up.deconv.weight.detach()[0, 0].float().cpu().numpy().astype(np.float64)
 
 
-def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], size: tuple[int, int], ys: np.ndarray,
+def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], ys: np.ndarray,
                   xs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(index, weight), both (n, 16), such that `(s.flatten()[index] * weight).sum(1)` equals
-    `net.upsample_logits(s, size)` at the pixels (ys, xs) for any low-resolution logit map `s` of shape
+    """(index, weight), both (n, 4), such that `(s.flatten()[index] * weight).sum(1)` equals
+    `net.upsample_logits(s, size)` at the pixels (ys, xs), whatever the input size (ys, xs inside it), for any
+    low-resolution logit map `s` of shape
     `low`: f-BRS needs the logits at the click discs only, and this skips upsampling the whole map. None
     when the last upsampling is not a transposed convolution."""
     if net.spec.upsample != "deconv":
@@ -167,14 +164,14 @@ def pixel_sampler(net: torch.nn.Module, low: tuple[int, int], size: tuple[int, i
 @dataclass(frozen=True)
 class DiscJacobian:
     """d logits / d (scales, biases) at n click-disc pixels, factored as S @ D: `rows` D (m, P) are the rows at
-    the m cells of the fused logit map that the pixels read, and S (n, m) takes each pixel's 16 upsampling taps
+    the m cells of the fused logit map that the pixels read, and S (n, m) takes each pixel's 4 upsampling taps
     (`taps` into those rows, `weight`). Applying it or its transpose costs m x P: never forming the (n, P) product
     saves its build (a sparse product of 3-5 ms with 10-20 clicks, thousands of disc pixels) and makes each
     L-BFGS evaluation cheaper."""
 
     rows: np.ndarray    # (m, P) float64
-    taps: np.ndarray    # (n, 16) int64 indices into rows
-    weight: np.ndarray  # (n, 16) float64
+    taps: np.ndarray    # (n, 4) int64 indices into rows
+    weight: np.ndarray  # (n, 4) float64
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -285,7 +282,7 @@ def refine_logits(net: torch.nn.Module, feats: dict[int, torch.Tensor], clicks: 
         fused = net.fuse(feats)
         # the logits at the discs, from the fused map's cells they read; the whole map is upsampled only for the
         # result (an optimised click never needs the network's own full map: 1-1.5 ms saved)
-        sampler = pixel_sampler(net, tuple(fused.shape[-2:]), (h, w), ys, xs) if len(ys) else None
+        sampler = pixel_sampler(net, tuple(fused.shape[-2:]), ys, xs) if len(ys) else None
         if sampler is None:
             z0 = net.upsample_logits(fused, (h, w))[0, 0][ys, xs].double().cpu().numpy()
         else:

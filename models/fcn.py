@@ -106,14 +106,6 @@ def fit_to(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return x[..., :h, :w]
 
 
-def _match(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """x cut to ref's spatial size (`fit_to`): the upsampled coarser score map of an input whose sides are
-    not multiples of the coarser stride has a cell more than the finer map."""
-    if x.shape[-2:] == ref.shape[-2:]:
-        return x
-    return fit_to(x, int(ref.shape[-2]), int(ref.shape[-1]))
-
-
 def _input_gain(spec: ModelSpec) -> torch.Tensor:
     """(1, C, 1, 1): 1 for RGB and the click maps, PREV_GAIN for the previous mask."""
     gain = torch.ones(1, spec.in_channels, 1, 1)
@@ -174,9 +166,9 @@ class IFCN(nn.Module):
         own, so f-BRS can push one map per feature channel through it at once)."""
         s = scores[32]
         if self.spec.stride <= 16:
-            s = _match(self.up32to16(s), scores[16]) + scores[16]
+            s = fit_to(self.up32to16(s), *scores[16].shape[-2:]) + scores[16]
         if self.spec.stride == 8:
-            s = _match(self.up16to8(s), scores[8]) + scores[8]
+            s = fit_to(self.up16to8(s), *scores[8].shape[-2:]) + scores[8]
         return s
 
     def upsample_logits(self, s: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:

@@ -119,8 +119,8 @@ def simulate(model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: Model
     """Add corrective clicks to `batch["input"]` in place; returns the number of rounds run.
 
     Each round: predict with `model` in eval mode, then one oracle click per sample in its largest
-    error (void pixels and clicked pixels excluded; of the refined mask with `cfg.refine`). Samples with no error left get no click. `rounds`
-    runs exactly that many (validation); None draws them from `cfg`.
+    error (void pixels and clicked pixels excluded; with `cfg.refine`, of the refined mask). Samples with no
+    error left get no click. `rounds` runs exactly that many (validation); None draws them from `cfg`.
     """
     if rounds is None:
         if not cfg.enabled or rng.random() >= cfg.prob:
@@ -143,10 +143,11 @@ def simulate(model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: Model
                 inp = inp.contiguous(memory_format=torch.channels_last)
             with autocast():
                 logits = model(inp).float()
-            pred = (logits > 0).cpu().numpy()[:, 0]
             if cfg.refine:
                 prob = torch.sigmoid(logits).cpu().numpy()[:, 0]
                 pred = np.stack([pipeline_mask(x[i], prob[i], spec) for i in range(x.shape[0])])
+            else:
+                pred = (logits > 0).cpu().numpy()[:, 0]
             for i in range(x.shape[0]):
                 click = next_click(pred[i], gt[i], ign[i], clicks_in_input(x[i]))
                 if click is not None:

@@ -174,7 +174,7 @@ def test_pixel_sampler_is_the_upsampled_map_at_those_pixels(stride, size):
         s = torch.randn(1, 1, *net.fuse(net.features(torch.randn(1, 5, *size))).shape[-2:])
         full = net.upsample_logits(s, size)[0, 0]
     ys, xs = (a.ravel() for a in np.mgrid[:size[0], :size[1]])
-    index, weight = pixel_sampler(net, tuple(s.shape[-2:]), size, ys, xs)
+    index, weight = pixel_sampler(net, tuple(s.shape[-2:]), ys, xs)
     np.testing.assert_allclose((s.reshape(-1)[index] * weight).sum(1).numpy(), full[ys, xs].numpy(), atol=2e-4)
 
 
@@ -210,7 +210,7 @@ def test_disc_jacobian_gives_the_heads_logits(stride, size):
         feats = net.features(torch.randn(1, 5, *size, generator=g))
         fused = net.fuse(feats)
     ys, xs = np.nonzero(np.random.default_rng(0).random(size) < 0.05)
-    index, weight = pixel_sampler(net, tuple(fused.shape[-2:]), size, ys, xs)
+    index, weight = pixel_sampler(net, tuple(fused.shape[-2:]), ys, xs)
     jac = disc_jacobian(net, feats, index, weight)
     sizes = [feats[s].shape[1] for s in net.head_strides]
     params = torch.randn(2 * sum(sizes), generator=g) * 0.1
