@@ -21,16 +21,23 @@ class AugmentConfig:
     With `base_size` the random scale is applied to the image first resized so its longer side is
     `base_size` px (the annotator shows the network images of a fixed longest side, 512 by default), so
     objects are trained at the size they are seen at; without it, to the image as stored.
+
+    With `zoom_prob` p, an item is instead seen as the predictor's zoom-in (`models.predictor.ZoomIn`) shows
+    it, with probability p: its object's box, grown by a random 1.2-1.8x, is scaled so its longer side is a
+    random 0.6-1.0 of the crop (never smaller than the scale above would give) and the crop is centred on it.
     """
 
     scale_min: float = 0.75
     scale_max: float = 1.25
     flip_prob: float = 0.5
     base_size: int | None = None
+    zoom_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+        if not 0.0 <= self.zoom_prob <= 1.0:
+            raise ValueError(f"zoom probability must be in [0, 1], got {self.zoom_prob}")
         if self.base_size is not None and self.base_size < 8:
             raise ValueError(f"base size must be at least 8 pixels, got {self.base_size}")
 
@@ -101,14 +108,52 @@ def _origin(extent: int, size: int, anchor: int, rng: np.random.Generator | None
     return int(rng.integers(lo, hi + 1))
 
 
+ZOOM_EXPANSION = (1.2, 1.8)  # the object's box grown by this much (ZoomIn's default: 1.4)
+ZOOM_FILL = (0.6, 1.0)  # the grown box's longer side as a share of the crop
+
+
+def _zoom_box(labels: np.ndarray, object_id: int | None) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the object's pixels, or None if it has none."""
+    if object_id is None:
+        return None
+    ys, xs = np.nonzero(labels == object_id)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _zoomed(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int, s: float,
+            box: tuple[int, int, int, int], rng: np.random.Generator, fill_rgb: tuple[int, int, int]):
+    """The crop around `box` at zoom-in scale (at least `s`), cut before it is resized; None if it would hold
+    no positive click."""
+    h, w = labels.shape
+    grown = max(box[2] - box[0], box[3] - box[1]) * float(rng.uniform(*ZOOM_EXPANSION))
+    side = max(2, int(round(size / max(s, size * float(rng.uniform(*ZOOM_FILL)) / grown))))
+    cx = (box[0] + box[2]) / 2 + rng.uniform(-0.1, 0.1) * side
+    cy = (box[1] + box[3]) / 2 + rng.uniform(-0.1, 0.1) * side
+    x0 = min(max(int(round(cx - side / 2)), min(0, w - side)), max(0, w - side))
+    y0 = min(max(int(round(cy - side / 2)), min(0, h - side)), max(0, h - side))
+    inside = (pos[:, 0] >= x0) & (pos[:, 0] < x0 + side) & (pos[:, 1] >= y0) & (pos[:, 1] < y0 + side)
+    if len(pos) and not inside.any():
+        return None
+    out = crop(rgb, labels, pos, neg, x0, y0, side, fill_rgb)
+    return resize(*out, (size, size))
+
+
 def random_transform(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
-                     rng: np.random.Generator, cfg: AugmentConfig, fill_rgb: tuple[int, int, int]):
+                     rng: np.random.Generator, cfg: AugmentConfig, fill_rgb: tuple[int, int, int],
+                     object_id: int | None = None):
     """Random scale (of the stored image, or of it at `cfg.base_size`), flip and a size x size crop that keeps at
-    least one positive click."""
+    least one positive click; or, with `cfg.zoom_prob`, the zoomed-in view of `object_id`'s box."""
     h, w = labels.shape
     s = float(rng.uniform(cfg.scale_min, cfg.scale_max))
     if cfg.base_size:
         s *= cfg.base_size / max(h, w)
+    box = _zoom_box(labels, object_id) if cfg.zoom_prob > 0 and rng.random() < cfg.zoom_prob else None
+    if box is not None:
+        out = _zoomed(rgb, labels, pos, neg, size, s, box, rng, fill_rgb)
+        if out is not None:
+            return hflip(*out) if rng.random() < cfg.flip_prob else out
     rgb, labels, pos, neg = resize(rgb, labels, pos, neg, (round(w * s), round(h * s)))
     if rng.random() < cfg.flip_prob:
         rgb, labels, pos, neg = hflip(rgb, labels, pos, neg)

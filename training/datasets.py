@@ -178,7 +178,7 @@ class ClickDataset(Dataset):
         pos, neg = _inside(pos, w, h), _inside(neg, w, h)
         if self.augment:
             rgb, labels, pos, neg = augment.random_transform(
-                rgb, objects, pos, neg, self.crop_size, rng, self.aug, self.fill_rgb)
+                rgb, objects, pos, neg, self.crop_size, rng, self.aug, self.fill_rgb, object_id=obj_id)
         else:
             rgb, labels, pos, neg = augment.fit(rgb, objects, pos, neg, self.crop_size, self.fill_rgb)
         return {"rgb": rgb, "labels": labels, "object_id": obj_id, "pos_xy": pos, "neg_xy": neg}

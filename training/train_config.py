@@ -23,6 +23,7 @@ class TrainConfig:
     scale_min: float = 0.75
     scale_max: float = 1.25
     base_size: int | None = None  # random scale relative to the image at this longest side (None: as stored)
+    zoom_prob: float = 0.0  # share of items seen zoomed in on their object (training.augment)
     pairs: str | None = None
     mode: str | None = None  # None: "pairs" with a pairs file, else "random"
     train_split: str = "train"
