@@ -40,6 +40,15 @@ def object_box(mask: np.ndarray, clicks: Iterable[Click] = ()) -> tuple[int, int
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """IoU of two (x0, y0, x1, y1) boxes, ends exclusive."""
+    iw = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def interior_point(mask: np.ndarray) -> tuple[int, int]:
     """(x, y) of the object pixel farthest from the object boundary (the NoC protocol's first click)."""
     mask = np.asarray(mask, dtype=bool)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -30,11 +29,11 @@ from models.errors import IFCNError
 from models.fcn import IFCN
 from models.fold import fold_batchnorm
 from models.inputs import extra_channels, normalize_rgb
-from models.metrics import object_box
 from models.refiner import refine as learned_refine
 from models.regions import fit_longest, reaches_cut_edge, scaled_clicks
 from models.spec import ModelSpec
 from models.threads import limit_blas_threads
+from models.zoom import ZoomIn, zoom_roi
 
 __all__ = ["BRS", "Click", "EdgeSnap", "Predictor", "GRABCUT", "REFINE_METHODS", "ZoomIn", "fit_longest", "fold_batchnorm"]
 
@@ -51,24 +50,6 @@ DEFAULT_MAX_SIZE = 512
 #: None: the network sees the working image itself.
 DEFAULT_NET_SIZE: int | None = None
 _HISTORY = 16  # network predictions remembered per image (click sequences, undo/redo, refinement)
-
-
-@dataclass(frozen=True)
-class ZoomIn:
-    """Zoom-in (Sofiiuk et al., RITM 2022, §3.3): from click `skip_clicks + 1` on, the network runs on a
-    crop around the object — the previous prediction and the positive clicks, its box grown by
-    `expansion` and at least `min_crop` px — upscaled so that its longer side is `target` px (never
-    downscaled below the working image). Small objects get the network's full resolution; the
-    prediction outside the crop is background."""
-
-    target: int = 320
-    expansion: float = 1.4
-    min_crop: int = 40
-    skip_clicks: int = 1
-
-    def __post_init__(self) -> None:
-        if self.target < 16 or self.min_crop < 8 or self.expansion < 1.0 or self.skip_clicks < 0:
-            raise ValueError(f"invalid zoom-in settings: {self}")
 
 
 def default_checkpoint() -> Path:
@@ -118,6 +99,7 @@ class Predictor:
         self._rgb_tensor: torch.Tensor | None = None
         self._net_rgb: torch.Tensor | None = None  # the working image at `net_size`, when that is smaller
         self._history: OrderedDict[tuple[Click, ...], np.ndarray] = OrderedDict()
+        self._rois: dict[tuple[Click, ...], tuple[int, int, int, int] | None] = {}  # zoom-in crop per prefix
         self._maps = DistanceMapCache()
         #: the last edge-snapped prediction: (working clicks, the network output it came from, result); the
         #: annotator's second stage (GrabCut after the preview) reuses it
@@ -257,6 +239,7 @@ class Predictor:
 
     def _prepare_rgb(self) -> None:
         self._history.clear()
+        self._rois.clear()
         self._snapped = None
         self._guide = GuideCache(self._work)  # the photo's guided-filter statistics and colour bins
         self._full_guide = None
@@ -357,6 +340,7 @@ class Predictor:
         that the next predict() of them runs the network again (benchmarks time fresh clicks with it)."""
         if clicks is None:
             self._history.clear()
+            self._rois.clear()
         elif self._work is not None:
             self._history.pop(tuple(self._work_clicks(list(clicks))), None)
 
@@ -455,27 +439,14 @@ class Predictor:
         return prob
 
     def _zoom_roi(self, wc: list[Click]) -> tuple[int, int, int, int] | None:
-        """(x0, y0, x1, y1) of the zoom-in crop in the working image, or None to run on all of it."""
-        z = self.zoom_in
-        if z is None or len(wc) <= z.skip_clicks:
+        """(x0, y0, x1, y1) of the zoom-in crop in the working image for `wc`, or None to run on all of it
+        (`models.zoom`); remembered per click sequence, so that the next click can keep it."""
+        if self.zoom_in is None:
             return None
-        prev = self._history.get(tuple(wc[:-1]))
-        if prev is None:
-            return None
-        selected = prev > 0.5
-        if not selected.any():  # nothing selected yet (e.g. a negative first click): look at everything
-            return None
-        wh, ww = self._work.shape[:2]
-        x_lo, y_lo, x_hi, y_hi = object_box(selected, wc)
-        cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
-        bw, bh = max(z.min_crop, (x_hi - x_lo) * z.expansion), max(z.min_crop, (y_hi - y_lo) * z.expansion)
-        x0, x1 = max(0, int(round(cx - bw / 2))), min(ww, int(round(cx + bw / 2)))
-        y0, y1 = max(0, int(round(cy - bh / 2))), min(wh, int(round(cy + bh / 2)))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return None
-        if (x1 - x0) * (y1 - y0) >= 0.8 * ww * wh and max(x1 - x0, y1 - y0) >= z.target:
-            return None  # nearly the whole image, and it would not be enlarged: no gain
-        return x0, y0, x1, y1
+        prev = self._history.get(tuple(wc[:-1])) if len(wc) > self.zoom_in.skip_clicks else None
+        roi = zoom_roi(self.zoom_in, prev, wc, self._work.shape[:2], self._rois.get(tuple(wc[:-1])))
+        self._rois[tuple(wc)] = roi
+        return roi
 
     def predict(self, clicks: Iterable[Click], refine: bool = False) -> np.ndarray:
         """Foreground probability (float32 HxW in [0, 1]) of the current image for these clicks."""

@@ -25,11 +25,13 @@ from models.colour_refine import REFINE_LABELS, REFINE_METHODS
 from models.errors import DatasetError, IFCNError, ImageReadError
 from models.fileio import atomic_write_text
 from models.metrics import error_region_fixed, interior_point, iou, next_click
+from models.zoom import ZoomIn
 from training.noc_report import format_table, per_object_csv, target_key, write_outputs  # noqa: F401 (the outputs)
 from training.progress import ProgressWriter
 
 TARGETS = (0.85, 0.90)
 MAX_CLICKS = 20
+ZOOM_TARGET = ZoomIn().target  # `--zoom-in`'s default: the annotator's Zoom In on the Object, on by default
 
 
 class PredictorLike(Protocol):
@@ -282,7 +284,7 @@ def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int =
     `refine_method`: what `--refine` runs, "colour" (`models.colour_refine`) or "grabcut" (`models.grabcut`);
     `learned`: snapping runs the model's learned refiner when it carries one (`models.refiner`); `full_res`: with
     snapping, a photo larger than `max_size` is snapped again at its own resolution (`edge_snap.snap_full_res`)."""
-    from models.predictor import BRS, GRABCUT, EdgeSnap, Predictor, ZoomIn
+    from models.predictor import BRS, GRABCUT, EdgeSnap, Predictor
 
     if checkpoint is not None and checkpoint.lower() == GRABCUT:
         return Predictor.load(GRABCUT, device=device, max_size=max_size)
@@ -392,10 +394,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--net-size", type=int, default=None, metavar="PX",
                         help="run the network on the image downscaled to this longest side (GrabCut refinement "
                              "stays at --max-size); default: the network sees the --max-size image")
-    parser.add_argument("--zoom-in", type=int, default=0, metavar="PX",
+    parser.add_argument("--zoom-in", type=int, default=ZOOM_TARGET, metavar="PX",
                         help="from the second click on, run the network on a crop around the object "
-                             "enlarged to PX (RITM's zoom-in; 320 is the annotator's Zoom In on the "
-                             "Object); default 0 = the whole image, as the annotator by default")
+                             f"enlarged to PX (RITM's zoom-in; default {ZOOM_TARGET}, the annotator's Zoom In "
+                             "on the Object, on by default); 0 = the whole image for every click")
     parser.add_argument("--brs", action=argparse.BooleanOptionalAction, default=True,
                         help="f-BRS (Sofiiuk et al. 2020): when the network ignores a click, adjust its "
                              "features until the clicked pixels get their labels, as the annotator does "

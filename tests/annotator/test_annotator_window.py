@@ -393,12 +393,12 @@ def test_refine_with_grabcut_switches_the_refinement_and_persists(make_window, i
     assert fake_dialogs.messages[-1][0] == "error"
 
 
-@pytest.mark.parametrize("action, setting, default", [("focus_zoom", "zoom_in", False),
+@pytest.mark.parametrize("action, setting, default", [("focus_zoom", "zoom_in", True),
                                                       ("enforce_clicks", "brs", True),
                                                       ("snap_edges", "snap", True)])
 def test_model_toggles_reload_and_persist(make_window, image_folder, tmp_path, fake_dialogs, action, setting,
                                           default):
-    """Model → Zoom In on the Object (off by default) / Enforce Clicks / Snap to Edges (on) reload the model with the option
+    """Model → Zoom In on the Object / Enforce Clicks / Snap to Edges (all on by default) reload the model with the option
     switched; a failed reload reverts the setting and the check mark."""
     from models.checkpoint import save_checkpoint
     from models.fcn import build_ifcn

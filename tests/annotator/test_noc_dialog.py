@@ -96,13 +96,13 @@ def test_runs_measure_the_predictor_as_the_annotator_runs_it(setup, tmp_path):
     dlg.out_edit.setText(str(tmp_path / "results"))
     run = dlg.plan()[0]
     argv = dlg.noc_argv(run)
-    assert argv[argv.index("--zoom-in") + 1] == "0" and "--brs" in argv and "--no-brs" not in argv
+    assert argv[argv.index("--zoom-in") + 1] == "400" and "--brs" in argv and "--no-brs" not in argv
     assert "--snap" in argv and "--no-snap" not in argv
     assert "--learned-refiner" in argv and "--no-learned-refiner" not in argv
     assert argv[argv.index("--max-size") + 1] == str(w.settings.max_size)
-    w._update_settings(zoom_in=True, brs=False, max_size=384, snap=False, learned_refiner=False)
+    w._update_settings(zoom_in=False, brs=False, max_size=384, snap=False, learned_refiner=False)
     argv = dlg.noc_argv(run)
-    assert argv[argv.index("--zoom-in") + 1] == "320" and "--no-brs" in argv and "--brs" not in argv
+    assert argv[argv.index("--zoom-in") + 1] == "0" and "--no-brs" in argv and "--brs" not in argv
     assert "--no-snap" in argv and "--snap" not in argv
     assert "--no-learned-refiner" in argv and "--learned-refiner" not in argv
     assert argv[argv.index("--max-size") + 1] == "384"

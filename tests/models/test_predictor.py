@@ -237,7 +237,7 @@ def test_zoom_in_runs_the_second_click_on_an_enlarged_crop_around_the_object(che
     img = np.zeros((200, 300, 3), np.uint8)
     obj = np.zeros((200, 300), bool)
     obj[80:110, 140:180] = True  # a 40 x 30 object
-    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn(target=320, expansion=1.4), snap=None)
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn(target=320, expansion=1.4, min_crop=40), snap=None)
     p.set_image(img)
     shapes = _fixed_prob(p, obj)
     p.predict([Click(150, 90, True)])
@@ -321,7 +321,7 @@ def test_zoom_in_looks_at_the_whole_image_when_the_object_goes_past_the_crop(che
     img = np.zeros((200, 300, 3), np.uint8)
     small = np.zeros((200, 300), bool)
     small[80:110, 140:180] = True
-    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn())
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn(target=320, min_crop=40))
     p.set_image(img)
     shapes = _fixed_prob(p, small)
     p.predict([Click(150, 90, True)])

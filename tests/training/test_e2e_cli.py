@@ -60,7 +60,7 @@ def test_synth_pairs_train_noc(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["objects"] == 3 and 1 <= summary["noc@85"] <= 3
     assert len(summary["miou_per_click"]) == 3 and summary["refine"] is False
-    assert summary["zoom_in"] == 0  # the annotator's default: the whole image
+    assert summary["zoom_in"] == 400  # the annotator's default: zoom-in on the object from the second click
     assert len(list(csv.DictReader((out / "per_object.csv").open()))) == 3
     assert cv2.imread(str(out / "miou_vs_clicks.png")) is not None
 
