@@ -50,7 +50,7 @@ FAILED_TARGET = 0.03
 #: Short predictor names for the target rows (the tables give the settings).
 SHORT = {"default": "default predictor as the annotator runs it",
          "default_grabcut": "default predictor with GrabCut refinement", "network": "its network alone",
-         "network_snap": "its network with edge snapping",
+         "network_whole": "its network alone on the whole image", "network_snap": "its network with edge snapping",
          "grabcut": "GrabCut from clicks"}
 
 
@@ -88,11 +88,15 @@ def variants() -> list[Variant]:
         parts[2] = "GrabCut refinement"
         out.append(Variant("default_grabcut", f"the same with GrabCut refinement ({', '.join(parts)})", None, True,
                            s.brs, zoom, s.max_size, s.device, snap=s.snap, refine_method="grabcut"))
+    view = f", zoom-in {zoom}" if zoom else ", whole image"
+    out.append(Variant("network", f"its network alone (no f-BRS, no edge snapping, no refinement{view})", None,
+                       False, False, zoom, s.max_size, s.device))
+    if zoom:  # the network as it was measured before zoom-in was on by default
+        out.append(Variant("network_whole", "its network alone on the whole image (no zoom-in, no f-BRS, no edge "
+                           "snapping, no refinement)", None, False, False, 0, s.max_size, s.device))
     return out + [
-        Variant("network", "its network alone (no f-BRS, no edge snapping, no refinement)", None, False, False,
-                zoom, s.max_size, s.device),
-        Variant("network_snap", "its network with edge snapping (no f-BRS, no refinement)", None, False, False,
-                zoom, s.max_size, s.device, snap=True),
+        Variant("network_snap", f"its network with edge snapping (no f-BRS, no refinement{view})", None, False,
+                False, zoom, s.max_size, s.device, snap=True),
         Variant("grabcut", "GrabCut from clicks (no network)", "grabcut", False, False, 0, s.max_size, s.device),
     ]
 

@@ -48,7 +48,7 @@ def test_variants_follow_the_annotator_defaults():
     from annotator.settings import default_settings
 
     s = default_settings()
-    default, default_grabcut, network, network_snap, grabcut = bench_quality.variants()
+    default, default_grabcut, network, network_whole, network_snap, grabcut = bench_quality.variants()
     assert (default.key, default.checkpoint, default.refine, default.brs, default.snap, default.max_size) == \
         ("default", None, s.refine, s.brs, s.snap, s.max_size)
     assert default.refine_method == s.refine_method == "colour" and "colour refinement" in default.label
@@ -57,6 +57,9 @@ def test_variants_follow_the_annotator_defaults():
         (True, "grabcut", s.brs, s.snap) and "GrabCut refinement" in default_grabcut.label
     assert (default.zoom_in > 0) == s.zoom_in
     assert (network.refine, network.brs, network.snap, network.checkpoint) == (False, False, False, None)
+    assert network.zoom_in == default.zoom_in > 0 and "zoom-in" in network.label  # RITM's protocol includes it
+    assert (network_whole.zoom_in, network_whole.brs, network_whole.snap, network_whole.refine) == (0, False, False,
+                                                                                                   False)
     assert (network_snap.refine, network_snap.brs, network_snap.snap) == (False, False, True)
     assert grabcut.checkpoint == "grabcut" and not grabcut.refine
 
@@ -65,9 +68,11 @@ def test_every_set_of_the_folder_is_measured_with_every_predictor(bench, tmp_pat
     out = tmp_path / "per_object"
     record = bench_quality.measure(bench, limit=1, out_dir=out)
     assert sorted(record["sets"]) == ["Berkeley", "GrabCut"]
-    assert list(record["predictors"]) == ["default", "default_grabcut", "network", "network_snap", "grabcut"]
+    assert list(record["predictors"]) == ["default", "default_grabcut", "network", "network_whole", "network_snap",
+                                          "grabcut"]
     for name, entry in record["sets"].items():
-        assert sorted(entry["runs"]) == ["default", "default_grabcut", "grabcut", "network", "network_snap"]
+        assert sorted(entry["runs"]) == ["default", "default_grabcut", "grabcut", "network", "network_snap",
+                                         "network_whole"]
         for key, r in entry["runs"].items():
             assert r["objects"] == 1 and 1 <= r["noc@90"] <= 20 and len(r["miou_per_click"]) == 20
             assert set(r["corrections"]) == {"clicks", "median_fixed", "regions_over_500px", "intent_missed"}
