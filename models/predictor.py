@@ -26,7 +26,7 @@ from models.edge_snap import EdgeSnap, GuideCache, snap as snap_to_edges
 from models.device import resolve_device
 from models.engines import FeatureEngine, make_engine
 from models.errors import IFCNError
-from models.fcn import IFCN
+from models.fcn import IFCN, padded_size
 from models.fold import fold_batchnorm
 from models.inputs import extra_channels, normalize_rgb
 from models.refiner import refine as learned_refine
@@ -424,12 +424,18 @@ class Predictor:
         cw, ch = x1 - x0, y1 - y0
         s = max(1.0, self.zoom_in.target / max(cw, ch))
         sw, sh = max(1, round(cw * s)), max(1, round(ch * s))
+        # the enlarged crop is replicate-padded at its bottom and right to one size per image (the zoom-in
+        # target's, or the working image's when it is not enlarged), so an engine compiles few graphs
+        ph, pw = (padded_size(self.zoom_in.target),) * 2 if s > 1.0 else (wh, ww)
+        ph, pw = max(ph, sh), max(pw, sw)
         crop = cv2.resize(self._work[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
+        crop = cv2.copyMakeBorder(crop, 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
         inside = [c.mapped(sw / cw, sh / ch, x0, y0) for c in wc if x0 <= c.x < x1 and y0 <= c.y < y1]
         rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
-        prev_crop = None if prev is None else cv2.resize(prev[y0:y1, x0:x1], (sw, sh),
-                                                         interpolation=cv2.INTER_LINEAR)
-        part = self._forward(rgb, inside, sh, sw, prev_crop)
+        prev_crop = None if prev is None else cv2.copyMakeBorder(
+            cv2.resize(prev[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR), 0, ph - sh, 0, pw - sw,
+            cv2.BORDER_REPLICATE)
+        part = self._forward(rgb, inside, ph, pw, prev_crop)[:sh, :sw]
         if reaches_cut_edge(part > 0.5, x0 > 0, y0 > 0, x1 < ww, y1 < wh):
             # the object goes on past the crop (e.g. a click on a big region): a crop would cut the mask
             # with a straight line, so look at the whole image instead

@@ -20,9 +20,10 @@ Box = tuple[int, int, int, int]
 @dataclass(frozen=True)
 class ZoomIn:
     """Zoom-in (Sofiiuk et al., RITM 2022, §3.3): from click `skip_clicks + 1` on, the network runs on a
-    crop around the object — the previous prediction and the positive clicks, its box grown by
-    `expansion` and at least `min_crop` px — upscaled so that its longer side is `target` px (never
-    downscaled below the working image). Small objects get the network's full resolution; the
+    square crop around the object — the previous prediction and the positive clicks, its box's longer
+    side grown by `expansion` and at least `min_crop` px, moved inside the image — upscaled to `target` px
+    (never downscaled below the working image). Square, so that the network always sees the same input
+    size (an inference engine compiles one graph per size). Small objects get the network's full resolution; the
     prediction outside the crop is background. The defaults are RITM's (target 400, crop at least 200 px,
     expansion 1.4, crop kept at box IoU 0.5), chosen over the earlier 320 / 40 px / a new crop every click on
     the held-out training photos (MODEL_CARD, "Zoom-in on by default")."""
@@ -54,6 +55,13 @@ def zoom_roi(z: ZoomIn, prev: np.ndarray | None, clicks: Sequence[Click], shape:
     return roi
 
 
+def _span(centre: float, side: float, extent: int) -> tuple[int, int]:
+    """[a, b) of length `side` around `centre`, moved (not cut) to lie within [0, extent) where it fits."""
+    n = min(extent, max(1, int(round(side))))
+    a = min(max(0, int(round(centre - n / 2))), extent - n)
+    return a, a + n
+
+
 def _fresh_roi(z: ZoomIn, prev: np.ndarray | None, clicks: Sequence[Click], shape: tuple[int, int]) -> Box | None:
     """The crop from `prev` and the positive clicks alone."""
     if prev is None or len(clicks) <= z.skip_clicks:
@@ -63,10 +71,9 @@ def _fresh_roi(z: ZoomIn, prev: np.ndarray | None, clicks: Sequence[Click], shap
         return None
     wh, ww = shape
     x_lo, y_lo, x_hi, y_hi = object_box(selected, clicks)
-    cx, cy = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
-    bw, bh = max(z.min_crop, (x_hi - x_lo) * z.expansion), max(z.min_crop, (y_hi - y_lo) * z.expansion)
-    x0, x1 = max(0, int(round(cx - bw / 2))), min(ww, int(round(cx + bw / 2)))
-    y0, y1 = max(0, int(round(cy - bh / 2))), min(wh, int(round(cy + bh / 2)))
+    side = max(z.min_crop, (x_hi - x_lo) * z.expansion, (y_hi - y_lo) * z.expansion)
+    x0, x1 = _span((x_lo + x_hi) / 2, side, ww)
+    y0, y1 = _span((y_lo + y_hi) / 2, side, wh)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     if (x1 - x0) * (y1 - y0) >= 0.8 * ww * wh and max(x1 - x0, y1 - y0) >= z.target:

@@ -242,11 +242,12 @@ def test_zoom_in_runs_the_second_click_on_an_enlarged_crop_around_the_object(che
     shapes = _fixed_prob(p, obj)
     p.predict([Click(150, 90, True)])
     assert shapes == [(200, 300)]  # the first click looks at the whole image
-    # the crop is the object's box (incl. the clicks) grown 1.4x: 56 x 42 px, upscaled to 320 px wide
+    # the crop is a square around the object's box (incl. the clicks), its longer side grown 1.4x: 56 x 56 px,
+    # upscaled to 320 px
     x0, y0, x1, y1 = p._zoom_roi([Click(150, 90, True), Click(170, 100, True)])
-    assert (x1 - x0, y1 - y0) == (56, 42) and x0 <= 140 and x1 >= 180 and y0 <= 80 and y1 >= 110
+    assert (x1 - x0, y1 - y0) == (56, 56) and x0 <= 140 and x1 >= 180 and y0 <= 80 and y1 >= 110
     prob = p.predict([Click(150, 90, True), Click(170, 100, True)])
-    assert shapes[1] == (240, 320)
+    assert shapes[1] == (320, 320)
     assert prob.shape == (200, 300)
     assert prob[:, :x0].max() == 0 and prob[:y0].max() == 0  # outside the crop: background
 
@@ -328,7 +329,7 @@ def test_zoom_in_looks_at_the_whole_image_when_the_object_goes_past_the_crop(che
     everything = np.ones((200, 300), bool)  # now the network answers "all of it" at any size
     later = _fixed_prob(p, everything)
     prob = p.predict([Click(150, 90, True), Click(170, 100, True)])
-    assert shapes == [(200, 300)] and later == [(240, 320), (200, 300)]  # crop first, then everything
+    assert shapes == [(200, 300)] and later == [(320, 320), (200, 300)]  # crop first, then everything
     assert (prob > 0.5).all()  # no straight cut at the crop's edges
 
 

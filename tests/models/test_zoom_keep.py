@@ -40,7 +40,7 @@ def test_the_crop_is_kept_while_the_box_overlaps_it(checkpoint):
     kept = _run(checkpoint, 0.5, Click(160, 95, True))
     assert fresh[0] is None and kept[0] is None  # the first click sees the whole image
     assert fresh[1] == kept[1]
-    assert fresh[2] != fresh[1]  # a new crop for the grown box (64 x 48 instead of 56 x 42)
+    assert fresh[2] != fresh[1]  # a new crop for the grown box (64 px instead of 56)
     assert box_iou(fresh[2], fresh[1]) >= 0.5
     assert kept[2] == kept[1]  # kept: the same view as for the click before
 
@@ -59,3 +59,24 @@ def test_box_iou_and_the_setting_is_checked():
     assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
     with pytest.raises(ValueError):
         ZoomIn(keep_iou=1.5)
+
+
+def test_every_zoomed_click_gives_the_network_one_input_size(checkpoint):
+    """Crops are squares padded to the target's size: an engine compiles one graph for all of them, whatever
+    the object's shape or place (near the image's edge the square is moved inside, not cut)."""
+    img = np.zeros((240, 320, 3), np.uint8)
+    p = Predictor.load(checkpoint, device="cpu", zoom_in=ZoomIn(target=200, min_crop=40), snap=None)
+    p.set_image(img)
+    seen = []
+    for (x0, y0, x1, y1) in ((100, 110, 160, 130), (0, 0, 12, 40), (290, 200, 320, 240), (150, 20, 158, 90)):
+        obj = np.zeros((240, 320), bool)
+        obj[y0:y1, x0:x1] = True
+        shapes = _fixed_prob(p, obj)
+        clicks = [Click((x0 + x1) // 2, (y0 + y1) // 2, True), Click(x0 + 1, y0 + 1, True)]
+        p.predict(clicks)
+        roi = p._rois[tuple(clicks)]
+        assert roi[2] - roi[0] == roi[3] - roi[1] >= 40  # square, at least min_crop
+        assert 0 <= roi[0] and roi[2] <= 320 and 0 <= roi[1] and roi[3] <= 240  # inside the image
+        assert roi[0] <= x0 and roi[2] >= x1 and roi[1] <= y0 and roi[3] >= y1  # the whole object
+        seen += shapes
+    assert set(seen) == {(240, 320), (224, 224)}  # the whole image, and every zoomed crop padded to one size
