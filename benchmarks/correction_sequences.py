@@ -17,7 +17,8 @@ from models.errors import DatasetError
 #: The stages of `Predictor.last_timings` recorded per click.
 STAGES = ("inputs", "network", "brs", "snap", "refine", "resize")
 #: Before an image's first click the oracle waits, as a person finding the object would, until the engine has
-#: compiled the image's size (it starts when the image opens) or this many seconds have passed.
+#: compiled the image's size (it starts when the image opens) and any other size it is compiling (with zoom-in,
+#: the zoomed crops' size, started when the model loads), or this many seconds have passed.
 THINK_S = 1.0
 
 
@@ -74,7 +75,8 @@ class _Timed:
         engine, t0 = self.default._engine, time.perf_counter()
         if engine is not None:
             shape = (1, self.default.spec.in_channels, *self.default._net_input.shape[-2:])
-            while engine.compiling(shape) and time.perf_counter() - t0 < THINK_S:
+            # the image's size, and (with zoom-in) the zoomed crops' size that loading the model started
+            while (engine.compiling(shape) or engine.pending()) and time.perf_counter() - t0 < THINK_S:
                 time.sleep(0.005)
             self.think.append(((time.perf_counter() - t0) * 1000.0, engine.compiling(shape)))
 

@@ -253,6 +253,11 @@ class FeatureEngine:
         with self._lock:
             return tuple(shape) in self._pending
 
+    def pending(self) -> bool:
+        """True while any size is being compiled (in the background)."""
+        with self._lock:
+            return bool(self._pending)
+
     def prepare(self, x: torch.Tensor, wait: bool = True) -> bool:
         """Compile and check the engine for x's shape (in the background unless `wait`); True when ready."""
         shape = tuple(x.shape)

@@ -158,10 +158,18 @@ class Predictor:
         self._prewarm()
 
     def _prewarm(self) -> None:
-        """Start compiling the engine for the working image's size (a centre click's input), so that the
-        first click of an image finds it ready more often; waits only when the engine's `background` is off."""
+        """Start compiling the engine for the zoomed crops' size (with zoom-in; once per engine, on a random input)
+        and the working image's size (a centre click's input), so that the first clicks find them ready more
+        often; waits only when the engine's `background` is off."""
         engine, rgb = self._engine, self._net_input  # read once: set_image may run on another thread
-        if engine is None or rgb is None:
+        if engine is None:
+            return
+        if self.zoom_in is not None:  # the zoomed crops' one size, the same for every image: from the start
+            t = padded_size(self.zoom_in.target)
+            z = torch.rand((3, t, t), generator=torch.Generator().manual_seed(0)) * 2 - 1
+            engine.prepare(self._stack(z, [Click(t / 2, t / 2, True)], None, cached=False),
+                           wait=not engine.background)
+        if rgb is None:
             return
         h, w = rgb.shape[-2:]
         x = self._stack(rgb, [Click(w / 2, h / 2, True)], None, cached=False)  # maybe not the predictor's thread

@@ -180,6 +180,9 @@ def test_the_oracle_waits_for_the_engine_before_an_images_first_click_as_a_perso
             self.busy -= 1
             return self.busy >= 0
 
+        def pending(self) -> bool:  # another size (zoom-in's) compiling: waited for too
+            return self.busy >= 0
+
     class Pred:
         def __init__(self, engine) -> None:
             self._engine, self.name = engine, "p"

@@ -311,3 +311,35 @@ def test_a_failing_exporter_process_keeps_pytorch(model, monkeypatch):
             break
         __import__("time").sleep(0.01)
     assert eng.used[tuple(x.shape)] == "torch" and not eng.ready(tuple(x.shape))
+
+
+def test_with_zoom_in_the_zoomed_crops_size_compiles_from_the_start(model, monkeypatch):
+    """Zoom-in pads every zoomed crop to one size (`models.zoom`): the engine starts compiling it when the
+    engine is made, before any image, so the first zoomed click finds it ready; the benchmark's think time
+    waits for it (`pending`)."""
+    import threading
+    import time
+
+    from models.fcn import padded_size
+    from models.predictor import ZoomIn
+
+    gate = threading.Event()
+    monkeypatch.setattr(engines, "available", lambda name: True)
+    monkeypatch.setattr(engines, "PREFERENCE", ("openvino",))
+    monkeypatch.setattr(engines, "export_in_child", lambda net, x: b"")
+
+    def held(graph, threads):
+        gate.wait(10)
+        return lambda x: [t.numpy() for t in engines._Features(model.eval())(__import__("torch").from_numpy(x))]
+
+    monkeypatch.setitem(engines._BUILDERS, "openvino", held)
+    p = Predictor(model, device="cpu", brs=None, zoom_in=ZoomIn(target=96, min_crop=16))
+    p.set_engine("auto")
+    t = padded_size(96)
+    assert p._engine.compiling((1, 5, t, t)) and p._engine.pending()
+    gate.set()
+    for _ in range(500):
+        if p._engine.ready((1, 5, t, t)):
+            break
+        time.sleep(0.01)
+    assert p._engine.ready((1, 5, t, t)) and not p._engine.pending()
