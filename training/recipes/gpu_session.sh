@@ -12,7 +12,8 @@
 #
 # Untested on a GPU when written (2026-12-03, no device lent): check the first progress lines in the log.
 # EXTRA adds options, e.g. EXTRA="--prev-mask --val-clicks 3" trains RITM's previous-mask input (on 2 CPU cores
-# its new weights barely moved in 600 steps, runs/prev2-3, MODEL_CARD: it needs the steps a GPU gives).
+# its new weights barely moved in 600 steps, runs/prev2-3, MODEL_CARD: it needs the steps a GPU gives), and
+# EXTRA="--zoom-prob 0.5" trains on zoomed-in views as the annotator's zoom-in shows them (runs/zoom1-2 on CPU: a tie).
 set -uo pipefail
 MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
 BATCH=${BATCH:-32}
