@@ -90,12 +90,39 @@ def open_qsettings() -> QSettings:
     return QSettings(ORGANIZATION, APPLICATION)
 
 
+#: Version of the stored settings; `save_settings` writes it. A store written before a version changed a default
+#: for measured reasons keeps the new default where it still holds the old one (the user never chose otherwise,
+#: or chose what was then the default): version 2 turned zoom-in on (MODEL_CARD, "Zoom-in on by default").
+SETTINGS_VERSION = 2
+_OLD_DEFAULTS = {2: {"zoom_in": False}}
+
+
+def _superseded(store: QSettings) -> set[str]:
+    """Names whose stored value is a default that a later settings version changed."""
+    try:
+        version = int(store.value("settings/version", 1))
+    except (TypeError, ValueError):
+        version = 1
+    out = set()
+    for v, olds in _OLD_DEFAULTS.items():
+        if version < v:
+            for name, old in olds.items():
+                try:
+                    if store.contains(f"settings/{name}") and _coerce(store.value(f"settings/{name}"), old) == old:
+                        out.add(name)
+                except (TypeError, ValueError):
+                    pass
+    return out
+
+
 def load_settings(store: QSettings, defaults: Settings | None = None) -> Settings:
-    """Settings from `store`, falling back to the defaults value by value."""
+    """Settings from `store`, falling back to the defaults value by value (and for a value whose default has
+    changed since the store was written, see `SETTINGS_VERSION`)."""
     base = defaults or default_settings()
     changes = {}
+    superseded = _superseded(store)
     for f in fields(Settings):
-        if store.contains(f"settings/{f.name}"):
+        if store.contains(f"settings/{f.name}") and f.name not in superseded:
             try:
                 changes[f.name] = _coerce(store.value(f"settings/{f.name}"), getattr(base, f.name))
             except (TypeError, ValueError):
@@ -107,4 +134,5 @@ def save_settings(store: QSettings, settings: Settings) -> None:
     """Persist `settings` in `store`."""
     for k, v in asdict(settings).items():
         store.setValue(f"settings/{k}", v)
+    store.setValue("settings/version", SETTINGS_VERSION)
     store.sync()

@@ -45,3 +45,23 @@ def test_refine_method_is_the_models_and_unknown_values_fall_back():
     assert Settings().refine_method == "colour" == default_settings().refine_method
     assert Settings().updated(refine_method="grabcut").refine_method == "grabcut"
     assert Settings().updated(refine_method="magic").refine_method == "colour"
+
+
+def test_a_store_from_before_zoom_in_was_on_gets_the_new_default_and_a_choice_after_it_stays(tmp_path):
+    """Zoom-in's default changed from off to on (settings version 2): a store written before that still holding
+    off (the old default) loads on; once saved by this version, off is the user's choice and stays."""
+    old = QSettings(str(tmp_path / "old.ini"), QSettings.IniFormat)
+    old.setValue("settings/zoom_in", False)  # as an earlier version saved every value, without a version
+    old.setValue("settings/opacity", 0.3)
+    old.sync()
+    s = load_settings(QSettings(str(tmp_path / "old.ini"), QSettings.IniFormat), Settings())
+    assert s.zoom_in is True and s.opacity == 0.3  # the other values are the user's own
+    chosen = QSettings(str(tmp_path / "new.ini"), QSettings.IniFormat)
+    save_settings(chosen, Settings().updated(zoom_in=False))
+    again = load_settings(QSettings(str(tmp_path / "new.ini"), QSettings.IniFormat), Settings())
+    assert again.zoom_in is False
+    bad = QSettings(str(tmp_path / "bad.ini"), QSettings.IniFormat)
+    bad.setValue("settings/version", "not a number")
+    bad.setValue("settings/zoom_in", "false")
+    bad.sync()
+    assert load_settings(QSettings(str(tmp_path / "bad.ini"), QSettings.IniFormat), Settings()).zoom_in is True
