@@ -164,8 +164,10 @@ class Predictor:
         engine, rgb = self._engine, self._net_input  # read once: set_image may run on another thread
         if engine is None:
             return
-        if self.zoom_in is not None:  # the zoomed crops' one size, the same for every image: from the start
-            t = padded_size(self.zoom_in.target)
+        t = padded_size(self.zoom_in.target) if self.zoom_in is not None else 0
+        zoom_shape = (1, self.spec.in_channels, t, t)
+        if t and not (engine.ready(zoom_shape) or engine.compiling(zoom_shape)):
+            # the zoomed crops' one size, the same for every image: from the start, not again per image
             z = torch.rand((3, t, t), generator=torch.Generator().manual_seed(0)) * 2 - 1
             engine.prepare(self._stack(z, [Click(t / 2, t / 2, True)], None, cached=False),
                            wait=not engine.background)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from models.metrics import object_box
+
 VOID = 255
 
 
@@ -112,16 +114,6 @@ ZOOM_EXPANSION = (1.2, 1.8)  # the object's box grown by this much (ZoomIn's def
 ZOOM_FILL = (0.6, 1.0)  # the grown box's longer side as a share of the crop
 
 
-def _zoom_box(labels: np.ndarray, object_id: int | None) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) of the object's pixels, or None if it has none."""
-    if object_id is None:
-        return None
-    ys, xs = np.nonzero(labels == object_id)
-    if len(xs) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
 def _zoomed(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int, s: float,
             box: tuple[int, int, int, int], rng: np.random.Generator, fill_rgb: tuple[int, int, int]):
     """The crop around `box` at zoom-in scale (at least `s`), cut before it is resized; None if it would hold
@@ -149,7 +141,8 @@ def random_transform(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: 
     s = float(rng.uniform(cfg.scale_min, cfg.scale_max))
     if cfg.base_size:
         s *= cfg.base_size / max(h, w)
-    box = _zoom_box(labels, object_id) if cfg.zoom_prob > 0 and rng.random() < cfg.zoom_prob else None
+    zoom = cfg.zoom_prob > 0 and rng.random() < cfg.zoom_prob and object_id is not None
+    box = object_box(labels == object_id) if zoom else None
     if box is not None:
         out = _zoomed(rgb, labels, pos, neg, size, s, box, rng, fill_rgb)
         if out is not None:
