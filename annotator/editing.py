@@ -139,6 +139,11 @@ class EditingMixin:
             self._render_overlay()
 
     def _on_classes_edited(self) -> None:
-        if self.state is not None:
-            self.state.dirty = True
+        """The class list changed: the image's PNGs are rewritten on the next save when they depend on it (the
+        image has objects or void pixels, or an annotation on disk). An image with nothing on it stays clean,
+        so that adding a class while looking at it neither marks it annotated nor asks to save it."""
+        st = self.state
+        if st is not None and (st.objects or not st.current.is_empty or not st.void.is_empty
+                               or self.file_list.status(self.index) != "none"):
+            st.dirty = True
         self.refresh()

@@ -10,6 +10,7 @@ from PyQt5.QtGui import QMouseEvent
 from PyQt5.QtWidgets import QApplication
 
 from annotator import label_file
+from models.class_list import read_class_file
 from models.clicks import Click
 from tests.window_factory import click, key
 
@@ -318,7 +319,9 @@ def test_class_table_add_rename_recolor(make_window, image_folder, fake_dialogs)
     fake_dialogs.color = (1, 2, 3)
     w.class_dock.recolor_selected()
     assert w.classes.get(21).name == "street lamp" and w.classes.get(21).color == (1, 2, 3)
-    assert w.dirty, "class edits are saved with the annotation"
+    listed = read_class_file(image_folder / "classes.json").get(21)
+    assert (listed.name, listed.color) == ("street lamp", (1, 2, 3)), "class edits are stored with the folder"
+    assert not w.dirty, "an image with nothing on it is not marked changed by a class edit"
     w.save()
     data = label_file.read_sidecar(label_file.paths_for(image_folder, "img0.png").sidecar, (90, 120))
     assert {c.index: (c.name, c.color) for c in data.classes}[21] == ("street lamp", (1, 2, 3))

@@ -203,3 +203,26 @@ def test_disagreeing_sidecar_is_reported_not_merged(make_window, image_folder, f
     w.go_to(0)
     assert len([m for m in fake_dialogs.messages if m[1] == "Class names disagree"]) == 1, "once a session"
     assert json.loads((image_folder / "classes.json").read_text())["classes"][20]["name"] == "helmet"
+
+
+def test_editing_classes_on_an_untouched_image_leaves_it_unannotated(make_window, image_folder, fake_dialogs,
+                                                                      qtbot):
+    """Adding a class while looking at an image with nothing on it wrote an empty annotation on leaving it,
+    and the file list then counted it as annotated (seen with a new user's first class, 2026-12-06)."""
+    w = make_window(image_folder, classes=None)
+    fake_dialogs.text = "cup"
+    w.class_dock.add_class()
+    assert not w.dirty
+    assert w.go_to(1)
+    assert w.file_list.status(0) == "none" and not (image_folder / "annotations").exists()
+    # with an object on the image, a class edit still has its PNGs rewritten (the palette follows the list)
+    annotate(qtbot, w)
+    fake_dialogs.text = "plate"
+    w.class_dock.add_class()
+    assert w.dirty and w.save() and w.file_list.status(1) == "annotated"
+    # an image with a saved annotation, even an empty one, follows the list too
+    assert w.go_to(2)
+    assert w.save() and w.file_list.status(2) == "annotated"
+    fake_dialogs.text = "fork"
+    w.class_dock.add_class()
+    assert w.dirty
