@@ -27,6 +27,9 @@ class AugmentConfig:
     With `zoom_prob` p, an item is instead seen as the predictor's zoom-in (`models.predictor.ZoomIn`) shows
     it, with probability p: its object's box, grown by a random 1.2-1.8x, is scaled so its longer side is a
     random 0.6-1.0 of the crop (never smaller than the scale above would give) and the crop is centred on it.
+
+    With `colour_prob` p, each of RITM's two photometric changes is applied with probability p (`photometric`):
+    brightness and contrast, and a shift of each colour channel.
     """
 
     scale_min: float = 0.75
@@ -34,12 +37,15 @@ class AugmentConfig:
     flip_prob: float = 0.5
     base_size: int | None = None
     zoom_prob: float = 0.0
+    colour_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
         if not 0.0 <= self.zoom_prob <= 1.0:
             raise ValueError(f"zoom probability must be in [0, 1], got {self.zoom_prob}")
+        if not 0.0 <= self.colour_prob <= 1.0:
+            raise ValueError(f"colour augmentation probability must be in [0, 1], got {self.colour_prob}")
         if self.base_size is not None and self.base_size < 8:
             raise ValueError(f"base size must be at least 8 pixels, got {self.base_size}")
 
@@ -132,11 +138,43 @@ def _zoomed(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarra
     return resize(*out, (size, size))
 
 
+#: RITM's photometric augmentation (albumentations RandomBrightnessContrast(0.25, 0.15), RGBShift(10, 10, 10)):
+#: brightness offset as a share of 255, contrast gain offset, per-channel shift in grey levels
+BRIGHTNESS, CONTRAST, CHANNEL_SHIFT = 0.25, 0.15, 10
+
+
+def photometric(rgb: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
+    """RITM's colour augmentation of a uint8 RGB image: with probability `prob` each, brightness and contrast
+    (x * (1 + a) + b * 255, a in +-CONTRAST, b in +-BRIGHTNESS), then a shift of each channel by up to
+    CHANNEL_SHIFT grey levels; clipped to uint8. Geometry, labels and clicks are untouched."""
+    gain, offset = 1.0, np.zeros(3, np.float32)
+    if rng.random() < prob:
+        gain = 1.0 + float(rng.uniform(-CONTRAST, CONTRAST))
+        offset += float(rng.uniform(-BRIGHTNESS, BRIGHTNESS)) * 255.0
+    if rng.random() < prob:
+        offset += rng.uniform(-CHANNEL_SHIFT, CHANNEL_SHIFT, 3).astype(np.float32)
+    if gain == 1.0 and not offset.any():
+        return rgb
+    out = rgb.astype(np.float32) * gain + offset
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def random_transform(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
                      rng: np.random.Generator, cfg: AugmentConfig, fill_rgb: tuple[int, int, int],
                      object_id: int | None = None):
     """Random scale (of the stored image, or of it at `cfg.base_size`), flip and a size x size crop that keeps at
-    least one positive click; or, with `cfg.zoom_prob`, the zoomed-in view of `object_id`'s box."""
+    least one positive click; or, with `cfg.zoom_prob`, the zoomed-in view of `object_id`'s box. Then, with
+    `cfg.colour_prob`, the photometric changes."""
+    rgb, labels, pos, neg = _geometric(rgb, labels, pos, neg, size, rng, cfg, fill_rgb, object_id)
+    if cfg.colour_prob > 0:
+        rgb = photometric(rgb, rng, cfg.colour_prob)
+    return rgb, labels, pos, neg
+
+
+def _geometric(rgb: np.ndarray, labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
+               rng: np.random.Generator, cfg: AugmentConfig, fill_rgb: tuple[int, int, int],
+               object_id: int | None):
+    """The scale, flip and crop of `random_transform`."""
     h, w = labels.shape
     s = float(rng.uniform(cfg.scale_min, cfg.scale_max))
     if cfg.base_size:

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--zoom-prob", type=float, default=d.zoom_prob, metavar="P",
       help="share of training items shown as the predictor's zoom-in shows an object: its box, grown 1.2-1.8x, "
            "enlarged to fill 60-100 %% of the crop (default 0: none)")
+    a("--colour-prob", type=float, default=d.colour_prob, metavar="P",
+      help="probability of each of RITM's photometric changes of a training item: brightness +-25 %%, "
+           "contrast +-15 %%, a shift of each colour channel by up to 10 grey levels (default 0: none)")
     a("--out", required=True, help="run folder: last.pt and best.pt go here")
     a("--pairs", help="click pairs file of the train split (from `ifcn pairs`)")
     a("--mode", choices=("image", "pairs", "random"), default=None,
@@ -105,7 +108,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     val_split = None if str(args.val_split).lower() in ("none", "") else args.val_split
     return TrainConfig(
         voc_root=args.voc_root, out=args.out, data=tuple(args.data), scale_min=args.scale_min,
-        scale_max=args.scale_max, base_size=args.base_size, zoom_prob=args.zoom_prob, pairs=args.pairs,
+        scale_max=args.scale_max, base_size=args.base_size, zoom_prob=args.zoom_prob,
+        colour_prob=args.colour_prob, pairs=args.pairs,
         mode=args.mode,
         train_split=args.train_split,
         backbone=args.backbone, stride=args.stride, upsample=args.upsample, extra_init=args.extra_init,

@@ -21,9 +21,10 @@ def make_datasets(cfg: TrainConfig, spec: ModelSpec, main: bool):
     from training.datasets import make_dataset
 
     try:
-        aug = AugmentConfig(cfg.scale_min, cfg.scale_max, base_size=cfg.base_size, zoom_prob=cfg.zoom_prob)
+        aug = AugmentConfig(cfg.scale_min, cfg.scale_max, base_size=cfg.base_size, zoom_prob=cfg.zoom_prob,
+                            colour_prob=cfg.colour_prob)
     except ValueError as e:
-        raise IFCNError(f"--scale-min/--scale-max/--base-size/--zoom-prob: {e}") from None
+        raise IFCNError(f"--scale-min/--scale-max/--base-size/--zoom-prob/--colour-prob: {e}") from None
     if cfg.data:
         return object_datasets(cfg, spec, aug, main)
     if not cfg.voc_root:
