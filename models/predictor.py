@@ -99,7 +99,10 @@ class Predictor:
         self._rgb_tensor: torch.Tensor | None = None
         self._net_rgb: torch.Tensor | None = None  # the working image at `net_size`, when that is smaller
         self._history: OrderedDict[tuple[Click, ...], np.ndarray] = OrderedDict()
-        self._rois: dict[tuple[Click, ...], tuple[int, int, int, int] | None] = {}  # zoom-in crop per prefix
+        # zoom-in crop per click prefix, for the image: not capped like _history, because a prefix's crop
+        # decides the next click's (kept at box IoU >= keep_iou), and a prediction recomputed after
+        # _history dropped it must find the same crop; 4 ints per click sequence, cleared per image
+        self._rois: dict[tuple[Click, ...], tuple[int, int, int, int] | None] = {}
         self._maps = DistanceMapCache()
         #: the last edge-snapped prediction: (working clicks, the network output it came from, result); the
         #: annotator's second stage (GrabCut after the preview) reuses it
