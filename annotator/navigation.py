@@ -33,6 +33,7 @@ class NavigationMixin:
         if not save_guard.claim_folder(self, label_file.output_dir_for(folder)):
             return False
         self._leave_image()
+        self.prefetch.clear()
         self.folder = folder
         self.output_dir = label_file.output_dir_for(folder)
         self.images = images
@@ -110,6 +111,8 @@ class NavigationMixin:
         i = index
         while 0 <= i < len(self.images):
             if self._load_image(i):
+                if 0 <= i + direction < len(self.images):  # decoded while the user works on this one
+                    self.prefetch.request(self.images[i + direction])
                 return True
             i += direction
         self.refresh()
@@ -130,7 +133,9 @@ class NavigationMixin:
         path = self.images[index]
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
-            rgb = read_image(path)
+            rgb = self.prefetch.take(path)
+            if rgb is None:
+                rgb = read_image(path)
         except ImageReadError as e:
             QApplication.restoreOverrideCursor()
             self.file_list.set_broken(index)
@@ -146,6 +151,8 @@ class NavigationMixin:
             self.file_list.set_broken(index, self._conflict_text(path))
             dialogs.message(self, "warning", "Cannot annotate this image", self._conflict_text(path))
             return False
+        if self.image is not None and self.index >= 0:  # going back to it needs no decode
+            self.prefetch.keep(self.images[self.index], self.image)
         self._leave_image()
         try:
             h, w = rgb.shape[:2]

@@ -17,6 +17,7 @@ from annotator.inference import InferenceService
 from annotator.menus import MenusMixin
 from annotator.model_wiring import ModelMixin
 from annotator.navigation import NavigationMixin
+from annotator.prefetch import Prefetcher
 from annotator.saving import SavingMixin
 from annotator.settings import Settings, default_settings, load_settings, open_qsettings, save_settings
 from annotator.state import AnnotationState, ClassTable
@@ -27,6 +28,7 @@ from annotator.widgets.canvas import Canvas, label_edges, overlay_rgba
 from annotator.widgets.class_table import ClassTableDock
 from annotator.widgets.file_list import FileList
 from annotator.widgets.object_list import ObjectList
+from models.fileio import read_image
 
 APP_NAME = "iFCN Annotator"
 
@@ -69,6 +71,7 @@ class MainWindow(NavigationMixin, SavingMixin, EditingMixin, ModelMixin, MenusMi
         self._closing = False
 
         self.service = InferenceService(self)
+        self.prefetch = Prefetcher(read_image)  # the next image decoded ahead, the last one kept
         self.service.finished.connect(self._on_result)
         self.service.failed.connect(self._on_failure)
 
@@ -122,6 +125,7 @@ class MainWindow(NavigationMixin, SavingMixin, EditingMixin, ModelMixin, MenusMi
         save_settings(self.store, self.settings)
         save_guard.release_folder(self)
         self.service.shutdown()
+        self.prefetch.shutdown()
         for w in self._info_windows:
             w.close()
         event.accept()

@@ -29,9 +29,9 @@ from models.errors import IFCNError  # noqa: E402
 from models.fileio import atomic_write_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BENCHMARKS = ("latency", "latency_real", "refine_cost", "optim", "gui", "pairs", "noc", "train", "quality")
+BENCHMARKS = ("latency", "latency_real", "refine_cost", "optim", "gui", "switch", "pairs", "noc", "train", "quality")
 #: Benchmarks whose section sits between markers in RESULTS.md: `--only` of these replaces their blocks alone.
-SPLICED = ("latency_real", "refine_cost")
+SPLICED = ("latency_real", "refine_cost", "switch")
 TARGETS_NOTE = "Causes of the gaps are in the notes of each section below."
 
 
