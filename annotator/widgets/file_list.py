@@ -28,6 +28,7 @@ class FileList(QDockWidget):
         self._status: list[str] = []
         self._broken: dict[int, str] = {}
         self._summary = QLabel()
+        self._summary.setWordWrap(True)  # a longer count wraps: it never widens the dock (the image would jump)
         self.list = QListWidget()
         self.list.setFocusPolicy(Qt.ClickFocus)
         # The highlighted row is always the image shown: moving it (click, arrow keys) opens that image,

@@ -134,6 +134,7 @@ def _pngs(folder, stem):
 
 def test_unfinished_object_is_kept_not_written_as_background(make_window, image_folder, qtbot):
     w = make_window(image_folder)
+    dock_width = w.file_list.width()
     click(qtbot, w, 60, 45)  # an object started, never finished
     assert w.wait_for_inference(10)
     key(qtbot, w, Qt.Key_D)  # next image: autosave
@@ -145,6 +146,8 @@ def test_unfinished_object_is_kept_not_written_as_background(make_window, image_
     item = w.file_list.list.item(0)
     assert "unfinished" in item.toolTip() and not item.text().startswith("\u2714")
     assert "0 of 3 annotated, 1 with unfinished work" == w.file_list._summary.text()
+    qtbot.wait(50)
+    assert w.file_list.width() == dock_width, "a longer count wraps; the dock (and the image) do not move"
     # a new session sees the same
     w2 = make_window(image_folder)
     assert w2.file_list.status(0) == "unfinished" and w2.current_image_path.name == "img0.png"
