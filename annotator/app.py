@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt5.QtCore import QSettings, QTimer
 from PyQt5.QtWidgets import QApplication
 
-from annotator import crash_report, model_actions
+from annotator import crash_report, model_actions, stop_signals
 from annotator.settings import (APPLICATION, ORGANIZATION, Settings, default_settings, load_settings,
                                 open_qsettings)
 from annotator.training_menu import install_training_tools
@@ -86,9 +86,12 @@ def run(args: argparse.Namespace) -> int:
     window = MainWindow(settings=settings, store=store)
     window.class_ctl.set_start_list(labels)
     hook = crash_report.install(window)  # an exception in a slot is shown and logged, not fatal
+    stops = stop_signals.install(window)  # logout, a closed terminal, Ctrl+C: saved and closed, not killed
     try:
-        return _run_window(app, window, folder, settings, args)
+        code = _run_window(app, window, folder, settings, args)
+        return 128 + stops.received if stops.received is not None else code
     finally:
+        stops.uninstall()
         hook.uninstall()
 
 

@@ -80,6 +80,24 @@ class SavingMixin:
         self.refresh()
         return True
 
+    def close_unattended(self) -> None:
+        """End the session with nobody to answer (SIGTERM at logout or shutdown, SIGHUP, Ctrl+C in the terminal;
+        `annotator.stop_signals`): an open dialog is dismissed, the current image's work (an unfinished object
+        included) is saved as autosave saves it, whatever the autosave setting, and the window closes. A
+        question on the way takes its default (the annotation changed on disk: nothing is overwritten)."""
+        from PyQt5.QtWidgets import QApplication, QDialog
+
+        with dialogs.unattended():
+            for _ in range(10):  # nested modal dialogs: innermost first
+                modal = QApplication.activeModalWidget()
+                if modal is None or modal is self:
+                    break
+                modal.reject() if isinstance(modal, QDialog) else modal.close()
+            if self.dirty:
+                self.save(quiet=True)
+            self._closing = True
+            self.close()
+
     def maybe_save(self) -> bool:
         """Before leaving the image: autosave or ask; False means stay (work not saved)."""
         if not self.dirty:

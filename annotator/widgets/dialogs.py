@@ -5,7 +5,9 @@ call them as `dialogs.message(...)` (module attribute), never import the functio
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor
@@ -14,6 +16,21 @@ from PyQt5.QtWidgets import (QColorDialog, QDialog, QDialogButtonBox, QFileDialo
                              QAbstractItemView, QHeaderView)
 
 _ICONS = {"info": QMessageBox.Information, "warning": QMessageBox.Warning, "error": QMessageBox.Critical}
+
+
+@contextmanager
+def unattended() -> Iterator[None]:
+    """Within: no dialog waits for an answer (the process is being ended by a signal, nobody may be there to
+    answer): messages go to stderr, questions take their default, text questions are cancelled."""
+    g = globals()
+    saved = {k: g[k] for k in ("message", "ask", "ask_text")}
+    g["message"] = lambda parent, kind, title, text: print(f"{title}: {text}", file=sys.stderr)
+    g["ask"] = lambda parent, title, text, choices, default: default
+    g["ask_text"] = lambda *a, **k: None
+    try:
+        yield
+    finally:
+        g.update(saved)
 
 
 def message(parent: QWidget | None, kind: str, title: str, text: str) -> None:
