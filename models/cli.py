@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "refiner-pack": ("training.refiner_pack", "the predictor's outputs along simulated clicks, to train a refiner"),
     "train-refiner": ("training.refiner_train", "train the learned refiner on `ifcn refiner-pack` states"),
     "export": ("training.export", "make a shippable model file from a training checkpoint"),
+    "average": ("training.average", "one checkpoint whose weights are the mean of several (a model soup)"),
     "info": ("models.info", "versions, device and the models found"),
 }
 
@@ -35,7 +36,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "synth": (("--out", "dir"),), "composites": (("--out", "dir"),),
     "pairs": (("--out", "file"), ("--export-png", "dir")), "train": (("--out", "dir"),),
-    "noc": (("--out", "dir"),), "devkit": (("--out", "dir"),), "export": (("--out", "file"),),
+    "noc": (("--out", "dir"),), "devkit": (("--out", "dir"),), "export": (("--out", "file"),), "average": (("--out", "file"),),
     "convert": (("--out", "dir"),), "refiner-pack": (("--out", "dir"),), "train-refiner": (("--out", "dir"),),
 }
 

@@ -54,7 +54,7 @@ def attach_refiner(model: IFCN, path: Path) -> IFCN:
 
 def export_checkpoint(src: Path, dst: Path, half: bool = True, noc_summary: Path | None = None,
                       noc_refined_summary: Path | None = None, note: str | None = None,
-                      refiner: Path | None = None) -> dict:
+                      refiner: Path | None = None, val_iou: float | None = None) -> dict:
     """Write `src`'s model to `dst` without resumable state (with the learned refiner of `refiner` attached);
     returns the metadata written."""
     loaded = load_checkpoint(src)
@@ -72,6 +72,8 @@ def export_checkpoint(src: Path, dst: Path, half: bool = True, noc_summary: Path
                 meta[f"{key}{k}" if key else k] = summary[k]
     if note:
         meta["note"] = note
+    if val_iou is not None:  # e.g. an `ifcn average` result, which no training run validated
+        meta["val_iou"] = float(val_iou)
     meta["exported_from"] = str(src)
     if refiner is not None:
         meta["refiner_from"] = str(refiner)
@@ -88,6 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noc-refined", type=Path,
                         help="`ifcn noc --refine` output folder to record as grabcut_noc@85/@90")
     parser.add_argument("--note", help="free-text note stored in the metadata")
+    parser.add_argument("--val-iou", type=float,
+                        help="validation IoU to record (a checkpoint no training run validated, e.g. `ifcn average`'s; "
+                             "training/recipes/val_iou.py measures it as `ifcn train` does)")
     parser.add_argument("--refiner", type=Path,
                         help="`ifcn train-refiner` checkpoint (best.pt) whose learned refiner the model carries")
 
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     meta = export_checkpoint(args.checkpoint, args.out, half=not args.fp32,
                              noc_summary=args.noc / "summary.json" if args.noc else None,
                              noc_refined_summary=args.noc_refined / "summary.json" if args.noc_refined else None,
-                             note=args.note, refiner=args.refiner)
+                             note=args.note, refiner=args.refiner, val_iou=args.val_iou)
     size = args.out.stat().st_size / 1e6
     shown = {k: meta[k] for k in ("val_iou", "noc@85", "noc@90", "steps") if k in meta}
     print(f"wrote {args.out} ({size:.1f} MB) {shown}")

@@ -16,7 +16,7 @@ ARGS = {
     "synth": [], "composites": ["--photos", "photos"], "pairs": ["--voc-root", "voc"],
     "train": ["--voc-root", "voc"], "noc": ["--voc-root", "voc"], "devkit": ["--annotations", "ann"],
     "export": ["--checkpoint", "best.pt"], "convert": ["--to", "coco", "--annotations", "ann"],
-    "refiner-pack": ["--data", "objects"], "train-refiner": ["--pack", "pack"],
+    "refiner-pack": ["--data", "objects"], "train-refiner": ["--pack", "pack"], "average": ["a.pt", "b.pt"],
 }
 
 

@@ -25,3 +25,15 @@ def test_export_strips_state_halves_and_records_noc(tmp_path):
     assert dst.stat().st_size < src.stat().st_size
     payload = torch.load(dst, weights_only=True)
     assert all(v.dtype == torch.float16 for v in payload["state_dict"].values() if v.is_floating_point())
+
+
+def test_export_records_a_given_validation_iou(tmp_path):
+    """`ifcn export --val-iou`: for a checkpoint no training run validated (an `ifcn average` result)."""
+    from models.cli import main
+
+    src = tmp_path / "soup.pt"
+    save_checkpoint(src, random_model(), meta={"averaged_from": ["a.pt", "b.pt"]})
+    dst = tmp_path / "ship.pt"
+    assert main(["export", "--checkpoint", str(src), "--out", str(dst), "--val-iou", "0.575"]) == 0
+    meta = load_checkpoint(dst).meta
+    assert meta["val_iou"] == 0.575 and meta["averaged_from"] == ["a.pt", "b.pt"]

@@ -13,7 +13,9 @@
 # Untested on a GPU when written (2026-12-03, no device lent): check the first progress lines in the log.
 # EXTRA adds options, e.g. EXTRA="--prev-mask --val-clicks 3" trains RITM's previous-mask input (on 2 CPU cores
 # its new weights barely moved in 600 steps, runs/prev2-3, MODEL_CARD: it needs the steps a GPU gives), and
-# EXTRA="--zoom-prob 0.5" trains on zoomed-in views as the annotator's zoom-in shows them (runs/zoom1-2 on CPU: a tie).
+# EXTRA="--zoom-prob 0.5" trains on zoomed-in views as the annotator's zoom-in shows them (runs/zoom1-2 on CPU: a tie),
+# and EXTRA="--colour-prob 0.75" adds RITM's photometric augmentation (runs/colour1 on CPU: a tie; with the many
+# more steps of a GPU, the 1,441 photos in more colours are the guard against overfitting that RITM uses).
 set -uo pipefail
 MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
 BATCH=${BATCH:-32}
