@@ -9,6 +9,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication
 
 from annotator import label_file, save_guard
+from annotator.prefetch import file_stamp
 from annotator.saving import error_text
 from annotator.state import AnnotationState
 from annotator.view_sync import last_image
@@ -132,6 +133,7 @@ class NavigationMixin:
     def _load_image(self, index: int) -> bool:
         path = self.images[index]
         QApplication.setOverrideCursor(Qt.WaitCursor)
+        stamp = file_stamp(path)  # before the read: a file changed during it is read again next time
         try:
             rgb = self.prefetch.take(path)
             if rgb is None:
@@ -152,7 +154,8 @@ class NavigationMixin:
             dialogs.message(self, "warning", "Cannot annotate this image", self._conflict_text(path))
             return False
         if self.image is not None and self.index >= 0:  # going back to it needs no decode
-            self.prefetch.keep(self.images[self.index], self.image)
+            self.prefetch.keep(self.images[self.index], self.image, self._image_stamp)
+        self._image_stamp = stamp
         self._leave_image()
         try:
             h, w = rgb.shape[:2]

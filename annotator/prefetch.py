@@ -9,7 +9,7 @@ nothing, so the window reads the file itself and reports the error as before.
 
     pre = Prefetcher(read_image)
     rgb = pre.take(path)          # the decoded image, or None: read it yourself
-    pre.keep(path, rgb)           # the image being left
+    pre.keep(path, rgb, stamp)    # the image being left (stamp: file_stamp(path) taken before reading it)
     pre.request(next_path)        # decode in the background
 """
 from __future__ import annotations
@@ -31,8 +31,9 @@ MAX_BYTES = 200 * 1024 * 1024
 Stamp = tuple[int, int]
 
 
-def _stamp(path: Path) -> Stamp | None:
-    """(size, mtime_ns) of the file, None when it cannot be read."""
+def file_stamp(path: str | os.PathLike) -> Stamp | None:
+    """(size, mtime_ns) of the file, None when it cannot be read. Take it before reading the file: a change
+    during the read then shows as a different stamp later."""
     try:
         st = os.stat(path)
     except OSError:
@@ -63,7 +64,7 @@ class Prefetcher:
     def request(self, path: str | os.PathLike) -> None:
         """Start decoding `path` in the background (nothing when it is kept already or unreadable)."""
         path = Path(path)
-        stamp = _stamp(path)
+        stamp = file_stamp(path)
         if stamp is None:
             return
         with self._lock:
@@ -76,10 +77,10 @@ class Prefetcher:
             self._cache[path] = (stamp, self._pool.submit(self._read, path))
             self._trim()
 
-    def keep(self, path: str | os.PathLike, rgb: np.ndarray) -> None:
-        """Remember an image already decoded (the one being left), if small enough."""
+    def keep(self, path: str | os.PathLike, rgb: np.ndarray, stamp: Stamp | None) -> None:
+        """Remember an image already decoded (the one being left), if small enough; `stamp` is the file's
+        `file_stamp` from before it was read (a file changed since is not handed out)."""
         path = Path(path)
-        stamp = _stamp(path)
         if stamp is None or rgb.nbytes > self._max_bytes:
             return
         done: Future = Future()
@@ -101,7 +102,7 @@ class Prefetcher:
             rgb = fut.result()
         except CancelledError:  # dropped (trimmed, or the window closing) before it ran
             rgb = None
-        if rgb is None or _stamp(path) != stamp:
+        if rgb is None or file_stamp(path) != stamp:
             with self._lock:
                 if self._cache.get(path) is entry:
                     del self._cache[path]

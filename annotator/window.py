@@ -72,6 +72,7 @@ class MainWindow(NavigationMixin, SavingMixin, EditingMixin, ModelMixin, MenusMi
 
         self.service = InferenceService(self)
         self.prefetch = Prefetcher(read_image)  # the next image decoded ahead, the last one kept
+        self._image_stamp = None  # the shown image's file stamp from before it was read (annotator.prefetch)
         self.service.finished.connect(self._on_result)
         self.service.failed.connect(self._on_failure)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from annotator.prefetch import Prefetcher
+from annotator.prefetch import Prefetcher, file_stamp
 from models.errors import ImageReadError
 from models.fileio import read_image
 
@@ -66,7 +66,7 @@ def test_a_file_changed_on_disk_is_not_handed_out(tmp_path):
     os.utime(a, ns=(1, 1))
     assert pre.take(a) is None, "the window reads the new file itself"
     b = _png(tmp_path / "b.png", 3)
-    pre.keep(b, read_image(b))
+    pre.keep(b, read_image(b), file_stamp(b))
     b.unlink()
     assert pre.take(b) is None
     pre.shutdown()
@@ -92,7 +92,7 @@ def test_two_entries_and_no_huge_image_are_kept(tmp_path):
         pre.request(p)
     assert pre.take(paths[0]) is None and pre.take(paths[1]) is not None and pre.take(paths[2]) is not None
     small = Prefetcher(read_image, max_bytes=40 * 30 * 3 - 1)
-    small.keep(paths[0], read_image(paths[0]))
+    small.keep(paths[0], read_image(paths[0]), file_stamp(paths[0]))
     small.request(paths[1])
     assert small.take(paths[0]) is None and small.take(paths[1]) is None
     pre.shutdown()
@@ -125,3 +125,13 @@ def test_a_corrupt_next_image_is_still_reported_and_skipped(make_window, image_f
     assert w.go_to(1) and w.index == 2
     kind, title, text = fake_dialogs.messages[-1]
     assert title == "Cannot read image" and "img1.png" in text
+
+
+def test_an_image_edited_on_disk_while_shown_is_read_again_when_going_back(make_window, image_folder):
+    """The kept copy of the image left carries the stamp from before it was read, not from when it was left."""
+    w = make_window(image_folder)
+    assert w.current_image_path.name == "img0.png"
+    new = _png(image_folder / "img0.png", 7, size=(120, 90))  # edited in another program while shown here
+    os.utime(new, ns=(2_000_000_000_000_000_000, 2_000_000_000_000_000_000))
+    assert w.go_to(1) and w.go_to(0)
+    assert np.array_equal(w.image, read_image(new)), "the edited file, not the copy decoded before the edit"
