@@ -33,7 +33,7 @@ class _Off:
     def request(self, path) -> None:
         pass
 
-    def keep(self, path, rgb) -> None:
+    def keep(self, path, rgb, stamp) -> None:
         pass
 
     def take(self, path):
