@@ -223,6 +223,9 @@ class Predictor:
         for k in ("val_iou", "noc@85", "noc@90", "steps", "epochs", "data"):
             if k in self.meta:
                 d[k] = self.meta[k]
+        for k in ("noc@85", "noc@90"):  # `ifcn export --noc-refined`: the predictor as the annotator runs it
+            if f"grabcut_{k}" in self.meta:  # (noc@85/@90 above: f-BRS alone, `ifcn export --noc`)
+                d[f"annotator_{k}"] = self.meta[f"grabcut_{k}"]
         return d
 
     # -- inference ----------------------------------------------------------------------------

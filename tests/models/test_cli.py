@@ -14,6 +14,19 @@ def test_info_runs_and_names_device():
     assert "resnet18" in r.stdout and "torch 2.14.1" in r.stdout
 
 
+def test_info_says_which_noc_is_the_annotators(tmp_path):
+    """The shipped file stores NoC with f-BRS alone and as the annotator runs it; `ifcn info` names both."""
+    from models.checkpoint import save_checkpoint
+    from tests.models.helpers import random_model
+
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, random_model(), meta={"val_iou": 0.5, "noc@85": 4.8, "noc@90": 7.75,
+                                                "grabcut_noc@90": 5.62})
+    r = run("info", "--models", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "noc@90 7.75 with f-BRS alone, 5.62 as the annotator runs it" in r.stdout, r.stdout
+
+
 def test_help_lists_subcommands():
     r = run("--help")
     for cmd in ("annotate", "pairs", "train", "noc", "info"):

@@ -29,6 +29,9 @@ def test_predictor_load_none_is_the_default_network():
     p = Predictor.load(None, device="cpu")
     assert not p.is_classical
     assert p.checkpoint_path == default_checkpoint()
+    # Model Info: the NoC stored with f-BRS alone, and the one as the annotator runs it, both named
+    info, meta = p.info(), load_checkpoint(default_checkpoint()).meta
+    assert info["noc@90"] == meta["noc@90"] and info["annotator_noc@90"] == meta["grabcut_noc@90"]
 
 
 def composite(seed: int = 0):
