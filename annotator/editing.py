@@ -2,7 +2,7 @@
 classes, the object list's edits and the tool in use."""
 from __future__ import annotations
 
-from annotator import void_tool
+from annotator import label_file, void_tool
 from annotator.state import Stroke
 from annotator.widgets import dialogs
 from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER, MODE_VOID
@@ -144,6 +144,6 @@ class EditingMixin:
         so that adding a class while looking at it neither marks it annotated nor asks to save it."""
         st = self.state
         if st is not None and (st.objects or not st.current.is_empty or not st.void.is_empty
-                               or self.file_list.status(self.index) != "none"):
+                               or self.file_list.status(self.index) != label_file.NOT_ANNOTATED):
             st.dirty = True
         self.refresh()

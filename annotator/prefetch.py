@@ -52,7 +52,7 @@ class Prefetcher:
         self._lock = threading.Lock()
         self._cache: OrderedDict[Path, tuple[Stamp, Future]] = OrderedDict()
         self._pool: ThreadPoolExecutor | None = None
-        self.hits = 0  # images handed out (for tests and the log)
+        self.hits = 0  # images handed out (tests read it)
 
     def _read(self, path: Path) -> np.ndarray | None:
         try:

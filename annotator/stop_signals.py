@@ -17,6 +17,7 @@ from PyQt5.QtCore import QObject, QSocketNotifier
 
 #: The signals handled (those this platform has).
 SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, n))
+_NUMBERS = frozenset(int(s) for s in SIGNALS)  # as the wakeup socket carries them: one byte each
 
 
 class StopSignals(QObject):
@@ -40,7 +41,7 @@ class StopSignals(QObject):
             data = self._read.recv(64)
         except (BlockingIOError, InterruptedError):
             return
-        got = [b for b in data if b in {int(s) for s in SIGNALS}]
+        got = [b for b in data if b in _NUMBERS]
         if got and self.received is None:
             self.received = got[0]
             self.window.close_unattended()

@@ -28,8 +28,6 @@ LOOK_S = 0.5  # a person looking at the image before the next switch
 class _Off:
     """A prefetcher that keeps nothing (the window as it was before decoding ahead)."""
 
-    hits = 0
-
     def request(self, path) -> None:
         pass
 

@@ -36,7 +36,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "synth": (("--out", "dir"),), "composites": (("--out", "dir"),),
     "pairs": (("--out", "file"), ("--export-png", "dir")), "train": (("--out", "dir"),),
-    "noc": (("--out", "dir"),), "devkit": (("--out", "dir"),), "export": (("--out", "file"),), "average": (("--out", "file"),),
+    "noc": (("--out", "dir"),), "devkit": (("--out", "dir"),), "export": (("--out", "file"),),
+    "average": (("--out", "file"),),
     "convert": (("--out", "dir"),), "refiner-pack": (("--out", "dir"),), "train-refiner": (("--out", "dir"),),
 }
 

@@ -53,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             meta = read_meta(path)
             spec = meta.get("spec", {})
-            extras = ", ".join(f"{k} {meta[k]:.3g}" for k in ("val_iou", "noc@85", "noc@90")
-                               if isinstance(meta.get(k), (int, float)))
-            if isinstance(meta.get("noc@90"), (int, float)) and isinstance(meta.get("grabcut_noc@90"), (int, float)):
-                # `ifcn export --noc` stores f-BRS alone, `--noc-refined` the predictor as the annotator runs it
-                extras = extras.replace(f"noc@90 {meta['noc@90']:.3g}", f"noc@90 {meta['noc@90']:.3g} with f-BRS alone, "
-                                        f"{meta['grabcut_noc@90']:.3g} as the annotator runs it")
+            parts = [f"{k} {meta[k]:.3g}" for k in ("val_iou", "noc@85", "noc@90")
+                     if isinstance(meta.get(k), (int, float))]
+            refined = meta.get("grabcut_noc@90")
+            if isinstance(meta.get("noc@90"), (int, float)) and isinstance(refined, (int, float)):
+                # `ifcn export --noc` stores f-BRS alone (the last part), `--noc-refined` the annotator's pipeline
+                parts[-1] += f" with f-BRS alone, {refined:.3g} as the annotator runs it"
+            extras = ", ".join(parts)
             print(f"model: {path} — {spec.get('backbone')} FCN-{spec.get('stride')}s"
                   + (f" ({extras})" if extras else ""))
         except IFCNError as e:

@@ -10,12 +10,4 @@
 # Then measure before shipping, on the held-out choice set as the annotator runs it:
 #   ifcn noc --data $D/<source> --split val --limit 50 --refine --checkpoint $OUT/best.pt
 set -euo pipefail
-D=${D:-../shared/data/train}
-PY=${PY:-.venv/bin/python}
-OUT=${OUT:-runs/colour1}
-LR=${LR:-5e-5}
-nice -n 5 "$PY" -m models.cli train --data $D/coco_train2017:0.45 --data $D/clothing_co_parsing:0.35 \
-  --data $D/camvid:0.2 --out "$OUT" --init-checkpoint resources/weights/default.pt \
-  --batch-size 8 --crop-size 384 --base-size 512 --scale-min 0.7 --scale-max 1.3 --colour-prob 0.75 --lr $LR \
-  --epochs 1000 --max-steps 6000 --val-limit 160 --val-every 200 --val-clicks 3 --workers 1 --seed 13 \
-  --iterative 8 --progress-json --progress-every 10 --no-bar ${RESUME:-}
+OUT=${OUT:-runs/colour1} AUG="--colour-prob 0.75" SEED=13 exec bash "$(dirname "$0")/continue_default.sh"

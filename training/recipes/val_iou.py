@@ -1,6 +1,6 @@
 """The validation IoU of checkpoints, as `ifcn train` measures it (`training.validation.validate`), on the val split
-of the recipes zoom_crops.sh / colour_jitter.sh (coco, clothing, camvid; 160 objects, 384-px crops at the annotator's
-512-px scale, the click pairs of seed 12): with the sampled click pair alone and after 3 oracle corrective clicks.
+of continue_default.sh (coco, clothing, camvid; 160 objects, 384-px crops at the annotator's 512-px scale) with
+zoom_crops.sh's click pairs (seed 12): with the sampled click pair alone and after 3 oracle corrective clicks.
 For a checkpoint no training run validated (an `ifcn average` result): `ifcn export --val-iou` records it.
 
     PYTHONPATH=. .venv/bin/python training/recipes/val_iou.py resources/weights/default.pt runs/v5soup.pt
