@@ -209,6 +209,7 @@ def section(rec: dict[str, Any]) -> Section:
                          + (", the preview painted first" if method == "grabcut" else ""),
               "inputs": "… click maps", "network": "… backbone", "brs": "… f-BRS (head pass included)",
               "snap": "… edge snapping", "refine": f"… {METHOD_NAMES[method]}", "resize": "… resize to the image",
+              "despeckle": "… specks removed (with refinement)",
               "grabcut_option": f"GrabCut refinement instead (Model → Refine with GrabCut; {gc_iterations} "
                                 f"iterations), same snapped predictions"}
     for key, label in labels.items():

@@ -15,7 +15,7 @@ from benchmarks.common import cache_dir
 from models.errors import DatasetError
 
 #: The stages of `Predictor.last_timings` recorded per click.
-STAGES = ("inputs", "network", "brs", "snap", "refine", "resize")
+STAGES = ("inputs", "network", "brs", "snap", "refine", "resize", "despeckle")
 #: Before an image's first click the oracle waits, as a person finding the object would, until the engine has
 #: compiled the image's size (it starts when the image opens) and any other size it is compiling (with zoom-in,
 #: the zoomed crops' size, started when the model loads), or this many seconds have passed.
@@ -113,7 +113,8 @@ class _Timed:
         mask = preview.get("total", 0.0) + final["total"]
         row = {"forward": forward, "forward_engine": forward_engine, "mask": mask,
                # what the mask costs before refinement (with GrabCut: the preview the annotator paints first)
-               "preview": preview["total"] if preview else mask - final.get("refine", 0.0),
+               "preview": preview["total"] if preview
+               else mask - final.get("refine", 0.0) - final.get("despeckle", 0.0),
                "grabcut_option": option, "clicks": len(self._clicks), "brs_evals": evals,
                # the oracle clicks negative only on a false positive: inside the selection shown
                "negative_inside": len(self._clicks) > 1 and not self._clicks[-1].positive}

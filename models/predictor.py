@@ -30,7 +30,7 @@ from models.fcn import IFCN, padded_size
 from models.fold import fold_batchnorm
 from models.inputs import extra_channels, normalize_rgb
 from models.refiner import refine as learned_refine
-from models.regions import fit_longest, reaches_cut_edge, scaled_clicks
+from models.regions import despeckle, fit_longest, reaches_cut_edge, scaled_clicks
 from models.spec import ModelSpec
 from models.threads import limit_blas_threads
 from models.zoom import ZoomIn, zoom_roi
@@ -77,7 +77,8 @@ class Predictor:
         #: milliseconds by stage of the last predict() / predict_work(): inputs (click maps), network
         #: (backbone; with f-BRS off also the head), brs (everything after the backbone with f-BRS on: its
         #: first head pass included), snap (edge snapping), refine (colour or GrabCut refinement), resize (to
-        #: the image's size), full_res (the snap at the photo's resolution, after the resize), total
+        #: the image's size), full_res (the snap at the photo's resolution, after the resize), despeckle (with
+        #: refinement: `models.regions.despeckle`), total
         self.last_timings: dict[str, float] = {}
         self.zoom_in = zoom_in
         self.brs = brs
@@ -487,6 +488,9 @@ class Predictor:
                 scale = max(h / self._work.shape[0], w / self._work.shape[1])
                 prob = edge_snap.snap_full_res(self._image, prob, clicks, scale, self.snap, self._full_guide)
         prob = np.clip(prob, 0.0, 1.0, out=prob)
-        self._add_time(key, t1)
+        t1 = self._add_time(key, t1)
+        if refine and self.model is not None:  # refinement ends with its specks gone (MODEL_CARD "Specks")
+            prob = despeckle(prob, clicks)
+            self._add_time("despeckle", t1)
         self.last_timings["total"] = (time.perf_counter() - t0) * 1000.0
         return prob

@@ -1,6 +1,6 @@
 """Region helpers shared by the predictor and the refinements (`models.grabcut`, `models.colour_refine`,
 `models.edge_snap`, `models.refiner`): the crop around a predicted object, the parts of a mask that hold a positive
-click, whether a crop's mask was cut by it, clicks in a crop's or a resized image's coordinates, the click discs
+click, the mask without its specks, whether a crop's mask was cut by it, clicks in a crop's or a resized image's coordinates, the click discs
 every refinement honours, and the downscale to the working size."""
 from __future__ import annotations
 
@@ -81,3 +81,54 @@ def scaled_clicks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int,
         return list(clicks)
     mapped = [c.mapped(sx, sy) for c in clicks]
     return [Click(min(dst[1] - 1.0, max(0.0, m.x)), min(dst[0] - 1.0, max(0.0, m.y)), m.positive) for m in mapped]
+
+
+#: specks: parts of a mask (or holes in it) smaller than this fraction of the mask's area, at least SPECK_MIN_PX
+SPECK_FRACTION = 0.005
+SPECK_MIN_PX = 4
+
+
+def remove_specks(mask: np.ndarray, clicks: Sequence[Click], fraction: float = SPECK_FRACTION,
+                  min_px: int = SPECK_MIN_PX) -> np.ndarray:
+    """`mask` without its specks: parts (8-connected) smaller than `fraction` of the mask's area (at least `min_px`)
+    that hold no positive click are dropped, holes (4-connected background not reaching the image's border) as
+    small that hold no negative click are filled. A copy; `mask` itself is not changed. Like SAM's
+    `remove_small_regions`, relative to the object so that a small object keeps its detail."""
+    m = np.asarray(mask, dtype=bool)
+    area = int(m.sum())
+    if area == 0:
+        return m.copy()
+    limit = max(int(min_px), int(area * fraction))
+    out = m.copy()
+    h, w = m.shape
+    for value, connectivity, positive in ((True, 8, True), (False, 4, False)):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((m == value).astype(np.uint8), connectivity=connectivity)
+        if n <= 2:  # one part / no hole apart from the background
+            continue
+        small = stats[:, cv2.CC_STAT_AREA] < limit
+        small[0] = False
+        if not value:  # background reaching the border is not a hole
+            x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+            x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
+            small &= (x0 > 0) & (y0 > 0) & (x1 < w) & (y1 < h)
+        if value and small.sum() == n - 1:  # every part is a speck: keep the largest
+            small[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = False
+        for x, y in (c.pixel() for c in clicks if c.positive == positive):
+            if 0 <= x < w and 0 <= y < h:
+                small[labels[y, x]] = False
+        if small.any():
+            out[small[labels]] = not value
+    return out
+
+
+def despeckle(prob: np.ndarray, clicks: Sequence[Click], level: float = 0.5) -> np.ndarray:
+    """`prob` with the specks of its mask at `level` (`remove_specks`) moved across it: a dropped part's pixels
+    become 0, a filled hole's 1. The same array when there is none, else a copy."""
+    m = np.asarray(prob) >= level
+    clean = remove_specks(m, clicks)
+    if np.array_equal(clean, m):
+        return prob
+    out = np.array(prob, copy=True)
+    out[m & ~clean] = 0.0
+    out[clean & ~m] = 1.0
+    return out

@@ -483,3 +483,22 @@ def test_grabcut_gives_the_same_mask_whatever_ran_before():
         cv2.setRNGSeed(state)
         masks.append(grabcut._run(img, gc.copy(), 5))
     assert all((m == masks[0]).all() for m in masks[1:])
+
+
+def test_refinement_ends_without_specks_the_network_alone_keeps_them(checkpoint, monkeypatch):
+    """predict(refine=True) drops small unclicked parts and fills pinholes (models.regions.despeckle);
+    refine=False returns the pipeline's probability as it is (the network alone is measured that way)."""
+    img, mask = scene()
+    p = Predictor.load(checkpoint, device="cpu", max_size=512, zoom_in=None, brs=None, snap=None)
+    p.set_image(img)
+    prob = np.where(mask, 0.9, 0.1).astype(np.float32)
+    prob[5:8, 5:8] = 0.8  # a speck far from the object
+    prob[60, 80] = 0.2  # a pinhole in it
+    monkeypatch.setattr(p, "predict_work", lambda clicks, refine=False: prob.copy())
+    clicks = [Click(80, 55, True)]
+    refined = p.predict(clicks, refine=True)
+    assert not (refined[5:8, 5:8] >= 0.5).any() and refined[60, 80] >= 0.5
+    assert ((refined >= 0.5) == mask).all() and "despeckle" in p.last_timings
+    np.testing.assert_array_equal(p.predict(clicks, refine=False), prob)
+    kept = p.predict(clicks + [Click(6, 6, True)], refine=True)  # a clicked part is the user's
+    assert (kept[5:8, 5:8] >= 0.5).all()
