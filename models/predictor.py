@@ -78,7 +78,7 @@ class Predictor:
         #: (backbone; with f-BRS off also the head), brs (everything after the backbone with f-BRS on: its
         #: first head pass included), snap (edge snapping), refine (colour or GrabCut refinement), resize (to
         #: the image's size), full_res (the snap at the photo's resolution, after the resize), despeckle (with
-        #: refinement: `models.regions.despeckle`), total
+        #: refinement, at the working size: `models.regions.despeckle`), total
         self.last_timings: dict[str, float] = {}
         self.zoom_in = zoom_in
         self.brs = brs
@@ -349,7 +349,9 @@ class Predictor:
                 prob = colour_refine.refine(self._work, prob, wc, cache=self._guide)
                 if self._refiner_input == "colour":
                     prob = learned_refine(self._net.refiner, self._work, prob, wc)
-            self._add_time("refine", t0)
+            t0 = self._add_time("refine", t0)
+            prob = despeckle(prob, wc)  # refinement ends with its specks gone (MODEL_CARD "Specks")
+            self._add_time("despeckle", t0)
         return prob
 
     def forget(self, clicks: Iterable[Click] | None = None) -> None:
@@ -488,9 +490,6 @@ class Predictor:
                 scale = max(h / self._work.shape[0], w / self._work.shape[1])
                 prob = edge_snap.snap_full_res(self._image, prob, clicks, scale, self.snap, self._full_guide)
         prob = np.clip(prob, 0.0, 1.0, out=prob)
-        t1 = self._add_time(key, t1)
-        if refine and self.model is not None:  # refinement ends with its specks gone (MODEL_CARD "Specks")
-            prob = despeckle(prob, clicks)
-            self._add_time("despeckle", t1)
+        self._add_time(key, t1)
         self.last_timings["total"] = (time.perf_counter() - t0) * 1000.0
         return prob

@@ -486,7 +486,7 @@ def test_grabcut_gives_the_same_mask_whatever_ran_before():
 
 
 def test_refinement_ends_without_specks_the_network_alone_keeps_them(checkpoint, monkeypatch):
-    """predict(refine=True) drops small unclicked parts and fills pinholes (models.regions.despeckle);
+    """predict(refine=True) ends by dropping small unclicked parts and filling pinholes (models.regions.despeckle);
     refine=False returns the pipeline's probability as it is (the network alone is measured that way)."""
     img, mask = scene()
     p = Predictor.load(checkpoint, device="cpu", max_size=512, zoom_in=None, brs=None, snap=None)
@@ -494,7 +494,8 @@ def test_refinement_ends_without_specks_the_network_alone_keeps_them(checkpoint,
     prob = np.where(mask, 0.9, 0.1).astype(np.float32)
     prob[5:8, 5:8] = 0.8  # a speck far from the object
     prob[60, 80] = 0.2  # a pinhole in it
-    monkeypatch.setattr(p, "predict_work", lambda clicks, refine=False: prob.copy())
+    monkeypatch.setattr(p, "_network_prob", lambda wc: prob)
+    monkeypatch.setattr("models.colour_refine.refine", lambda work, pr, wc, cache=None: pr.copy())
     clicks = [Click(80, 55, True)]
     refined = p.predict(clicks, refine=True)
     assert not (refined[5:8, 5:8] >= 0.5).any() and refined[60, 80] >= 0.5
