@@ -39,8 +39,7 @@ def overlap_message(n_pixels: int, protect: bool) -> str:
     if n_pixels <= 0:
         return ""
     px = f"{n_pixels:,} px"
+    # short enough for the status bar beside its permanent fields (the menu item says the rest)
     if protect:
-        return (f"{px} of this object overlap finished objects (hatched): they keep them "
-                "(Edit → Protect Finished Objects).")
-    return (f"{px} of this object overlap finished objects (hatched): finishing takes them "
-            "(Edit → Protect Finished Objects is off).")
+        return f"{px} overlap finished objects (hatched): they keep them"
+    return f"{px} overlap finished objects (hatched): finishing takes them"
