@@ -95,40 +95,62 @@ def remove_specks(mask: np.ndarray, clicks: Sequence[Click], fraction: float = S
     small that hold no negative click are filled. A copy; `mask` itself is not changed. Like SAM's
     `remove_small_regions`, relative to the object so that a small object keeps its detail."""
     m = np.asarray(mask, dtype=bool)
-    area = int(m.sum())
-    if area == 0:
-        return m.copy()
-    limit = max(int(min_px), int(area * fraction))
     out = m.copy()
-    h, w = m.shape
-    for value, connectivity, positive in ((True, 8, True), (False, 4, False)):
-        n, labels, stats, _ = cv2.connectedComponentsWithStats((m == value).astype(np.uint8), connectivity=connectivity)
-        if n <= 2:  # one part / no hole apart from the background
-            continue
-        small = stats[:, cv2.CC_STAT_AREA] < limit
-        small[0] = False
-        if not value:  # background reaching the border is not a hole
-            x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-            x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
-            small &= (x0 > 0) & (y0 > 0) & (x1 < w) & (y1 < h)
-        if value and small.sum() == n - 1:  # every part is a speck: keep the largest
-            small[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = False
-        for x, y in (c.pixel() for c in clicks if c.positive == positive):
-            if 0 <= x < w and 0 <= y < h:
-                small[labels[y, x]] = False
-        if small.any():
-            out[small[labels]] = not value
+    found = _specks(m, clicks, fraction, min_px)
+    if found is not None:
+        box, drop, fill = found
+        view = out[box]
+        view[drop] = False
+        view[fill] = True
     return out
 
 
 def despeckle(prob: np.ndarray, clicks: Sequence[Click], level: float = 0.5) -> np.ndarray:
     """`prob` with the specks of its mask at `level` (`remove_specks`) moved across it: a dropped part's pixels
     become 0, a filled hole's 1. The same array when there is none, else a copy."""
-    m = np.asarray(prob) >= level
-    clean = remove_specks(m, clicks)
-    if np.array_equal(clean, m):
+    found = _specks(np.asarray(prob) >= level, clicks, SPECK_FRACTION, SPECK_MIN_PX)
+    if found is None:
         return prob
+    box, drop, fill = found
     out = np.array(prob, copy=True)
-    out[m & ~clean] = 0.0
-    out[clean & ~m] = 1.0
+    view = out[box]
+    view[drop] = 0.0
+    view[fill] = 1.0
     return out
+
+
+def _specks(m: np.ndarray, clicks: Sequence[Click], fraction: float,
+            min_px: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+    """(box, parts to drop, holes to fill) of a bool mask, the two within `box` (the mask's bounding box grown by
+    a pixel: every part and hole lies in it, and background touching its edge reaches the image's border); None
+    when there is no speck."""
+    u = np.ascontiguousarray(m, dtype=np.uint8)
+    area = cv2.countNonZero(u)
+    if area == 0:
+        return None
+    limit = max(int(min_px), int(area * fraction))
+    bx, by, bw, bh = cv2.boundingRect(u)
+    h, w = u.shape
+    y0, y1, x0, x1 = max(0, by - 1), min(h, by + bh + 1), max(0, bx - 1), min(w, bx + bw + 1)
+    crop = u[y0:y1, x0:x1]
+    ch, cw = crop.shape
+    inside = [(x - x0, y - y0, c.positive) for x, y, c in ((*c.pixel(), c) for c in clicks)
+              if x0 <= x < x1 and y0 <= y < y1]
+    found = []
+    for part, connectivity in ((True, 8), (False, 4)):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(crop if part else 1 - crop, connectivity=connectivity)
+        small = stats[:, cv2.CC_STAT_AREA] < limit
+        small[0] = False  # the other side
+        if part and n > 1 and small[1:].all():  # every part is a speck: keep the largest
+            small[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = False
+        if not part:  # background reaching the box's edge is not a hole
+            left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+            small &= (left > 0) & (top > 0) & (left + stats[:, cv2.CC_STAT_WIDTH] < cw) \
+                & (top + stats[:, cv2.CC_STAT_HEIGHT] < ch)
+        for x, y, positive in inside:
+            if positive == part:
+                small[labels[y, x]] = False
+        found.append(small[labels] if small.any() else np.zeros((ch, cw), bool))
+    if not (found[0].any() or found[1].any()):
+        return None
+    return (slice(y0, y1), slice(x0, x1)), found[0], found[1]

@@ -60,3 +60,39 @@ def test_clicks_outside_the_image_are_ignored():
     m[5:8, 5:8] = True
     out = remove_specks(m, [Click(-5, 400, True), Click(80, 60, True)])
     assert not out[5:8, 5:8].any()
+
+
+def _reference(m, clicks, fraction=0.005, min_px=4):
+    """remove_specks over the whole image, without the bounding-box shortcut."""
+    import cv2
+    out, (h, w) = m.copy(), m.shape
+    limit = max(min_px, int(m.sum() * fraction))
+    for value, connectivity in ((True, 8), (False, 4)):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((m == value).astype(np.uint8), connectivity=connectivity)
+        small = stats[:, cv2.CC_STAT_AREA] < limit
+        small[0] = False
+        if value and n > 1 and small[1:].all():
+            small[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = False
+        if not value:
+            x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+            small &= (x0 > 0) & (y0 > 0) & (x0 + stats[:, cv2.CC_STAT_WIDTH] < w) & (y0 + stats[:, cv2.CC_STAT_HEIGHT] < h)
+        for c in clicks:
+            x, y = c.pixel()
+            if c.positive == value and 0 <= x < w and 0 <= y < h:
+                small[labels[y, x]] = False
+        out[small[labels]] = not value
+    return out
+
+
+def test_the_bounding_box_shortcut_gives_the_whole_image_answer():
+    import cv2
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        h, w = rng.integers(20, 90, size=2)
+        noise = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), float(rng.uniform(0.5, 3)))
+        m = noise > np.quantile(noise, rng.uniform(0.3, 0.95))
+        if i % 3 == 0:  # an object touching the border, or the whole image
+            m[:, :2] = True
+        clicks = [Click(float(rng.uniform(0, w - 1)), float(rng.uniform(0, h - 1)), bool(rng.random() < 0.6))
+                  for _ in range(int(rng.integers(0, 4)))]
+        np.testing.assert_array_equal(remove_specks(m, clicks), _reference(m, clicks), err_msg=f"case {i}")
