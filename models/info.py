@@ -14,16 +14,19 @@ from models.errors import IFCNError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`ifcn info [--models DIR ...]`."""
     parser.add_argument("--models", nargs="*", type=Path, default=[],
-                        help="extra folders to search for checkpoints (*.pt)")
+                        help="checkpoints (*.pt) or folders to search for them, besides the shipped default")
 
 
-def find_checkpoints(folders: list[Path]) -> list[Path]:
-    """The shipped default model plus *.pt files in `folders`."""
+def find_checkpoints(paths: list[Path]) -> list[Path]:
+    """The shipped default model plus the checkpoint files named in `paths` and the *.pt files in its folders
+    (a path that is neither is listed too: the report says it was not found)."""
     from models.predictor import default_checkpoint
     found = [default_checkpoint()] if default_checkpoint().is_file() else []
-    for folder in folders:
-        if folder.is_dir():
-            found += sorted(p for p in folder.rglob("*.pt") if p.is_file())
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.pt") if p.is_file())
+        else:
+            found.append(path)
     return found
 
 
@@ -50,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     if not models:
         print("models: none found — the annotator uses the classical GrabCut-from-clicks fallback")
     for path in models:
+        if not path.is_file():
+            print(f"model: {path} — not found")
+            continue
         try:
             meta = read_meta(path)
             spec = meta.get("spec", {})

@@ -20,11 +20,15 @@ def test_info_says_which_noc_is_the_annotators(tmp_path):
     from tests.models.helpers import random_model
 
     path = tmp_path / "m.pt"
-    save_checkpoint(path, random_model(), meta={"val_iou": 0.5, "noc@85": 4.8, "noc@90": 7.75,
-                                                "grabcut_noc@90": 5.62})
-    r = run("info", "--models", str(path))
+    save_checkpoint(path, random_model(), meta={"val_iou": 0.5, "noc@85": 4.4, "noc@90": 6.66,
+                                                "grabcut_noc@90": 3.21})
+    r = run("info", "--models", str(path), str(tmp_path / "missing.pt"))  # a file, not only a folder to search
     assert r.returncode == 0, r.stderr
-    assert "noc@90 7.75 with f-BRS alone, 5.62 as the annotator runs it" in r.stdout, r.stdout
+    assert f"model: {path} — resnet18 FCN-8s (val_iou 0.5, noc@85 4.4, noc@90 6.66 with f-BRS alone, 3.21 as the " \
+           "annotator runs it)" in r.stdout, r.stdout
+    assert f"model: {tmp_path / 'missing.pt'} — not found" in r.stdout
+    r = run("info", "--models", str(tmp_path))  # a folder: the checkpoints in it
+    assert f"model: {path} — resnet18" in r.stdout, r.stdout
 
 
 def test_help_lists_subcommands():
