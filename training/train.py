@@ -79,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="validate (and choose best.pt) by the IoU after N corrective clicks placed by the benchmark's oracle "
            "in the model's own errors, not by the sampled clicks' IoU alone: what a click sequence gives, and "
            "what a previous-mask model's input is for (default 0)")
+    a("--snapshots", action="store_true",
+      help="also keep the model as it is at every validation, as RUN_DIR/snapshots/step<N>.pt (the model alone, "
+           "like best.pt): the checkpoints of one run that `ifcn average` makes a model soup of")
     a("--progress-json", action="store_true", help="JSON progress lines on stdout (see training.progress)")
     a("--progress-every", type=int, default=1, help="emit a step event every N steps (default 1)")
     a("--no-bar", action="store_true", help="no tqdm progress bar")
@@ -118,7 +121,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         weight_decay=args.weight_decay, crop_size=args.crop_size, augment=not args.no_augment,
         workers=args.workers, device=args.device, resume=args.resume, seed=args.seed, amp=args.amp,
         val_split=val_split, val_pairs=args.val_pairs, val_limit=args.val_limit, val_every=args.val_every,
-        val_clicks=args.val_clicks,
+        val_clicks=args.val_clicks, snapshots=args.snapshots,
         progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
         iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single,
         iterative_refine=args.iterative_refine,

@@ -52,6 +52,7 @@ class TrainConfig:
     val_limit: int | None = None
     val_every: int | None = None
     val_clicks: int = 0  # validate after this many oracle corrective clicks (0: the sampled clicks only)
+    snapshots: bool = False  # also keep the model at every validation: snapshots/step<N>.pt (for ifcn average)
     progress_json: bool = False
     progress_every: int = 1
     show_bar: bool = True

@@ -108,7 +108,7 @@ class _Run:
             "val_clicks": cfg.val_clicks,
         }
         self.val_samples = len(val_ds) if val_ds is not None else 0
-        self.saved_at = {"last": -1, "best": -1}
+        self.saved_at = {"last": -1, "best": -1, "snapshot": -1}
         self.bar = None
 
     def autocast(self) -> Any:
@@ -118,11 +118,14 @@ class _Run:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def save(self, kind: str) -> None:
-        """Write last.pt or best.pt (rank 0, once per step and kind)."""
+        """Write last.pt, best.pt or snapshots/step<N>.pt (rank 0, once per step and kind)."""
         if not self.main or self.saved_at[kind] == self.state.step:
             return
         self.saved_at[kind] = self.state.step
-        path = self.last_path if kind == "last" else self.best_path
+        path = {"last": self.last_path, "best": self.best_path}.get(kind)
+        if path is None:
+            path = self.run_dir / "snapshots" / f"step{self.state.step}.pt"
+            path.parent.mkdir(exist_ok=True)
         save_run(path, self.model, self.cfg, self.state, self.meta_training, self.optimizer, self.scaler,
                  time.perf_counter() - self.t_start, resumable=kind == "last")
         self.progress.emit("checkpoint", path=str(path), kind=kind, step=self.state.step)
@@ -144,6 +147,8 @@ class _Run:
         if st.best_val is None or st.last_val > st.best_val:
             st.best_val = st.last_val
             self.save("best")
+        if self.cfg.snapshots:
+            self.save("snapshot")
         return st.last_val
 
     def log(self, msg: str) -> None:

@@ -162,3 +162,33 @@ def test_data_workers_leave_stop_signals_to_the_main_process():
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def test_snapshots_keep_the_model_of_every_validation_for_a_soup(synthetic_devkit, tmp_path):
+    """--snapshots: snapshots/step<N>.pt at each validation (the model alone), which `ifcn average` takes."""
+    from models.cli import main
+
+    run = tmp_path / "run"
+    res = train(_config(synthetic_devkit, run, max_steps=4, val_every=2, snapshots=True))
+    assert res.status == "completed"
+    snaps = sorted((run / "snapshots").glob("*.pt"))
+    assert [p.name for p in snaps] == ["step2.pt", "step4.pt"]
+    two, four = (load_checkpoint(p) for p in snaps)
+    assert two.meta["steps"] == 2 and four.meta["steps"] == 4 and "optimizer" not in (two.extra or {})
+    assert not all(torch.equal(a, b) for a, b in zip(two.model.state_dict().values(),
+                                                     four.model.state_dict().values()))
+    torch.testing.assert_close(four.model.state_dict(), load_checkpoint(run / "last.pt").model.state_dict())
+    assert main(["average", *map(str, snaps), "--out", str(tmp_path / "soup.pt")]) == 0
+    train(_config(synthetic_devkit, tmp_path / "plain", max_steps=2, val_every=1))
+    assert not (tmp_path / "plain" / "snapshots").exists()  # off by default
+
+
+def test_the_snapshots_option_reaches_the_training_config():
+    import argparse
+
+    from training.train import add_arguments, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    assert config_from_args(p.parse_args(["--voc-root", "x", "--out", "o", "--snapshots"])).snapshots
+    assert not config_from_args(p.parse_args(["--voc-root", "x", "--out", "o"])).snapshots

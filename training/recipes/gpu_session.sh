@@ -7,8 +7,8 @@
 #   cp resources/weights/default.pt runs/init.pt             # or a better checkpoint to continue from
 # Then call the device tool's run with
 #   command: bash training/recipes/gpu_session.sh     carry: ["runs/pack", "runs/init.pt"]     timeout_s: 600
-# and copy the returned best.pt / train.log from its files_at folder into runs/gpu1/ (measure it with `ifcn noc`
-# before anything else). CamVid is left out: with it the upload is over the limit.
+# and copy the returned best.pt / train.log / snapshots/ from its files_at folder into runs/gpu1/ (measure it with
+# `ifcn noc` before anything else; average the snapshots with the default, `ifcn average`, and measure that too). CamVid is left out: with it the upload is over the limit.
 #
 # Untested on a GPU when written (2026-12-03, no device lent): check the first progress lines in the log.
 # EXTRA adds options, e.g. EXTRA="--prev-mask --val-clicks 3" trains RITM's previous-mask input (on 2 CPU cores
@@ -36,9 +36,15 @@ timeout --signal=TERM $((MINUTES * 60)) "$PY" -m models.cli train \
   --data $PACK/coco_train2017:0.55 --data $PACK/clothing_co_parsing:0.45 \
   --out $RUN --init-checkpoint $INIT --device $DEVICE --batch-size $BATCH --workers $WORKERS \
   --crop-size 384 --base-size 512 --scale-min 0.7 --scale-max 1.3 --lr 2e-4 --epochs 10000 --max-steps 100000 \
-  --val-limit 300 --val-every 500 --seed 11 --iterative 6 --progress-json --progress-every 50 --no-bar $RESUME $EXTRA \
+  --val-limit 300 --val-every 500 --seed 11 --iterative 6 --progress-json --progress-every 50 --no-bar --snapshots \
+  $RESUME $EXTRA \
   2>&1 | tee "$OUT/train.log" | grep -v '"event":"step"' | tail -40
 grep '"event":"step"' "$OUT/train.log" | tail -3
 cp "$RUN/best.pt" "$OUT/best.pt" 2>/dev/null || echo "no best.pt (no validation reached)"
 "$PY" -m models.cli export --checkpoint "$RUN/last.pt" --out "$OUT/last_fp16.pt" 2>&1 | tail -2
+# every validation's model, fp16 (6 MB each): members for `ifcn average` with the default (MODEL_CARD "v5")
+mkdir -p "$OUT/snapshots"
+for f in "$RUN"/snapshots/step*.pt; do
+  [ -f "$f" ] && "$PY" -m models.cli export --checkpoint "$f" --out "$OUT/snapshots/$(basename "$f")" 2>&1 | tail -1
+done
 ls -la "$OUT"
