@@ -14,7 +14,7 @@ Events of ``ifcn train``:
   ``images_per_s``, ``eta_s`` (seconds left, estimated).
 - ``val``: ``step``, ``epoch``, ``val_iou`` (mean IoU over validation objects, 0..1), ``objects``.
 - ``epoch``: end of an epoch: ``epoch``, ``step``, ``train_loss`` (epoch mean), ``val_iou`` (or null).
-- ``checkpoint``: ``path``, ``kind`` ("last" or "best"), ``step``.
+- ``checkpoint``: ``path``, ``kind`` ("last", "best", or "snapshot" with `--snapshots`), ``step``.
 - ``end``: ``status`` ("completed", "stopped" or "failed"), ``best_val_iou`` (or null), ``steps``,
   ``seconds``.
 - ``error``: ``message`` (a person-readable reason; an ``end`` with status "failed" follows).
