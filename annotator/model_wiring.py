@@ -66,7 +66,7 @@ class ModelMixin:
             return {"model": "none loaded"}
         info: dict[str, Any] = {"name": getattr(p, "name", "?"), "device": str(getattr(p, "device", "?")),
                                 "checkpoint": str(getattr(p, "checkpoint_path", None) or "(built-in)"),
-                                "classical (GrabCut only)": bool(getattr(p, "is_classical", False))}
+                                "classical": bool(getattr(p, "is_classical", False))}
         try:
             info.update(p.info())
         except Exception as e:

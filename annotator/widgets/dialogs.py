@@ -100,7 +100,9 @@ class KeyValueDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
         for r, (k, v) in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(k))
-            self.table.setItem(r, 1, QTableWidgetItem(v))
+            item = QTableWidgetItem(v)
+            item.setToolTip(v)  # a long value (a file's path) is cut to the column: the tip shows all of it
+            self.table.setItem(r, 1, item)
         lay.addWidget(self.table)
         bb = QDialogButtonBox(QDialogButtonBox.Close)
         bb.rejected.connect(self.reject)
@@ -118,9 +120,33 @@ def shortcuts_dialog(parent: QWidget | None, shortcuts: Sequence[tuple[str, str]
     return KeyValueDialog(parent, "Keyboard Shortcuts", shortcuts, ("Keys", "Action"))
 
 
+#: Model Info's row names for the keys of `Predictor.info()` (others are shown as they are)
+MODEL_INFO_LABELS = {
+    "name": "model", "checkpoint": "file", "device": "device", "classical": "classical GrabCut (no network)",
+    "backbone": "backbone", "stride": "FCN stride", "upsample": "upsampling", "val_iou": "validation IoU",
+    "noc@85": "NoC@85 with f-BRS alone", "noc@90": "NoC@90 with f-BRS alone",
+    "annotator_noc@85": "NoC@85 as the annotator runs it", "annotator_noc@90": "NoC@90 as the annotator runs it",
+    "max_size": "maximum inference size (px)", "net_size": "network input (px)", "zoom_in": "zoom in on the object",
+    "brs": "enforce clicks (f-BRS)", "snap": "snap to edges", "full_res": "snap at the photo's resolution",
+    "learned_refiner": "learned refiner", "refine_method": "refinement (key G)", "engine": "inference engine",
+    "steps": "training steps", "epochs": "training epochs", "data": "training data",
+}
+_VALUE_WORDS = {"net_size": {None: "the working image"}, "refine_method": {"colour": "colour", "grabcut": "GrabCut"}}
+
+
 def model_info_dialog(parent: QWidget | None, info: dict[str, Any]) -> KeyValueDialog:
-    """The Model → Model Info window (non-modal)."""
-    rows = [(str(k), _fmt(v)) for k, v in info.items()]
+    """The Model → Model Info window (non-modal): the predictor's properties under readable names, switches as
+    on / off."""
+    rows = []
+    for k, v in info.items():
+        words = _VALUE_WORDS.get(k, {})
+        if (v is None or isinstance(v, str)) and v in words:
+            text = words[v]
+        elif isinstance(v, bool):
+            text = ("yes" if v else "no") if k == "classical" else ("on" if v else "off")
+        else:
+            text = _fmt(v)
+        rows.append((MODEL_INFO_LABELS.get(k, str(k)), text))
     return KeyValueDialog(parent, "Model Info", rows, ("Property", "Value"))
 
 

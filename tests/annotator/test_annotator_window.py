@@ -307,6 +307,28 @@ def test_shortcuts_help_and_model_info(make_window, image_folder):
     assert "Ctrl+Z" in rows and any("Space" in k for k in rows) and "Right click" in rows
     info = dict(w.show_model_info().rows())
     assert info["backbone"] == "fake" and "NoC@85" in info["noc"]
+    assert info["classical GrabCut (no network)"] == "no" and "model" in info  # readable names, one row each
+
+
+def test_model_info_names_the_real_predictors_properties_readably(make_window, image_folder, tmp_path):
+    from annotator.widgets.dialogs import model_info_dialog
+    from models.checkpoint import save_checkpoint
+    from models.predictor import Predictor, ZoomIn
+    from tests.models.helpers import random_model
+
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, random_model(), meta={"val_iou": 0.5, "noc@90": 7.75, "grabcut_noc@90": 5.45})
+    p = Predictor.load(path, device="cpu", brs=None, zoom_in=ZoomIn())
+    d = model_info_dialog(None, p.info())
+    rows = dict(d.rows())
+    assert rows["file"] == str(path)
+    r = [k for k, _ in d.rows()].index("file")
+    assert d.table.item(r, 1).toolTip() == str(path)  # the whole path, however narrow the column
+    assert rows["enforce clicks (f-BRS)"] == "off" and rows["snap to edges"] == "on"
+    assert rows["zoom in on the object"] == "on" and rows["refinement (key G)"] == "colour"
+    assert rows["network input (px)"] == "the working image" and rows["classical GrabCut (no network)"] == "no"
+    assert rows["NoC@90 with f-BRS alone"] == "7.75" and rows["NoC@90 as the annotator runs it"] == "5.45"
+    assert not any(k in rows for k in ("brs", "snap", "classical", "annotator_noc@90"))  # no raw keys left
 
 
 def test_class_table_add_rename_recolor(make_window, image_folder, fake_dialogs):
