@@ -4,7 +4,7 @@ from __future__ import annotations
 from PyQt5.QtCore import QByteArray, Qt
 from PyQt5.QtWidgets import QAction, QActionGroup, QLabel, QMenu, QSlider, QToolBar
 
-from annotator import convert_dialog, model_actions, overlap_view
+from annotator import convert_dialog, model_actions, overlap_view, recent
 from annotator.actions import build_actions
 from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER
 
@@ -61,9 +61,14 @@ class MenusMixin:
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for n in ("open_folder", "open_image", "change_output", None, "save", "autosave", None, "export",
+        for n in ("open_folder", "open_image", "recent", "change_output", None, "save", "autosave", None, "export",
                   "import_annotations", None, "prev_image", "next_image", None, "quit"):
-            m.addSeparator() if n is None else m.addAction(a[n])
+            if n == "recent":  # File → Open Recent, rebuilt from the settings each time it opens
+                self.recent_menu = m.addMenu("Open &Recent")
+                self.recent_menu.aboutToShow.connect(lambda: recent.fill_menu(self, self.recent_menu))
+                recent.fill_menu(self, self.recent_menu)
+            else:
+                m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&Edit")
         for n in ("undo", "redo", None, "finish", "clear", None, "edit_object", "delete_object", None,
                   "protect_finished"):

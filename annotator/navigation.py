@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication
 
-from annotator import label_file, save_guard
+from annotator import label_file, recent, save_guard
 from annotator.prefetch import file_stamp
 from annotator.saving import error_text
 from annotator.state import AnnotationState
@@ -40,7 +40,8 @@ class NavigationMixin:
         self.images = images
         self.class_ctl.folder_opened()
         self._list_files()
-        self._update_settings(last_folder=str(folder))
+        self._update_settings(last_folder=str(folder),
+                              recent_folders=recent.with_folder(self.settings.recent_folders, folder))
         if not images:
             self.statusBar().showMessage(f"No images in {folder}", 8000)
             self.refresh()

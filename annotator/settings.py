@@ -39,6 +39,7 @@ class Settings:
     brush_size: int = 12          # brush radius in image pixels
     marker_size: int = 6          # click marker radius in screen pixels
     last_folder: str = ""
+    recent_folders: str = ""      # File → Open Recent: a JSON list of folders, newest first (annotator.recent)
 
     def updated(self, **changes: Any) -> "Settings":
         """A copy with `changes` applied and values clamped to their valid range."""
