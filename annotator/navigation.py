@@ -101,17 +101,26 @@ class NavigationMixin:
         return self._open_from(index, direction)
 
     def next_image(self) -> bool:
-        """Go to the next image."""
-        return self.go_to(self.index + 1) if self.index + 1 < len(self.images) else False
+        """Go to the next image the file list's filter shows."""
+        return self._step(+1)
 
     def prev_image(self) -> bool:
-        """Go to the previous image."""
-        return self.go_to(self.index - 1) if self.index > 0 else False
+        """Go to the previous image the file list's filter shows."""
+        return self._step(-1)
+
+    def _step(self, direction: int) -> bool:
+        i = self.index + direction
+        while 0 <= i < len(self.images) and not self.file_list.is_shown(i):
+            i += direction
+        return self.go_to(i) if 0 <= i < len(self.images) else False
 
     def _open_from(self, index: int, direction: int) -> bool:
         """Open image `index`, skipping unreadable ones in `direction`."""
         i = index
         while 0 <= i < len(self.images):
+            if i != index and not self.file_list.is_shown(i):  # skipping past an unreadable one: filtered out
+                i += direction
+                continue
             if self._load_image(i):
                 if 0 <= i + direction < len(self.images):  # decoded while the user works on this one
                     self.prefetch.request(self.images[i + direction])

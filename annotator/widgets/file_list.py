@@ -6,13 +6,17 @@ from typing import Sequence
 
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor
-from PyQt5.QtWidgets import QDockWidget, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                             QVBoxLayout, QWidget)
 
 DONE_MARK, UNFINISHED_MARK, BROKEN_MARK, TODO_MARK = "\u2714", "\u25d0", "\u2716", "\u2003"
 #: Image states (annotator.label_file.annotation_status): mark and tooltip.
 STATES = {"none": (TODO_MARK, "Not annotated yet"),
           "unfinished": (UNFINISHED_MARK, "Has unfinished work: an object was started but not finished"),
           "annotated": (DONE_MARK, "Annotated")}
+#: The status filter's choices: label and the states it shows (None: all).
+SHOW = (("All images", None), ("Not annotated", {"none"}), ("Unfinished", {"unfinished"}),
+        ("Not done", {"none", "unfinished"}), ("Annotated", {"annotated"}))
 
 
 class FileList(QDockWidget):
@@ -36,10 +40,24 @@ class FileList(QDockWidget):
         # an unreadable image). No itemClicked / itemActivated: they would name the skipped row again.
         self._picked.connect(self.activated, Qt.QueuedConnection)
         self.list.currentRowChanged.connect(lambda row: row >= 0 and self._picked.emit(row))
+        # the filter (labelme's file search, and which images still need work): rows are hidden, never removed,
+        # so an image keeps its index; A / D go to the next image shown
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by name…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(lambda _: self._apply_filter())
+        self.show_combo = QComboBox()
+        self.show_combo.addItems([label for label, _ in SHOW])
+        self.show_combo.setToolTip("Which images the list shows (A / D skip the others)")
+        self.show_combo.currentIndexChanged.connect(lambda _: self._apply_filter())
         w = QWidget()
         lay = QVBoxLayout(w)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self._summary)
+        row = QHBoxLayout()
+        row.addWidget(self.filter_edit, 1)
+        row.addWidget(self.show_combo)
+        lay.addLayout(row)
         lay.addWidget(self.list)
         self.setWidget(w)
 
@@ -50,14 +68,14 @@ class FileList(QDockWidget):
         for i, p in enumerate(self._paths):
             self.list.addItem(QListWidgetItem(p.name))
             self._refresh(i)
-        self._update_summary()
+        self._apply_filter()
 
     def set_status(self, index: int, status: str) -> None:
         """Mark image `index` as "none", "unfinished" or "annotated"."""
         if 0 <= index < len(self._status):
             self._status[index] = status
             self._refresh(index)
-            self._update_summary()
+            self._apply_filter()
 
     def set_broken(self, index: int, reason: str = "This image could not be read.") -> None:
         """Mark image `index` as unreadable (or not annotatable, for `reason`)."""
@@ -72,11 +90,28 @@ class FileList(QDockWidget):
         """True when image `index` is marked annotated (with nothing unfinished)."""
         return self._status[index] == "annotated"
 
+    def is_shown(self, index: int) -> bool:
+        """True when image `index` passes the filter (name and status)."""
+        if not 0 <= index < len(self._paths):
+            return False
+        text = self.filter_edit.text().strip().casefold()
+        states = SHOW[max(0, self.show_combo.currentIndex())][1]
+        return (not text or text in self._paths[index].name.casefold()) \
+            and (states is None or self._status[index] in states)
+
+    def _apply_filter(self) -> None:
+        """Hide the rows the filter leaves out; the image being shown always stays."""
+        current = self.list.currentRow()
+        for i in range(len(self._paths)):
+            self.list.setRowHidden(i, i != current and not self.is_shown(i))
+        self._update_summary()
+
     def set_current(self, index: int) -> None:
         """Highlight image `index` without emitting `activated`."""
         self.list.blockSignals(True)
         self.list.setCurrentRow(index)
         self.list.blockSignals(False)
+        self._apply_filter()  # the row left may now be hidden, the new one is shown
         item = self.list.item(index)
         if item is not None:
             self.list.scrollToItem(item)
@@ -99,4 +134,7 @@ class FileList(QDockWidget):
         done = self._status.count("annotated")
         unfinished = self._status.count("unfinished")
         text = f"{done} of {n} annotated" + (f", {unfinished} with unfinished work" if unfinished else "")
+        shown = sum(not self.list.isRowHidden(i) for i in range(n))
+        if shown < n:
+            text += f" ({shown} shown)"
         self._summary.setText(text if n else "No images in this folder")  # (set_files: a folder is open)
