@@ -47,6 +47,8 @@ SPECS: tuple[ActionSpec, ...] = (
                "clear.svg"),
     ActionSpec("delete_object", "&Delete Object", ("Del",), "Delete the selected object"),
     ActionSpec("edit_object", "&Edit Object", ("Ctrl+E",), "Make the selected object the current one again"),
+    ActionSpec("copy_previous", "Copy Objects from &Previous Image", ("Ctrl+Shift+V",),
+               "Add the finished objects of the image before this one in the list (video frames; Ctrl+Z undoes)"),
     ActionSpec("protect_finished", "&Protect Finished Objects", (),
                "A new object's mask leaves the pixels of finished objects alone (its overlap with them is "
                "hatched); off: finishing it takes them", checkable=True),

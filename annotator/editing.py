@@ -7,6 +7,7 @@ from annotator.state import Stroke
 from annotator.widgets import dialogs
 from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER, MODE_VOID
 from models.clicks import Click
+from models.errors import AnnotationFileError
 
 
 class EditingMixin:
@@ -109,6 +110,28 @@ class EditingMixin:
         if self.state is not None and uid:
             self.state.delete(uid)
             self.refresh()
+
+    def copy_previous_objects(self) -> int:
+        """Edit → Copy Objects from Previous Image (labelme's "keep previous annotation", for video frames): the
+        finished objects of the image before this one in the list, added as finished objects here (undoable)."""
+        if self.state is None or self.index <= 0:
+            self.statusBar().showMessage("There is no previous image to copy objects from.", 5000)
+            return 0
+        prev = self.images[self.index - 1]
+        try:
+            loaded = label_file.load(self.output_dir, prev, self.state.shape)
+        except AnnotationFileError as e:
+            dialogs.message(self, "warning", "Cannot copy the objects", f"{e}")
+            return 0
+        objects = [o for o in (loaded.objects if loaded is not None else ()) if o.mask is not None]
+        if not objects:
+            self.statusBar().showMessage(f"{prev.name} has no finished objects to copy.", 5000)
+            return 0
+        n = self.state.add_objects(objects)
+        self.refresh()
+        left = f"; {len(objects) - n} did not fit" if n < len(objects) else ""
+        self.statusBar().showMessage(f"Copied {n} object(s) from {prev.name}{left} (Ctrl+Z undoes).", 6000)
+        return n
 
     def edit_object(self, uid: int) -> None:
         """Make a finished object the current one again (finish the current object first)."""

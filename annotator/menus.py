@@ -21,6 +21,7 @@ class MenusMixin:
             "undo": self.undo, "redo": self.redo, "finish": self.finish_object, "clear": self.clear_current,
             "delete_object": lambda: self.delete_object(self.object_list.selected_uid()),
             "edit_object": lambda: self.edit_object(self.object_list.selected_uid()),
+            "copy_previous": self.copy_previous_objects,
             "tool_click": lambda on: on and self.set_tool(MODE_CLICK),
             "tool_brush": lambda on: on and self.set_tool(MODE_BRUSH),
             "tool_eraser": lambda on: on and self.set_tool(MODE_ERASER),
@@ -70,7 +71,7 @@ class MenusMixin:
             else:
                 m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&Edit")
-        for n in ("undo", "redo", None, "finish", "clear", None, "edit_object", "delete_object", None,
+        for n in ("undo", "redo", None, "finish", "clear", None, "edit_object", "delete_object", "copy_previous", None,
                   "protect_finished"):
             m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&View")
