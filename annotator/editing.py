@@ -7,7 +7,8 @@ from annotator.state import Stroke
 from annotator.widgets import dialogs
 from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER, MODE_VOID
 from models.clicks import Click
-from models.errors import AnnotationFileError
+from models.errors import AnnotationFileError, ImageReadError
+from models.fileio import read_image
 
 
 class EditingMixin:
@@ -119,8 +120,14 @@ class EditingMixin:
             return 0
         prev = self.images[self.index - 1]
         try:
+            shape = read_image(prev).shape[:2]  # as the annotator shows it (EXIF orientation applied)
+            if shape != self.state.shape:
+                dialogs.message(self, "warning", "Cannot copy the objects",
+                                f"{prev.name} is {shape[1]}x{shape[0]} px and this image {self.state.shape[1]}x"
+                                f"{self.state.shape[0]}: objects are copied between images of one size only.")
+                return 0
             loaded = label_file.load(self.output_dir, prev, self.state.shape)
-        except AnnotationFileError as e:
+        except (AnnotationFileError, ImageReadError) as e:
             dialogs.message(self, "warning", "Cannot copy the objects", f"{e}")
             return 0
         objects = [o for o in (loaded.objects if loaded is not None else ()) if o.mask is not None]

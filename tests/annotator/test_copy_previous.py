@@ -56,4 +56,17 @@ def test_a_previous_image_of_another_size_is_refused_with_a_message(make_window,
     w.go_to(1)
     assert w.copy_previous_objects() == 0 and w.state.objects == ()
     kind, title, text = fake_dialogs.messages[-1]
-    assert kind == "warning" and title == "Cannot copy the objects" and "80x60" in text, text
+    assert kind == "warning" and title == "Cannot copy the objects" and "a.png is 120x90 px" in text, text
+    assert "80x60" in text and "one size" in text
+
+
+def test_an_unreadable_previous_image_is_a_message_not_a_crash(make_window, tmp_path, qtbot, fake_dialogs):
+    d = tmp_path / "broken"
+    d.mkdir()
+    (d / "a.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    write_image(d / "b.png", seed=2)
+    w = make_window(d)  # a.jpg is skipped with a message, b.png opens
+    assert w.current_image_path.name == "b.png"
+    fake_dialogs.messages.clear()
+    assert w.copy_previous_objects() == 0 and w.state.objects == ()
+    assert fake_dialogs.messages[-1][1] == "Cannot copy the objects" and "a.jpg" in fake_dialogs.messages[-1][2]
