@@ -21,8 +21,11 @@ class ModelMixin:
         self.service.set_predictor(predictor)
         act = getattr(self, "actions_by_name", {}).get("learned_refiner")
         if act is not None:  # only a model that carries a learned refiner can snap with one, when snapping is on
-            model = getattr(predictor, "model", None)
-            act.setEnabled(getattr(model, "refiner", None) is not None and getattr(predictor, "snap", None) is not None)
+            has = getattr(getattr(predictor, "model", None), "refiner", None) is not None
+            snaps = getattr(predictor, "snap", None) is not None
+            act.setEnabled(has and snaps)  # greyed, its tick is the remembered choice: the text says why it is off
+            act.setText("Snap with the &Learned Refiner" + ("" if has and snaps else " (this model has none)"
+                                                             if not has else " (needs Snap to Edges)"))
         if self.state is not None:
             self.state.forget_predictions()
             self._request_prediction()

@@ -468,11 +468,12 @@ def test_learned_refiner_toggle_only_for_models_that_carry_one(make_window, imag
     assert act in w.model_menu.actions() and act.isChecked()
     assert w.load_checkpoint(str(plain))
     assert not act.isEnabled() and not w.predictor.uses_refiner
+    assert act.text().endswith("(this model has none)")  # greyed but ticked: the text says why
     assert w.load_checkpoint(str(with_ref))
-    assert act.isEnabled() and w.predictor.uses_refiner
+    assert act.isEnabled() and w.predictor.uses_refiner and act.text() == "Snap with the &Learned Refiner"
     act.trigger()
     assert not act.isChecked() and w.settings.learned_refiner is False
     assert w.predictor.checkpoint_path == with_ref and not w.predictor.uses_refiner
     assert w.predictor.model.refiner is not None  # still carried, just not run
     w.actions_by_name["snap_edges"].trigger()  # snapping off: the refiner's switch has nothing to switch
-    assert w.predictor.snap is None and not act.isEnabled()
+    assert w.predictor.snap is None and not act.isEnabled() and act.text().endswith("(needs Snap to Edges)")
