@@ -136,6 +136,11 @@ def build_actions(parent: QWidget, slots: dict[str, Callable]) -> dict[str, QAct
     return out
 
 
+def spec_text(name: str) -> str:
+    """The menu text of action `name` as SPECS gives it."""
+    return next(s.text for s in SPECS if s.name == name)
+
+
 def shortcut_rows() -> list[tuple[str, str]]:
     """(keys, description) rows for Help → Keyboard Shortcuts."""
     rows = [(" / ".join(s.keys), s.text.replace("&", "").rstrip("…")) for s in SPECS if s.keys]

@@ -8,7 +8,7 @@ from annotator.widgets import dialogs
 from annotator.widgets.canvas import MODE_BRUSH, MODE_CLICK, MODE_ERASER, MODE_VOID
 from models.clicks import Click
 from models.errors import AnnotationFileError, ImageReadError
-from models.fileio import read_image
+from models.fileio import image_shape
 
 
 class EditingMixin:
@@ -120,7 +120,7 @@ class EditingMixin:
             return 0
         prev = self.images[self.index - 1]
         try:
-            shape = read_image(prev).shape[:2]  # as the annotator shows it (EXIF orientation applied)
+            shape = image_shape(prev)  # as the annotator shows it (EXIF orientation applied)
             if shape != self.state.shape:
                 dialogs.message(self, "warning", "Cannot copy the objects",
                                 f"{prev.name} is {shape[1]}x{shape[0]} px and this image {self.state.shape[1]}x"
@@ -130,7 +130,7 @@ class EditingMixin:
         except (AnnotationFileError, ImageReadError) as e:
             dialogs.message(self, "warning", "Cannot copy the objects", f"{e}")
             return 0
-        objects = [o for o in (loaded.objects if loaded is not None else ()) if o.mask is not None]
+        objects = loaded.objects if loaded is not None else ()
         if not objects:
             self.statusBar().showMessage(f"{prev.name} has no finished objects to copy.", 5000)
             return 0

@@ -67,7 +67,6 @@ class MenusMixin:
             if n == "recent":  # File → Open Recent, rebuilt from the settings each time it opens
                 self.recent_menu = m.addMenu("Open &Recent")
                 self.recent_menu.aboutToShow.connect(lambda: recent.fill_menu(self, self.recent_menu))
-                recent.fill_menu(self, self.recent_menu)
             else:
                 m.addSeparator() if n is None else m.addAction(a[n])
         m = mb.addMenu("&Edit")

@@ -7,6 +7,7 @@ from typing import Any
 
 from PyQt5.QtWidgets import QApplication, QWidget
 
+from annotator.actions import spec_text
 from annotator.inference import InferenceFailure, InferenceResult
 from annotator.widgets import dialogs
 from models.errors import IFCNError
@@ -23,9 +24,9 @@ class ModelMixin:
         if act is not None:  # only a model that carries a learned refiner can snap with one, when snapping is on
             has = getattr(getattr(predictor, "model", None), "refiner", None) is not None
             snaps = getattr(predictor, "snap", None) is not None
+            why = "" if has and snaps else " (needs Snap to Edges)" if has else " (this model has none)"
             act.setEnabled(has and snaps)  # greyed, its tick is the remembered choice: the text says why it is off
-            act.setText("Snap with the &Learned Refiner" + ("" if has and snaps else " (this model has none)"
-                                                             if not has else " (needs Snap to Edges)"))
+            act.setText(spec_text("learned_refiner") + why)
         if self.state is not None:
             self.state.forget_predictions()
             self._request_prediction()

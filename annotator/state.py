@@ -376,9 +376,9 @@ class AnnotationState:
     def add_objects(self, objects: Sequence[AnnotObject]) -> int:
         """Add copies of finished objects (e.g. another image's) after the others, as one undoable edit; returns
         how many were added (as many as fit in a VOC object mask)."""
-        room = max(0, MAX_INDEX - len(self.objects))
-        new = tuple(replace(o, uid=self._next_uid + i, slot=None, base=None, base_clicks=None)
-                    for i, o in enumerate(list(objects)[:room]) if o.mask is not None and o.mask.shape == self.shape)
+        fit = [o for o in objects if o.mask is not None and o.mask.shape == self.shape]
+        fit = fit[:max(0, MAX_INDEX - len(self.objects))]
+        new = tuple(replace(o, uid=self._next_uid + i, slot=None, base=None, base_clicks=None) for i, o in enumerate(fit))
         if new:
             self._edit()
             self.objects, self._next_uid = self.objects + new, self._next_uid + len(new)

@@ -267,6 +267,14 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ImageReadError(f"{path}: the image is truncated or corrupt ({e}).") from None
 
 
+def image_shape(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(height, width) of an image file as read_image gives it (EXIF orientation applied), from its header
+    alone; ImageReadError as read_image raises it for a file that is not an image or too large."""
+    with _open(Path(path), max_pixels) as im:
+        w, h = im.size
+    return (w, h) if exif_orientation(path) in (5, 6, 7, 8) else (h, w)  # a quarter turn swaps the sides
+
+
 def exif_orientation(path: str | os.PathLike) -> int:
     """The EXIF orientation tag of an image file (1, the upright default, when absent or unreadable).
 

@@ -31,6 +31,7 @@ class FileList(QDockWidget):
         self._paths: list[Path] = []
         self._status: list[str] = []
         self._broken: dict[int, str] = {}
+        self._hidden: set[int] = set()  # rows the filter hides (kept so that a switch touches two rows, not all)
         self._summary = QLabel()
         self._summary.setWordWrap(True)  # a longer count wraps: it never widens the dock (the image would jump)
         self.list = QListWidget()
@@ -63,7 +64,7 @@ class FileList(QDockWidget):
 
     def set_files(self, paths: Sequence[Path], status: Sequence[str]) -> None:
         """Show these images; `status[i]` is "none", "unfinished" or "annotated" (see STATES)."""
-        self._paths, self._status, self._broken = list(paths), list(status), {}
+        self._paths, self._status, self._broken, self._hidden = list(paths), list(status), {}, set()
         self.list.clear()
         for i, p in enumerate(self._paths):
             self.list.addItem(QListWidgetItem(p.name))
@@ -75,7 +76,8 @@ class FileList(QDockWidget):
         if 0 <= index < len(self._status):
             self._status[index] = status
             self._refresh(index)
-            self._apply_filter()
+            self._show_row(index)
+            self._update_summary()
 
     def set_broken(self, index: int, reason: str = "This image could not be read.") -> None:
         """Mark image `index` as unreadable (or not annotatable, for `reason`)."""
@@ -99,19 +101,29 @@ class FileList(QDockWidget):
         return (not text or text in self._paths[index].name.casefold()) \
             and (states is None or self._status[index] in states)
 
+    def _show_row(self, i: int) -> None:
+        """Hide row `i` when the filter leaves it out; the image being shown always stays."""
+        hide = i != self.list.currentRow() and not self.is_shown(i)
+        if hide != (i in self._hidden):
+            self.list.setRowHidden(i, hide)
+            (self._hidden.add if hide else self._hidden.discard)(i)
+
     def _apply_filter(self) -> None:
-        """Hide the rows the filter leaves out; the image being shown always stays."""
-        current = self.list.currentRow()
+        """Apply the filter to every row (it changed, or the files did)."""
         for i in range(len(self._paths)):
-            self.list.setRowHidden(i, i != current and not self.is_shown(i))
+            self._show_row(i)
         self._update_summary()
 
     def set_current(self, index: int) -> None:
         """Highlight image `index` without emitting `activated`."""
+        left = self.list.currentRow()
         self.list.blockSignals(True)
         self.list.setCurrentRow(index)
         self.list.blockSignals(False)
-        self._apply_filter()  # the row left may now be hidden, the new one is shown
+        for i in (left, index):  # the row left may now be hidden, the new one is shown
+            if 0 <= i < len(self._paths):
+                self._show_row(i)
+        self._update_summary()
         item = self.list.item(index)
         if item is not None:
             self.list.scrollToItem(item)
@@ -134,7 +146,6 @@ class FileList(QDockWidget):
         done = self._status.count("annotated")
         unfinished = self._status.count("unfinished")
         text = f"{done} of {n} annotated" + (f", {unfinished} with unfinished work" if unfinished else "")
-        shown = sum(not self.list.isRowHidden(i) for i in range(n))
-        if shown < n:
-            text += f" ({shown} shown)"
+        if self._hidden:
+            text += f" ({n - len(self._hidden)} shown)"
         self._summary.setText(text if n else "No images in this folder")  # (set_files: a folder is open)

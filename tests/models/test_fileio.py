@@ -5,7 +5,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from models.errors import ImageReadError
-from models.fileio import (atomic_write_bytes, encode_index_png, read_image, read_index_png,
+from models.fileio import (atomic_write_bytes, encode_index_png, image_shape, read_image, read_index_png,
                            voc_colormap, write_index_png)
 
 
@@ -83,3 +83,15 @@ def test_stale_temp_files_of_interrupted_writes_are_cleaned(tmp_path):
     os.utime(other, (old, old))
     atomic_write_bytes(tmp_path / "a.bin", b"whole")
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_image_shape_is_read_images_shape_from_the_header(tmp_path, orientation):
+    path = tmp_path / "x.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(np.zeros((30, 50, 3), np.uint8)).save(path, exif=exif.tobytes())
+    assert image_shape(path) == read_image(path).shape[:2] == ((50, 30) if orientation in (6, 8) else (30, 50))
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not an image")
+    with pytest.raises(ImageReadError, match="not a readable image"):
+        image_shape(tmp_path / "bad.jpg")
