@@ -73,7 +73,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("load_checkpoint", "&Load Checkpoint…", (), "Use another model checkpoint"),
     ActionSpec("default_model", "Use &Default Model", (), "Go back to the shipped default model"),
     ActionSpec("max_size", "&Maximum Inference Size…", (),
-               "Longest side of the image copy the model runs on"),
+               "Longest side of the working copy of a large photo: masks are made at this size (the network itself "
+               "sees at most 512 px of the whole image, and zoomed-in crops of the photo)"),
     ActionSpec("focus_zoom", "&Zoom In on the Object", (),
                "From the second click on, run the model on an enlarged crop around the object "
                "(finer masks, small objects found)", checkable=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -30,7 +31,7 @@ from models.fcn import IFCN, padded_size
 from models.fold import fold_batchnorm
 from models.inputs import extra_channels, normalize_rgb
 from models.refiner import refine as learned_refine
-from models.regions import despeckle, fit_longest, reaches_cut_edge, scaled_clicks
+from models.regions import DEFAULT_MAX_SIZE, DEFAULT_NET_SIZE, despeckle, fit_longest, reaches_cut_edge, scaled_clicks
 from models.spec import ModelSpec
 from models.threads import limit_blas_threads
 from models.zoom import ZoomIn, zoom_roi
@@ -44,11 +45,6 @@ GRABCUT = "grabcut"
 #: What `predict(..., refine=True)` runs (`REFINE_METHODS`): "colour" (`models.colour_refine`, the default: as
 #: good as GrabCut on the real benchmarks at a few per cent of its time) or "grabcut" (`models.grabcut.refine`).
 DEFAULT_REFINE_METHOD = "colour"
-DEFAULT_MAX_SIZE = 512
-#: The network's input's longest side, when smaller than the working image's: the network runs on the working
-#: image downscaled to it and its probability is scaled back up for GrabCut refinement at the working size.
-#: None: the network sees the working image itself.
-DEFAULT_NET_SIZE: int | None = None
 _HISTORY = 16  # network predictions remembered per image (click sequences, undo/redo, refinement)
 
 
@@ -441,14 +437,14 @@ class Predictor:
             return self._whole_image(wc, prev)
         x0, y0, x1, y1 = roi
         cw, ch = x1 - x0, y1 - y0
-        s = max(1.0, self.zoom_in.target / max(cw, ch))
+        r = self._net_scale()
+        s = max(1.0 / r, self.zoom_in.target / max(cw, ch))  # never below the network's whole-image scale
         sw, sh = max(1, round(cw * s)), max(1, round(ch * s))
         # the enlarged crop is replicate-padded at its bottom and right to one size per image (the zoom-in
-        # target's, or the working image's when it is not enlarged), so an engine compiles few graphs
-        ph, pw = (padded_size(self.zoom_in.target),) * 2 if s > 1.0 else (wh, ww)
+        # target's, or the network's whole-image input's when it is not enlarged), so an engine compiles few graphs
+        ph, pw = (padded_size(self.zoom_in.target),) * 2 if s * r > 1.0 else tuple(self._net_input.shape[-2:])
         ph, pw = max(ph, sh), max(pw, sw)
-        crop = cv2.resize(self._work[y0:y1, x0:x1], (sw, sh), interpolation=cv2.INTER_LINEAR)
-        crop = cv2.copyMakeBorder(crop, 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
+        crop = cv2.copyMakeBorder(self._zoom_pixels(roi, sw, sh), 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
         inside = [c.mapped(sw / cw, sh / ch, x0, y0) for c in wc if x0 <= c.x < x1 and y0 <= c.y < y1]
         rgb = torch.from_numpy(normalize_rgb(crop, self.spec)).to(self.device)
         prev_crop = None if prev is None else cv2.copyMakeBorder(
@@ -460,8 +456,29 @@ class Predictor:
             # with a straight line, so look at the whole image instead
             return self._whole_image(wc, prev)
         prob = np.zeros((wh, ww), np.float32)
-        prob[y0:y1, x0:x1] = cv2.resize(part, (cw, ch), interpolation=cv2.INTER_AREA)
+        prob[y0:y1, x0:x1] = cv2.resize(part, (cw, ch), interpolation=cv2.INTER_AREA if s > 1.0 else cv2.INTER_LINEAR)
         return prob
+
+    def _net_scale(self) -> float:
+        """Working-image pixels per network pixel of a whole-image run: 1 unless `net_size` makes the network
+        see the working image reduced. Zoom-in's sizes are network pixels, so they are this many working ones."""
+        return self._work.shape[1] / self._net_input.shape[-1] if self._net_rgb is not None else 1.0
+
+    def _zoom_pixels(self, roi: tuple[int, int, int, int], sw: int, sh: int) -> np.ndarray:
+        """The zoom-in crop `roi` (working-image box) at `sw` x `sh` px, taken from the photo itself when the
+        photo is larger than the working image: the network then sees the photo's own detail (RITM crops the
+        photo too) instead of the working image enlarged, which on a photo twice the working size or more is
+        a blur of what the user sees."""
+        x0, y0, x1, y1 = roi
+        (h, w), (wh, ww) = self._image.shape[:2], self._work.shape[:2]
+        if (h, w) == (wh, ww):
+            src = self._work[y0:y1, x0:x1]
+        else:  # working pixel x covers the photo's [x * w / ww, (x + 1) * w / ww): to the nearest photo pixel
+            fx, fy = w / ww, h / wh
+            px0, py0 = min(w - 1, round(x0 * fx)), min(h - 1, round(y0 * fy))
+            src = self._image[py0:max(py0 + 1, min(h, round(y1 * fy))), px0:max(px0 + 1, min(w, round(x1 * fx)))]
+        shrink = src.shape[1] > sw or src.shape[0] > sh
+        return cv2.resize(src, (sw, sh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
     def _zoom_roi(self, wc: list[Click]) -> tuple[int, int, int, int] | None:
         """(x0, y0, x1, y1) of the zoom-in crop in the working image for `wc`, or None to run on all of it
@@ -469,7 +486,10 @@ class Predictor:
         if self.zoom_in is None:
             return None
         prev = self._history.get(tuple(wc[:-1])) if len(wc) > self.zoom_in.skip_clicks else None
-        roi = zoom_roi(self.zoom_in, prev, wc, self._work.shape[:2], self._rois.get(tuple(wc[:-1])))
+        z, r = self.zoom_in, self._net_scale()
+        if r != 1.0:  # its sizes are the network's pixels
+            z = replace(z, min_crop=max(8, round(z.min_crop * r)), target=max(16, round(z.target * r)))
+        roi = zoom_roi(z, prev, wc, self._work.shape[:2], self._rois.get(tuple(wc[:-1])))
         self._rois[tuple(wc)] = roi
         return roi
 

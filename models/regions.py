@@ -12,6 +12,16 @@ import numpy as np
 from models.clicks import Click
 from models.metrics import object_box
 
+#: The working image's longest side: a larger photo is reduced to it, and masks are snapped and refined at its
+#: size (then snapped once more at the photo's own size, `full_res`).
+DEFAULT_MAX_SIZE = 1024
+#: The network's input's longest side for a whole-image run, when smaller than the working image's: the network
+#: runs on the working image reduced to it (the scale the default model was trained at, `--base-size 512`) and
+#: its probability is scaled back up; zoom-in's sizes are pixels of that view, its crops come from the photo
+#: itself. None: the network sees the working image. A photo up to 512 px is the working image and the network's
+#: input alike; a larger one gains its detail where the masks are made (MODEL_CARD, "Working size 1024").
+DEFAULT_NET_SIZE: int | None = 512
+
 
 def crop_box(fg: np.ndarray, clicks: Sequence[Click], margin_frac: float = 0.25,
              min_margin: int = 16) -> tuple[int, int, int, int]:

@@ -25,6 +25,7 @@ from models.colour_refine import REFINE_LABELS, REFINE_METHODS
 from models.errors import DatasetError, IFCNError, ImageReadError
 from models.fileio import atomic_write_text
 from models.metrics import error_region_fixed, interior_point, iou, next_click
+from models.regions import DEFAULT_MAX_SIZE, DEFAULT_NET_SIZE
 from models.zoom import ZoomIn
 from training.noc_report import format_table, per_object_csv, target_key, write_outputs  # noqa: F401 (the outputs)
 from training.progress import ProgressWriter
@@ -274,7 +275,8 @@ def _bar(total: int, show: bool, desc: str):
 
 # ----------------------------------------------------------------------------- CLI
 
-def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = 512, net_size: int | None = None,
+def load_predictor(checkpoint: str | None, device: str = "auto", max_size: int = DEFAULT_MAX_SIZE,
+                   net_size: int | None = DEFAULT_NET_SIZE,
                    zoom_target: int | None = None, brs: bool = True, snap: bool = True,
                    refine_method: str = "colour", learned: bool = True, full_res: bool = True):
     """A Predictor for a checkpoint path, 'grabcut' (classical baseline) or None (default model).
@@ -390,10 +392,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all-clicks", action="store_true",
                         help="never stop early: every object gets max-clicks clicks (true mIoU curve)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N objects")
-    parser.add_argument("--max-size", type=int, default=512, help="predictor's longest image side")
-    parser.add_argument("--net-size", type=int, default=None, metavar="PX",
-                        help="run the network on the image downscaled to this longest side (GrabCut refinement "
-                             "stays at --max-size); default: the network sees the --max-size image")
+    parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE,
+                        help=f"the working image's longest side: masks are snapped and refined at this size "
+                             f"(default {DEFAULT_MAX_SIZE}, as the annotator)")
+    parser.add_argument("--net-size", type=int, default=DEFAULT_NET_SIZE, metavar="PX",
+                        help="the network sees the working image reduced to this longest side (zoom-in's sizes are "
+                             f"its pixels; default {DEFAULT_NET_SIZE}, the scale the default model was trained at); "
+                             "0 = the network sees the --max-size image")
     parser.add_argument("--zoom-in", type=int, default=ZOOM_TARGET, metavar="PX",
                         help="from the second click on, run the network on a crop around the object "
                              f"enlarged to PX (RITM's zoom-in; default {ZOOM_TARGET}, the annotator's Zoom In "
@@ -439,7 +444,7 @@ def run(args: argparse.Namespace) -> int:
         results: list[NocResult] = []
         for checkpoint, refine in runs:
             predictor = load_predictor(checkpoint, device=args.device, max_size=args.max_size,
-                                       net_size=args.net_size, zoom_target=args.zoom_in, brs=args.brs,
+                                       net_size=args.net_size or None, zoom_target=args.zoom_in, brs=args.brs,
                                        snap=args.snap, refine_method=args.refine_method,
                                        learned=args.learned_refiner, full_res=args.full_res)
             res = evaluate(predictor, dataset, split=split, refine=refine,

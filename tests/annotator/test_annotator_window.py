@@ -326,7 +326,7 @@ def test_model_info_names_the_real_predictors_properties_readably(make_window, i
     assert d.table.item(r, 1).toolTip() == str(path)  # the whole path, however narrow the column
     assert rows["enforce clicks (f-BRS)"] == "off" and rows["snap to edges"] == "on"
     assert rows["zoom in on the object"] == "on" and rows["refinement (key G)"] == "colour"
-    assert rows["network input (px)"] == "the working image" and rows["classical GrabCut (no network)"] == "no"
+    assert rows["network input (px)"] == "512" and rows["classical GrabCut (no network)"] == "no"
     assert rows["NoC@90 with f-BRS alone"] == "7.75" and rows["NoC@90 as the annotator runs it"] == "5.45"
     assert not any(k in rows for k in ("brs", "snap", "classical", "annotator_noc@90"))  # no raw keys left
 
