@@ -93,9 +93,10 @@ def open_qsettings() -> QSettings:
 
 #: Version of the stored settings; `save_settings` writes it. A store written before a version changed a default
 #: for measured reasons keeps the new default where it still holds the old one (the user never chose otherwise,
-#: or chose what was then the default): version 2 turned zoom-in on (MODEL_CARD, "Zoom-in on by default").
-SETTINGS_VERSION = 2
-_OLD_DEFAULTS = {2: {"zoom_in": False}}
+#: or chose what was then the default): version 2 turned zoom-in on (MODEL_CARD, "Zoom-in on by default"), version
+#: 3 raised the working size from 512 to 1024 px, the network staying at 512 (MODEL_CARD, "Working size 1024").
+SETTINGS_VERSION = 3
+_OLD_DEFAULTS = {2: {"zoom_in": False}, 3: {"max_size": 512}}
 
 
 def _superseded(store: QSettings) -> set[str]:

@@ -199,12 +199,12 @@ def big_image(sec: Section, p: Predictor) -> None:
     first = measure(first_mask, n, warmup=1)
     split = interleaved(parts, n, warmup=1)
     snap_ms = np.asarray(full_res[1:] or [0.0])  # after the warm-up run
-    sec.table(["4000×3000 photo (working size ≤ 512 px)", "p50 ms", "p95 ms", "n"], [
+    sec.table(["4000×3000 photo (network at 512 px, working image 1024 px)", "p50 ms", "p95 ms", "n"], [
         ["first mask = set_image + predict (full-resolution probability)", f"{first.median:.1f}",
          f"{first.p95:.1f}", first.n],
         ["… set_image (INTER_AREA downscale, normalise)", f"{split['set_image'].median:.1f}",
          f"{split['set_image'].p95:.1f}", split['set_image'].n],
-        ["… predict (network at 512×384, upscale to 12 Mpx, snap at 12 Mpx, clip)", f"{split['predict'].median:.1f}",
+        ["… predict (network at 512×384, snap at 1024×768, upscale to 12 Mpx, snap at 12 Mpx, clip)", f"{split['predict'].median:.1f}",
          f"{split['predict'].p95:.1f}", split['predict'].n],
         ["… … of which the snap at the photo's resolution (`edge_snap.snap_full_res`)",
          f"{np.median(snap_ms):.1f}", f"{np.percentile(snap_ms, 95):.1f}", snap_ms.size],

@@ -257,11 +257,12 @@ def snap(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], settings: E
     return honour_clicks(out, clicks, settings.click_radius)
 
 
-def full_res_settings(scale: float, base: EdgeSnap = EdgeSnap()) -> EdgeSnap:
+def full_res_settings(scale: float, base: EdgeSnap = EdgeSnap(), fit_scale: float | None = None) -> EdgeSnap:
     """The settings of `snap_full_res` for a probability upscaled by `scale` (> 1) from the working image: one
     pass, windows of half `base`'s radius in working pixels (about radius / 2 * scale photo pixels), coefficients
-    fitted at about the working resolution (subsample round(scale)); clicks keep `FULL_RES_CLICK_RADIUS` px discs."""
-    s = max(1, int(round(scale)))
+    fitted with the photo reduced by `fit_scale` (subsample round(fit_scale); default `scale`: at about the working
+    resolution); clicks keep `FULL_RES_CLICK_RADIUS` px discs."""
+    s = max(1, int(round(fit_scale if fit_scale is not None else scale)))
     return replace(base, radius=max(s, int(round(base.radius / 2 * scale))), passes=1, subsample=s,
                    click_radius=FULL_RES_CLICK_RADIUS)
 
@@ -280,15 +281,17 @@ def upsampling_pass(low: GuideStats, rgb: np.ndarray, src: np.ndarray) -> np.nda
 
 
 def snap_full_res(rgb: np.ndarray, prob: np.ndarray, clicks: Sequence[Click], scale: float,
-                  base: EdgeSnap = EdgeSnap(), cache: GuideCache | None = None) -> np.ndarray:
+                  base: EdgeSnap = EdgeSnap(), cache: GuideCache | None = None,
+                  fit_scale: float | None = None) -> np.ndarray:
     """`prob`, a working-resolution probability upscaled by `scale` (> 1) to the photo `rgb`, put on the photo's
     own edges (the predictor's last step for a photo larger than its working image): one pass of
     `full_res_settings`, its coefficients fitted at about the working resolution and applied with the photo's own
     pixels (He & Sun's guided upsampling), so the boundary lands on edges that the working image has lost; only
     the bounding box of the transition band is computed (`upsampling_pass`).
     Chosen on the held-out photos worked at a smaller size (resources/weights/MODEL_CARD.md, "Masks at the
-    photo's resolution"). `cache`: the GuideCache of `rgb` (its downscaled statistics, computed once)."""
-    settings = full_res_settings(scale, base)
+    photo's resolution"). `cache`: the GuideCache of `rgb` (its downscaled statistics, computed once);
+    `fit_scale`: see `full_res_settings`."""
+    settings = full_res_settings(scale, base, fit_scale)
     out = np.array(prob, dtype=np.float32, copy=True)
     s = settings.subsample
     box = transition_box(out, 2 * settings.radius + s)

@@ -265,11 +265,13 @@ class Predictor:
             edge_snap.warm(self._guide, self.snap)
         if self.refine_method == "colour":
             colour_refine.warm(self._guide)
-        self._rgb_tensor = torch.from_numpy(normalize_rgb(self._work, self.spec)).to(self.device)
-        self._net_rgb = None
+        # the network's whole-image input: the working image, or (net_size) its reduced copy, and then only that
+        self._rgb_tensor = self._net_rgb = None
         if self.net_size is not None and max(self._work.shape[:2]) > self.net_size:
             small = fit_longest(self._work, self.net_size)
             self._net_rgb = torch.from_numpy(normalize_rgb(small, self.spec)).to(self.device)
+        else:
+            self._rgb_tensor = torch.from_numpy(normalize_rgb(self._work, self.spec)).to(self.device)
         self._prewarm()
 
     @property
@@ -508,7 +510,11 @@ class Predictor:
                 if self._full_guide is None:
                     self._full_guide = GuideCache(self._image)
                 scale = max(h / self._work.shape[0], w / self._work.shape[1])
-                prob = edge_snap.snap_full_res(self._image, prob, clicks, scale, self.snap, self._full_guide)
+                # its coefficients are fitted at about the network's whole-image scale (512 px), as they were
+                # when that was the working image's: at 1024 the pass cost twice as much on a 12-Mpx photo
+                nh, nw = self._net_input.shape[-2:]
+                prob = edge_snap.snap_full_res(self._image, prob, clicks, scale, self.snap, self._full_guide,
+                                               fit_scale=max(h / nh, w / nw))
         prob = np.clip(prob, 0.0, 1.0, out=prob)
         self._add_time(key, t1)
         self.last_timings["total"] = (time.perf_counter() - t0) * 1000.0

@@ -65,3 +65,20 @@ def test_a_store_from_before_zoom_in_was_on_gets_the_new_default_and_a_choice_af
     bad.setValue("settings/zoom_in", "false")
     bad.sync()
     assert load_settings(QSettings(str(tmp_path / "bad.ini"), QSettings.IniFormat), Settings()).zoom_in is True
+
+
+def test_a_store_from_before_the_working_size_grew_gets_1024_and_another_size_stays(tmp_path):
+    """The working size's default went from 512 to 1024 px (settings version 3): 512 saved by version 2 loads as
+    1024; a size the user chose (768), or 512 saved by this version, stays."""
+    def store(name, max_size, version):
+        q = QSettings(str(tmp_path / name), QSettings.IniFormat)
+        q.setValue("settings/max_size", max_size)
+        q.setValue("settings/zoom_in", False)
+        q.setValue("settings/version", version)
+        q.sync()
+        return load_settings(QSettings(str(tmp_path / name), QSettings.IniFormat), Settings())
+    assert Settings().max_size == 1024 == default_settings().max_size
+    v2 = store("v2.ini", 512, 2)
+    assert v2.max_size == 1024 and v2.zoom_in is False  # zoom-in off was chosen under version 2: it stays
+    assert store("chosen.ini", 768, 2).max_size == 768
+    assert store("v3.ini", 512, 3).max_size == 512

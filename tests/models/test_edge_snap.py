@@ -359,10 +359,12 @@ def test_the_upsampling_pass_is_the_fast_filter_on_the_photos_own_pixels():
                                    rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("scale", [1.25, 2.0, 4.0])
-def test_the_full_resolution_pass_puts_an_upscaled_boundary_on_the_photos_edge(scale):
+@pytest.mark.parametrize("scale,fit", [(1.25, None), (2.0, None), (4.0, None), (2.0, 4.0), (4.0, 8.0)])
+def test_the_full_resolution_pass_puts_an_upscaled_boundary_on_the_photos_edge(scale, fit):
     """A working-resolution probability whose boundary lies a few photo pixels off the photo's edge (what an
-    upscaled mask of a large photo looks like) ends on the edge itself after `snap_full_res`."""
+    upscaled mask of a large photo looks like) ends on the edge itself after `snap_full_res`, also with its
+    coefficients fitted at the network's coarser scale (`fit_scale`, the predictor's with a 1024-px working
+    image)."""
     import cv2
 
     from models.edge_snap import FULL_RES_CLICK_RADIUS, full_res_settings, snap_full_res
@@ -374,12 +376,13 @@ def test_the_full_resolution_pass_puts_an_upscaled_boundary_on_the_photos_edge(s
     work = np.tile(1.0 / (1.0 + np.exp((x - 163.0 - off) / (1.5 * scale))), (wh, 1)).astype(np.float32)
     up = cv2.resize(work, (320, 240), interpolation=cv2.INTER_LINEAR)
     assert (np.abs((up >= 0.5).sum(axis=1) - 163) >= off - 1).all()
-    out = snap_full_res(img, up, [Click(20, 120, True)], scale)
+    out = snap_full_res(img, up, [Click(20, 120, True)], scale, fit_scale=fit)
     assert (np.abs((out >= 0.5).sum(axis=1) - 163) <= 1).all()
     assert out.dtype == np.float32 and 0.0 <= out.min() and out.max() <= 1.0
-    st = full_res_settings(scale)
-    assert st.passes == 1 and st.subsample == max(1, round(scale)) and st.click_radius == FULL_RES_CLICK_RADIUS
-    assert out[120, 20] == 1.0 and (snap_full_res(img, up, [Click(300, 5, True)], scale)[5, 300] == 1.0)
+    st = full_res_settings(scale, fit_scale=fit)
+    assert st.passes == 1 and st.subsample == max(1, round(fit or scale)) and st.click_radius == FULL_RES_CLICK_RADIUS
+    assert st.radius == max(st.subsample, round(8 / 2 * scale))
+    assert out[120, 20] == 1.0 and (snap_full_res(img, up, [Click(300, 5, True)], scale, fit_scale=fit)[5, 300] == 1.0)
 
 
 def test_the_predictor_snaps_a_large_photo_at_its_own_resolution(model):
