@@ -61,15 +61,17 @@ def test_synth_pairs_train_noc(tmp_path):
     assert summary["objects"] == 3 and 1 <= summary["noc@85"] <= 3
     assert len(summary["miou_per_click"]) == 3 and summary["refine"] is False
     assert summary["zoom_in"] == 400  # the annotator's default: zoom-in on the object from the second click
+    assert summary["max_size"] == 1024 and summary["net_size"] == 512  # the annotator's working and network sizes
     assert len(list(csv.DictReader((out / "per_object.csv").open()))) == 3
     assert cv2.imread(str(out / "miou_vs_clicks.png")) is not None
 
     r = ifcn("noc", "--voc-root", voc, "--split", "val", "--out", tmp_path / "nozoom", "--checkpoint",
              run / "best.pt", "--max-clicks", "3", "--limit", "3", "--device", "cpu", "--zoom-in", "320", "--no-brs",
-             "--no-snap", "--refine", "--refine-method", "grabcut")
+             "--no-snap", "--refine", "--refine-method", "grabcut", "--max-size", "256", "--net-size", "0")
     assert r.returncode == 0, r.stderr
     plain = json.loads((tmp_path / "nozoom" / "summary.json").read_text())
     assert plain["zoom_in"] == 320 and plain["brs"] is False and summary["brs"] is True
+    assert plain["max_size"] == 256 and plain["net_size"] is None  # 0: the network sees the working image
     assert plain["snap"] is False and summary["snap"] is True
     assert plain["full_res"] is False and summary["full_res"] is True  # the snap at the photo's resolution
     assert plain["refine"] is True and plain["refine_method"] == "grabcut" and plain["label"].endswith("+ GrabCut")
