@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -463,7 +462,7 @@ class Predictor:
 
     def _net_scale(self) -> float:
         """Working-image pixels per network pixel of a whole-image run: 1 unless `net_size` makes the network
-        see the working image reduced. Zoom-in's sizes are network pixels, so they are this many working ones."""
+        see the working image reduced. A zoomed crop is never reduced below that scale."""
         return self._work.shape[1] / self._net_input.shape[-1] if self._net_rgb is not None else 1.0
 
     def _zoom_pixels(self, roi: tuple[int, int, int, int], sw: int, sh: int) -> np.ndarray:
@@ -488,10 +487,9 @@ class Predictor:
         if self.zoom_in is None:
             return None
         prev = self._history.get(tuple(wc[:-1])) if len(wc) > self.zoom_in.skip_clicks else None
-        z, r = self.zoom_in, self._net_scale()
-        if r != 1.0:  # its sizes are the network's pixels
-            z = replace(z, min_crop=max(8, round(z.min_crop * r)), target=max(16, round(z.target * r)))
-        roi = zoom_roi(z, prev, wc, self._work.shape[:2], self._rois.get(tuple(wc[:-1])))
+        # its sizes are working-image pixels (the photo's, up to the working size) even when the network sees a
+        # reduced copy: a small object of a large photo is then enlarged from the photo's own pixels
+        roi = zoom_roi(self.zoom_in, prev, wc, self._work.shape[:2], self._rois.get(tuple(wc[:-1])))
         self._rois[tuple(wc)] = roi
         return roi
 

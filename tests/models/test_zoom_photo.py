@@ -85,15 +85,16 @@ def test_the_crop_of_the_photo_covers_the_same_place_as_the_working_crop(checkpo
     assert np.abs(from_photo - shifted).mean() > np.abs(from_photo - from_work).mean() * 1.5
 
 
-def test_zoom_in_sizes_are_network_pixels_when_the_network_sees_a_reduced_working_image(checkpoint):
-    """--net-size 256 on a 512-px working image: the network's whole-image scale is half the working one, so
-    zoom-in's smallest crop (200 px of the network's view) is 400 working px, enlarged 2x from that view."""
+def test_zoom_in_sizes_are_working_pixels_when_the_network_sees_a_reduced_working_image(checkpoint):
+    """--net-size 256 on a 512-px working image: zoom-in's smallest crop is still 200 working px (the photo's
+    pixels: a small object is enlarged from its own detail), the same crop and input as without the reduction,
+    while the whole image reaches the network at 256 px (MODEL_CARD, "Working size 1024")."""
     rng = np.random.default_rng(1)
     photo = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
     obj = np.zeros((512, 512), bool)
     obj[200:260, 220:280] = True  # 60 x 60 working px
     clicks = [Click(240, 230, True), Click(250, 240, True)]
-    sides = {}
+    crops = {}
     for net_size in (None, 256):
         p = Predictor.load(checkpoint, device="cpu", max_size=512, net_size=net_size, zoom_in=ZoomIn(), snap=None)
         p.set_image(photo)
@@ -101,17 +102,18 @@ def test_zoom_in_sizes_are_network_pixels_when_the_network_sees_a_reduced_workin
         p.predict(clicks[:1])
         p.predict(clicks)
         x0, y0, x1, y1 = p._rois[tuple(clicks)]
-        sides[net_size] = (x1 - x0, y1 - y0)
+        crops[net_size] = ((x1 - x0, y1 - y0), inputs[1])
         assert inputs[0].shape[-2:] == ((512, 512) if net_size is None else (256, 256))
         assert inputs[1].shape[-2:] == (416, 416)  # the zoom-in target, padded to a multiple of 32
-    assert sides == {None: (200, 200), 256: (400, 400)}
+    assert crops[None][0] == crops[256][0] == (200, 200)
+    assert torch.equal(crops[None][1], crops[256][1])
 
 
 def test_a_crop_larger_than_the_target_is_reduced_to_the_network_scale_not_run_at_the_working_one(checkpoint):
     rng = np.random.default_rng(2)
     photo = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
     obj = np.zeros((512, 512), bool)
-    obj[100:420, 100:420] = True  # 320 px: a crop of 448 working px, 224 of the network's
+    obj[100:420, 100:420] = True  # 320 px: a crop of 448 working px, 224 px of the network's whole-image scale
     p = Predictor.load(checkpoint, device="cpu", max_size=512, net_size=256, zoom_in=ZoomIn(target=160), snap=None)
     p.set_image(photo)
     inputs = _record_inputs(p, obj)
