@@ -35,7 +35,9 @@ reliability-table: $(STAMP)
 # (engines and peer networks, random weights) is installed here only.
 # The real-photo quality section runs in a process of its own: after refine_cost (an OpenVINO engine compiled in
 # the foreground) it died with SIGSEGV in the same process (2026-12-04), losing the whole run.
-BENCH_SECTIONS = latency latency_real refine_cost optim gui pairs noc train
+# BENCH_SECTIONS is every section but quality: run_all refuses an --only of unmarked sections that would
+# rewrite RESULTS.md without the rest (switch was missing here, so make bench dropped its numbers).
+BENCH_SECTIONS = latency latency_real refine_cost optim gui switch pairs noc train
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.run_all --only $(BENCH_SECTIONS) $(if $(BENCH_DATA),--bench-data "$(BENCH_DATA)")

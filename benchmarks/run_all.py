@@ -2,7 +2,7 @@
 
     python -m benchmarks.run_all                  # everything (< 15 min on 2 cores)
     BENCH_QUICK=1 python -m benchmarks.run_all    # few repetitions, for developing the scripts
-    python -m benchmarks.run_all --only latency gui --out /tmp/r.md
+    python -m benchmarks.run_all --only latency gui --out /tmp/r.md       # other sections: --out (RESULTS.md is whole)
     python -m benchmarks.run_all --bench-data ../shared/data/bench   # also the real-photo quality (hours)
     python -m benchmarks.run_all --only quality --bench-data ../shared/data/bench
     python -m benchmarks.run_all --only latency_real [--bench-data DIR]   # replaces its block of RESULTS.md
@@ -149,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(e))
     limit = limit or None  # 0 = every object
     names = list(args.only or BENCHMARKS)
+    partial = [n for n in names if n not in SPLICED and n != "quality"]
+    if args.only and partial and not set(names) >= set(BENCHMARKS) - {"quality"} and args.out is None \
+            and RESULTS.is_file():
+        # those sections are not between markers: RESULTS.md would be rewritten without every section not run
+        ap.error(f"--only {' '.join(partial)} would rewrite {RESULTS.name} without the sections it does not run; "
+                 f"give --out FILE, run them all (no --only, or every one but quality), or only spliced ones "
+                 f"({', '.join(SPLICED)}, quality)")
     if "quality" in names and not args.bench_data:
         if args.only:
             ap.error("--only quality needs the benchmark data: --bench-data DIR or BENCH_DATA=DIR")

@@ -61,3 +61,28 @@ def test_isolate_runs_each_section_in_a_fresh_interpreter_and_a_crash_loses_only
     assert sec.notes == ["{'data': 'd'}"]
     dead = run_all._run_isolated("y", runner=_segfault)
     assert dead.title == "y: FAILED" and "ended without a result" in dead.notes[0]
+
+
+def test_only_of_sections_outside_markers_refuses_to_rewrite_results_without_the_others(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """`--only latency switch` would render RESULTS.md from the sections it ran alone (latency sits between no
+    markers), dropping every other one: refused with a message, the file untouched; --out FILE, the whole list
+    without quality, or spliced ones alone still run."""
+    import pytest
+
+    results = tmp_path / "RESULTS.md"
+    monkeypatch.setattr(run_all, "RESULTS", results)
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    results.write_text(run_all.render([Section("Other benchmark")], {"date": "today"}, 1.0))
+    before = results.read_text()
+    ran = []
+    monkeypatch.setattr(run_all, "_run_one", lambda name, **kw: ran.append(name) or Section(f"{name} ran"))
+    with pytest.raises(SystemExit) as e:
+        run_all.main(["--only", "latency", "switch"])
+    assert e.value.code == 2 and "--out" in capsys.readouterr().err
+    assert results.read_text() == before and ran == []
+    assert run_all.main(["--only", "latency", "--out", str(tmp_path / "r.md")]) == 0
+    assert ran == ["latency"] and results.read_text() == before
+    every = [n for n in run_all.BENCHMARKS if n != "quality"]
+    assert run_all.main(["--only", *every]) == 0
+    assert "## latency ran" in results.read_text() and "## Other benchmark" not in results.read_text()
