@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                          "with the output folder (OUT/classes.json)")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model, else GrabCut)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="device for the model")
-    parser.add_argument("--max-size", type=int, help="longest side of the working copy masks are made at (default 1024)")
+    parser.add_argument("--max-size", type=int,
+                        help="longest side of the working copy masks are made at (default 1024)")
     parser.add_argument("--settings", help="keep settings in this INI file instead of the user's settings")
     parser.add_argument("--screenshot", help=argparse.SUPPRESS)   # save a picture of the window, then quit
     parser.add_argument("--quit-after", type=int, help=argparse.SUPPRESS)  # milliseconds, for smoke tests

@@ -107,8 +107,8 @@ class ModelMixin:
 
     def _ask_max_size(self) -> None:
         text = dialogs.ask_text(self, "Maximum inference size",
-                                "Longest side (pixels) of the working copy masks are made at (64–4096; larger: finer masks on big "
-                                "photos, slower clicks):",
+                                "Longest side (pixels) of the working copy masks are made at (64–4096; "
+                                "larger: finer masks on big photos, slower clicks):",
                                 str(self.settings.max_size))
         if text is None:
             return

@@ -30,7 +30,8 @@ from models.fcn import IFCN, padded_size
 from models.fold import fold_batchnorm
 from models.inputs import extra_channels, normalize_rgb
 from models.refiner import refine as learned_refine
-from models.regions import DEFAULT_MAX_SIZE, DEFAULT_NET_SIZE, despeckle, fit_longest, reaches_cut_edge, scaled_clicks
+from models.regions import (DEFAULT_MAX_SIZE, DEFAULT_NET_SIZE, despeckle, fit_longest, reaches_cut_edge,
+                            scaled_clicks)
 from models.spec import ModelSpec
 from models.threads import limit_blas_threads
 from models.zoom import ZoomIn, zoom_roi

@@ -18,8 +18,9 @@ DEFAULT_MAX_SIZE = 1024
 #: The network's input's longest side for a whole-image run, when smaller than the working image's: the network
 #: runs on the working image reduced to it (the scale the default model was trained at, `--base-size 512`) and
 #: its probability is scaled back up; zoom-in's crops (sizes in working pixels) come from the photo itself and
-#: are never reduced below that scale. None: the network sees the working image. A photo up to 512 px is the working image and the network's
-#: input alike; a larger one gains its detail where the masks are made (MODEL_CARD, "Working size 1024").
+#: are never reduced below that scale. None: the network sees the working image. A photo up to 512 px is the
+#: working image and the network's input alike; a larger one gains its detail where the masks are made
+#: (MODEL_CARD, "Working size 1024").
 DEFAULT_NET_SIZE: int | None = 512
 
 

@@ -23,11 +23,11 @@ class ZoomIn:
     square crop around the object — the previous prediction and the positive clicks, its box's longer
     side grown by `expansion` and at least `min_crop` px, moved inside the image — upscaled to `target` px
     (never reduced below the network's whole-image view, `Predictor.net_size`). The sizes are working-image
-    pixels; the crop's pixels come from the photo itself (`Predictor._zoom_pixels`). Square, so that the network always sees the same input
-    size (an inference engine compiles one graph per size). Small objects get the network's full resolution; the
-    prediction outside the crop is background. The defaults are RITM's (target 400, crop at least 200 px,
-    expansion 1.4, crop kept at box IoU 0.5), chosen over the earlier 320 / 40 px / a new crop every click on
-    the held-out training photos (MODEL_CARD, "Zoom-in on by default")."""
+    pixels; the crop's pixels come from the photo itself (`Predictor._zoom_pixels`). Square, so that the network
+    always sees the same input size (an inference engine compiles one graph per size). Small objects get the
+    network's full resolution; the prediction outside the crop is background. The defaults are RITM's (target
+    400, crop at least 200 px, expansion 1.4, crop kept at box IoU 0.5), chosen over the earlier 320 / 40 px / a
+    new crop every click on the held-out training photos (MODEL_CARD, "Zoom-in on by default")."""
 
     target: int = 400
     expansion: float = 1.4
