@@ -293,6 +293,7 @@ class Canvas(QGraphicsView):
         if not self._inside(x, y):
             event.accept()
             return
+        self.cursorMoved.emit(int(x), int(y))  # the status bar names the clicked pixel even without a move before
         if self.mode == MODE_CLICK and btn in (Qt.LeftButton, Qt.RightButton):
             self.clicked.emit(float(math.floor(x)), float(math.floor(y)), btn == Qt.LeftButton)
         elif (self.mode in (MODE_BRUSH, MODE_ERASER) and btn == Qt.LeftButton) or \

@@ -37,6 +37,7 @@ def test_left_click_adds_positive_click_and_mask_appears(make_window, image_fold
     assert not w.canvas.overlay_visible()
     click(qtbot, w, 60, 45)
     assert w.state.current.clicks == (Click(60, 45, True),)
+    assert w._pos_label.text() == "x 60, y 45"  # the clicked pixel, with no mouse move before the press
     settle(w)
     m = w.current_mask()
     assert m is not None and m[45, 60] and m.sum() > 100
