@@ -204,8 +204,8 @@ def big_image(sec: Section, p: Predictor) -> None:
          f"{first.p95:.1f}", first.n],
         ["… set_image (INTER_AREA downscale, normalise)", f"{split['set_image'].median:.1f}",
          f"{split['set_image'].p95:.1f}", split['set_image'].n],
-        ["… predict (network at 512×384, snap at 1024×768, upscale to 12 Mpx, snap at 12 Mpx, clip)", f"{split['predict'].median:.1f}",
-         f"{split['predict'].p95:.1f}", split['predict'].n],
+        ["… predict (network at 512×384, snap at 1024×768, upscale to 12 Mpx, snap at 12 Mpx, clip)",
+         f"{split['predict'].median:.1f}", f"{split['predict'].p95:.1f}", split['predict'].n],
         ["… … of which the snap at the photo's resolution (`edge_snap.snap_full_res`)",
          f"{np.median(snap_ms):.1f}", f"{np.percentile(snap_ms, 95):.1f}", snap_ms.size],
     ])

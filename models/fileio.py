@@ -272,7 +272,8 @@ def image_shape(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[
     alone; ImageReadError as read_image raises it for a file that is not an image or too large."""
     with _open(Path(path), max_pixels) as im:
         w, h = im.size
-    return (w, h) if exif_orientation(path) in (5, 6, 7, 8) else (h, w)  # a quarter turn swaps the sides
+        turned = _orientation(im) in (5, 6, 7, 8)  # a quarter turn swaps the sides
+    return (w, h) if turned else (h, w)
 
 
 def exif_orientation(path: str | os.PathLike) -> int:
@@ -283,8 +284,16 @@ def exif_orientation(path: str | os.PathLike) -> int:
     """
     try:
         with Image.open(path) as im:
-            value = im.getexif().get(0x0112, 1)
+            return _orientation(im)
     except Exception:  # PIL raises many types for garbage; read_image reports those
+        return 1
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag of an open image (1 when absent, out of range or unreadable)."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a corrupt EXIF block: read as upright, as exif_orientation always did
         return 1
     return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
 

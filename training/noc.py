@@ -396,9 +396,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"the working image's longest side: masks are snapped and refined at this size "
                              f"(default {DEFAULT_MAX_SIZE}, as the annotator)")
     parser.add_argument("--net-size", type=int, default=DEFAULT_NET_SIZE, metavar="PX",
-                        help="the network sees the working image reduced to this longest side (zoom-in's sizes are "
-                             f"its pixels; default {DEFAULT_NET_SIZE}, the scale the default model was trained at); "
-                             "0 = the network sees the --max-size image")
+                        help="the network sees the working image reduced to this longest side (zoom-in's crops "
+                             f"are never reduced below it; default {DEFAULT_NET_SIZE}, the scale the default model "
+                             "was trained at); 0 = the network sees the --max-size image")
     parser.add_argument("--zoom-in", type=int, default=ZOOM_TARGET, metavar="PX",
                         help="from the second click on, run the network on a crop around the object "
                              f"enlarged to PX (RITM's zoom-in; default {ZOOM_TARGET}, the annotator's Zoom In "
