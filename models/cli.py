@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train-refiner": ("training.refiner_train", "train the learned refiner on `ifcn refiner-pack` states"),
     "export": ("training.export", "make a shippable model file from a training checkpoint"),
     "average": ("training.average", "one checkpoint whose weights are the mean of several (a model soup)"),
+    "compare": ("training.noc_compare", "two NoC runs of the same objects compared object by object (paired)"),
     "info": ("models.info", "versions, device and the models found"),
 }
 

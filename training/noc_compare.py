@@ -1,0 +1,207 @@
+"""`ifcn compare BASELINE CANDIDATE`: two NoC runs of the same objects, compared object by object.
+
+Two models (or two inference settings) measured on a few hundred objects differ by a few tenths of a click per
+object, about what one object more or less failing moves a set's mean. Paired per object (the candidate's NoC
+minus the baseline's on the same object), the noise of which objects are hard cancels out: the mean difference
+and its standard error say whether a change is a gain or a tie. This is how every default model and inference
+setting of this project was chosen (resources/weights/MODEL_CARD.md: "NoC@90 against v4, per object (paired)").
+
+Each argument is a folder written by `ifcn noc --out` (holding `per_object.csv`) or a folder of such folders, e.g.
+one per source (`runs/eval/TAG/<source>`) or the quality runs of `make bench`; the sets are matched by their path
+below the two folders, the objects by (image, object).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.errors import IFCNError
+
+#: A difference this many standard errors from zero or more is reported as a gain or a loss, else a tie.
+SIGNIFICANT_SE = 2.0
+#: Settings of a run that must agree for its NoC to be comparable (summary.json).
+PROTOCOL_KEYS = ("max_clicks", "split")
+
+
+@dataclass
+class Paired:
+    """Per-object NoC pairs (baseline, candidate) of one set, or of all sets together, and which objects failed
+    the target in each run."""
+
+    name: str
+    pairs: list[tuple[float, float]] = field(default_factory=list)
+    fails: list[tuple[bool, bool]] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.pairs)
+
+    def mean(self, which: int) -> float:
+        """Mean NoC of the baseline (0) or the candidate (1)."""
+        return sum(p[which] for p in self.pairs) / self.n
+
+    @property
+    def diff(self) -> float:
+        """Mean of candidate - baseline (negative: the candidate needs fewer clicks)."""
+        return sum(b - a for a, b in self.pairs) / self.n
+
+    @property
+    def se(self) -> float:
+        """Standard error of `diff` (0 for a single object)."""
+        if self.n < 2:
+            return 0.0
+        d = [b - a for a, b in self.pairs]
+        m = sum(d) / self.n
+        return math.sqrt(sum((x - m) ** 2 for x in d) / (self.n - 1) / self.n)
+
+    def counts(self) -> tuple[int, int, int]:
+        """Objects (better, worse, same) for the candidate."""
+        better = sum(b < a for a, b in self.pairs)
+        worse = sum(b > a for a, b in self.pairs)
+        return better, worse, self.n - better - worse
+
+    def failed(self, which: int) -> int:
+        """Objects that never reached the target in the baseline (0) or the candidate (1)."""
+        return sum(f[which] for f in self.fails)
+
+    def verdict(self) -> str:
+        """'gain', 'loss' or 'tie' for the candidate: a gain or a loss when the difference is SIGNIFICANT_SE
+        standard errors from zero or more."""
+        if self.se == 0.0:
+            return "tie" if self.diff == 0 else ("gain" if self.diff < 0 else "loss")
+        z = self.diff / self.se
+        return "gain" if z <= -SIGNIFICANT_SE else "loss" if z >= SIGNIFICANT_SE else "tie"
+
+
+def find_runs(root: Path) -> dict[str, Path]:
+    """The NoC runs under `root`: {path below root ('.' for root itself): folder holding per_object.csv}."""
+    if not root.is_dir():
+        raise IFCNError(f"{root}: no such folder (give a folder written by `ifcn noc --out`).")
+    runs = {p.parent.relative_to(root).as_posix(): p.parent for p in sorted(root.rglob("per_object.csv"))}
+    if not runs:
+        raise IFCNError(f"{root}: holds no per_object.csv (give a folder written by `ifcn noc --out`, "
+                        "or a folder of such folders).")
+    return runs
+
+
+def read_noc(folder: Path, target: int) -> dict[tuple[str, str], tuple[float, bool]]:
+    """{(image, object): (NoC, failed)} of one run's per_object.csv at `target` per cent."""
+    column, failed = f"noc@{target}", f"failed@{target}"
+    path = folder / "per_object.csv"
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise IFCNError(f"{path}: cannot be read ({e}).") from None
+    if rows and column not in rows[0]:
+        have = ", ".join(k for k in rows[0] if k and k.startswith("noc@")) or "none"
+        raise IFCNError(f"{path}: has no {column} column (it has: {have}).")
+    out = {}
+    for i, r in enumerate(rows, start=2):
+        try:
+            noc = float(r[column])
+            if not math.isfinite(noc):
+                raise ValueError(noc)
+            out[(r["image"], r["object"])] = (noc, (r.get(failed) or "0").strip() not in ("0", ""))
+        except (KeyError, TypeError, ValueError):
+            raise IFCNError(f"{path}, line {i}: not a NoC row ({column} = {r.get(column)!r}).") from None
+    return out
+
+
+def _protocol(folder: Path) -> dict:
+    """The run's settings that must match (from its summary.json; empty when it has none)."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: summary.get(k) for k in PROTOCOL_KEYS} if isinstance(summary, dict) else {}
+
+
+def compare(baseline: Path, candidate: Path, target: int = 90) -> tuple[list[Paired], list[str]]:
+    """Per-set `Paired` results (the last one: all sets together when there are several) and notes on what was
+    left out (sets or objects found on one side only). Two folders of one run each are compared whatever their
+    names."""
+    a_runs, b_runs = find_runs(baseline), find_runs(candidate)
+    if len(a_runs) == 1 and len(b_runs) == 1:
+        (ka, fa), (kb, fb) = next(iter(a_runs.items())), next(iter(b_runs.items()))
+        name = ka if ka != "." else kb if kb != "." else baseline.name
+        a_runs, b_runs = {name: fa}, {name: fb}
+    common = [k for k in a_runs if k in b_runs]
+    if not common:
+        raise IFCNError(f"{baseline} and {candidate} hold no set in common (sets: {', '.join(a_runs)} against "
+                        f"{', '.join(b_runs)}).")
+    notes = [f"set {k} only in {'the baseline' if k in a_runs else 'the candidate'}: left out"
+             for k in sorted(set(a_runs) ^ set(b_runs))]
+    sets, every = [], Paired("all")
+    for key in common:
+        pa, pb = _protocol(a_runs[key]), _protocol(b_runs[key])
+        clash = [k for k in PROTOCOL_KEYS if k in pa and k in pb and pa[k] != pb[k]]
+        if clash:
+            raise IFCNError(f"set {key}: the runs differ in {', '.join(f'{k} ({pa[k]} / {pb[k]})' for k in clash)}; "
+                            "their NoC cannot be compared.")
+        a, b = read_noc(a_runs[key], target), read_noc(b_runs[key], target)
+        both = [k for k in a if k in b]
+        if len(both) < max(len(a), len(b)):
+            notes.append(f"set {key}: {len(both)} objects in both runs ({len(a)} / {len(b)}); the others left out")
+        if not both:
+            continue
+        paired = Paired(key, [(a[k][0], b[k][0]) for k in both], [(a[k][1], b[k][1]) for k in both])
+        sets.append(paired)
+        every.pairs += paired.pairs
+        every.fails += paired.fails
+    if not every.pairs:
+        raise IFCNError(f"{baseline} and {candidate} have no object in common.")
+    return sets + ([every] if len(sets) > 1 else []), notes
+
+
+def format_report(results: list[Paired], target: int, notes: list[str]) -> str:
+    """The comparison as a text table and a closing sentence."""
+    head = ["set", "objects", f"NoC@{target} baseline", "candidate", "difference (se)", "better / worse / same",
+            "failed baseline / candidate", "verdict"]
+    rows = []
+    for r in results:
+        better, worse, same = r.counts()
+        rows.append([r.name, str(r.n), f"{r.mean(0):.2f}", f"{r.mean(1):.2f}", f"{r.diff:+.3f} ({r.se:.3f})",
+                     f"{better} / {worse} / {same}", f"{r.failed(0)} / {r.failed(1)}", r.verdict()])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    total = results[-1]
+    word = {"gain": "fewer", "loss": "more"}.get(total.verdict())
+    if word is None and total.se == 0.0:
+        lines.append(f"\nA tie at {target} %: every object needs as many clicks in both runs.")
+    elif word is None:
+        lines.append(f"\nA tie at {target} %: {total.diff:+.3f} clicks per object is within "
+                     f"{SIGNIFICANT_SE:g} standard errors ({total.se:.3f}) of no difference.")
+    else:
+        z = f"{abs(total.diff) / total.se:.1f} standard errors" if total.se else "every object alike"
+        lines.append(f"\nThe candidate needs {abs(total.diff):.3f} {word} clicks per object at {target} % "
+                     f"({z}, {total.n} objects).")
+    lines += notes
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`ifcn compare BASELINE CANDIDATE [--target 90] [--json]`."""
+    parser.add_argument("baseline", type=Path, help="`ifcn noc --out` folder (or a folder of them): the reference")
+    parser.add_argument("candidate", type=Path, help="the same for the model or setting to judge")
+    parser.add_argument("--target", type=int, default=90, metavar="PCT",
+                        help="the NoC target in per cent, a column of the runs (default 90)")
+    parser.add_argument("--json", action="store_true", help="print the numbers as JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `ifcn compare`."""
+    results, notes = compare(args.baseline, args.candidate, args.target)
+    if args.json:
+        out = [{"set": r.name, "objects": r.n, "baseline": round(r.mean(0), 4), "candidate": round(r.mean(1), 4),
+                "difference": round(r.diff, 4), "se": round(r.se, 4), "better_worse_same": list(r.counts()),
+                "failed": [r.failed(0), r.failed(1)], "verdict": r.verdict()} for r in results]
+        print(json.dumps({"target": args.target, "sets": out, "notes": notes}, indent=1))
+    else:
+        print(format_report(results, args.target, notes))
+    return 0
