@@ -6,7 +6,9 @@ devkit, or a benchmark folder (`images/` + `masks/`). One or two models (widgets
 the shipped default, another checkpoint, the GrabCut baseline), with and/or without refinement;
 each combination is one `ifcn noc --progress-json` child whose `object` events fill the mIoU-vs-clicks
 curves live. When a model was trained on some of the measured images (annotator.trained_on) the dialog
-says so before and after the run. At the end the results folder holds each run's own files
+says so before and after the run. Each run of the second model is compared with the first model's run object by object (`ifcn compare`: the mean
+NoC@90 difference, its standard error and a verdict; the table's last column). At the end the results folder holds
+each run's own files
 (summary.json, per_object.csv, miou_vs_clicks.png in a subfolder) plus the combined summary.csv,
 summary.json and miou_vs_clicks.png.
 """
@@ -24,14 +26,16 @@ from PyQt5.QtWidgets import (QAbstractItemView, QDialog, QFormLayout, QGroupBox,
 
 from annotator import data_folders, trained_on
 from annotator.child_process import ChildProcess, ifcn_command
-from annotator.noc_results import NocRun, plan_runs, summaries, write_summaries
+from annotator.noc_results import (PAIRED_TARGET, NocRun, baseline_of, compare_runs, paired_text, plan_runs,
+                                   summaries, write_summaries)
 from annotator.widgets import dialogs
 from annotator.widgets.noc_models import NocModels
 from annotator.widgets.noc_sources import NocSources, browse_row, row
 from annotator.widgets.process_panes import device_combo, error_box, fit_to_screen, log_view, make_plot
 
 COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75)]
-TABLE_COLUMNS = ("run", "objects", "NoC@85", "NoC@90", "failed@85", "failed@90", "mIoU@1", "mIoU@5")
+TABLE_COLUMNS = ("run", "objects", "NoC@85", "NoC@90", "failed@85", "failed@90", "mIoU@1", "mIoU@5",
+                 "vs model 1")
 DEFAULT_SIZE = (1180, 700)  # less on a smaller screen
 
 
@@ -125,6 +129,11 @@ class NocDialog(QDialog):
         for c in range(1, len(TABLE_COLUMNS)):
             self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
         self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeaderItem(len(TABLE_COLUMNS) - 1).setToolTip(
+            f"Each run of model 2 against model 1's run with the same refinement, object by object: the mean "
+            f"difference of their NoC@{PAIRED_TARGET} (negative: fewer clicks) ± its standard error, and whether that is a "
+            "gain, a loss or a tie (within 2 standard errors). The table's means alone cannot tell a real "
+            "difference from which objects happened to be hard.")
         self._fit_table()
         rl.addWidget(self.table)
         self.error_box = error_box(100)
@@ -342,8 +351,10 @@ class NocDialog(QDialog):
 
     def _fit_table(self) -> None:
         rows = max(2, self.table.rowCount())
+        # room for a horizontal scroll bar too: on a narrow screen it would cover the last row
         self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height()
-                                  + rows * self.table.verticalHeader().defaultSectionSize() + 4)
+                                  + rows * self.table.verticalHeader().defaultSectionSize() + 4
+                                  + self.table.horizontalScrollBar().sizeHint().height())
 
     def _draw(self, run: NocRun) -> None:
         i = self.runs.index(run)
@@ -364,9 +375,11 @@ class NocDialog(QDialog):
                  str(len(run.ious)), fmt(e.get("noc@85")), fmt(e.get("noc@90")), fmt(e.get("failed@85")),
                  fmt(e.get("failed@90")), fmt(curve[0] if curve else None),
                  fmt(curve[4] if len(curve) >= 5 else None)]
+        paired, paired_tip = paired_text(run)
+        cells.append(paired)
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            item.setToolTip(text)
+            item.setToolTip(paired_tip if c == len(cells) - 1 else text)
             if c:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.table.setItem(row, c, item)
@@ -385,6 +398,9 @@ class NocDialog(QDialog):
             return
         if code == 0:
             run.status = "done"
+            base = baseline_of(self.runs, run)
+            if base is not None and base.status == "done":
+                compare_runs(base, run)  # a fraction of a second: two CSVs read by `ifcn compare`
             self._set_row(self.runs.index(run), run)
             self._next()
         elif self.status == "stopped":

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ import numpy as np
 from models.fileio import atomic_write_text
 
 SUMMARY_KEYS = ("label", "checkpoint", "refine", "objects", "noc@85", "noc@90", "failed@85", "failed@90")
+#: The target of the paired comparison with the first model (`ifcn compare`), in per cent.
+PAIRED_TARGET = 90
 
 
 @dataclass
@@ -25,6 +29,10 @@ class NocRun:
     checkpoint: str | None  # None = the default model, "grabcut" = classical baseline
     refine: bool
     out: Path
+    model: str = ""  # the model's label (runs of one model differ in refinement)
+    #: `ifcn compare --json`'s numbers against the first model's run with the same refinement, or why there are none
+    paired: dict[str, Any] | None = None
+    paired_error: str = ""
     ious: list[list[float]] = field(default_factory=list)
     images_total: int = 0
     images_seen: set = field(default_factory=set)
@@ -56,11 +64,47 @@ def plan_runs(models: list[tuple[str, str | None]], refines: tuple[bool, ...], o
             full = f"{label} + {refine_label}" if refine else label
             if any(r.label == full for r in runs):
                 continue
-            runs.append(NocRun(full, ckpt, refine, out / f"{len(runs) + 1}_{slug(full)}"))
+            runs.append(NocRun(full, ckpt, refine, out / f"{len(runs) + 1}_{slug(full)}", model=label))
     if not runs:
         raise ValueError("Nothing to run: with refinement only, the GrabCut baseline has no refined "
                          "variant. Choose 'without refinement' or 'both'.")
     return runs
+
+
+def baseline_of(runs: list[NocRun], run: NocRun) -> NocRun | None:
+    """The run `run` is compared with: the first model's run with the same refinement (None for the first
+    model's own runs, or when it has none)."""
+    if not runs or run.model == runs[0].model:
+        return None
+    return next((r for r in runs if r.model == runs[0].model and r.refine == run.refine), None)
+
+
+def compare_runs(base: NocRun, run: NocRun, target: int = PAIRED_TARGET, timeout: float = 60.0) -> None:
+    """Fill `run.paired` with `ifcn compare base run --json` (the per-object NoC difference at `target`, its
+    standard error and verdict; the CLI is the one implementation of it), or `run.paired_error` with why not."""
+    argv = [sys.executable, "-m", "models.cli", "compare", str(base.out), str(run.out), "--json",
+            "--target", str(target)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise ValueError((done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1])
+        data = json.loads(done.stdout)
+        run.paired, run.paired_error = dict(data["sets"][-1], target=target), ""
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError, TypeError) as e:
+        run.paired, run.paired_error = None, str(e).removeprefix("error: ") or type(e).__name__
+
+
+def paired_text(run: NocRun) -> tuple[str, str]:
+    """(cell text, tooltip) of `run`'s comparison with model 1: '-0.32 ± 0.10 (gain)'; '–' without one."""
+    p = run.paired
+    if p is None:
+        return "–", run.paired_error or "Model 1's runs are the reference of this column."
+    better, worse, same = p["better_worse_same"]
+    tip = (f"Paired over the {p['objects']} objects both runs measured: this run's NoC@{p['target']} minus "
+           f"model 1's on the same object, mean {p['difference']:+.3f} (negative: fewer clicks), standard error "
+           f"{p['se']:.3f}; {better} objects better, {worse} worse, {same} the same. A gain or a loss at 2 standard "
+           "errors or more, else a tie (`ifcn compare`).")
+    return f"{p['difference']:+.2f} ± {p['se']:.2f} ({p['verdict']})", tip
 
 
 def summaries(runs: list[NocRun], max_clicks: int, note: str = "") -> list[dict[str, Any]]:
@@ -74,7 +118,8 @@ def summaries(runs: list[NocRun], max_clicks: int, note: str = "") -> list[dict[
         row = {"label": r.label, "checkpoint": r.checkpoint or "default", "refine": r.refine,
                "objects": e.get("objects", len(r.ious)), "noc@85": e.get("noc@85"),
                "noc@90": e.get("noc@90"), "failed@85": e.get("failed@85"), "failed@90": e.get("failed@90"),
-               "miou_per_click": e.get("miou_per_click") or r.curve(max_clicks), "folder": str(r.out)}
+               "miou_per_click": e.get("miou_per_click") or r.curve(max_clicks), "folder": str(r.out),
+               "vs_first": r.paired}
         if note:
             row["note"] = note
         out.append(row)
@@ -86,8 +131,11 @@ def write_summaries(folder: Path, rows: list[dict[str, Any]], max_clicks: int) -
     atomic_write_text(folder / "summary.json", json.dumps(rows, indent=2) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(list(SUMMARY_KEYS) + [f"miou_{i + 1}" for i in range(max_clicks)])
+    paired = [f"vs_first_noc@{PAIRED_TARGET}", "vs_first_se", "vs_first_verdict"]
+    w.writerow(list(SUMMARY_KEYS) + paired + [f"miou_{i + 1}" for i in range(max_clicks)])
     for r in rows:
-        w.writerow([r[k] for k in SUMMARY_KEYS] + [f"{v:.5f}" for v in r["miou_per_click"]])
+        p = r.get("vs_first") or {}
+        w.writerow([r[k] for k in SUMMARY_KEYS] + [p.get("difference", ""), p.get("se", ""), p.get("verdict", "")]
+                   + [f"{v:.5f}" for v in r["miou_per_click"]])
     atomic_write_text(folder / "summary.csv", buf.getvalue())
     return [folder / "summary.json", folder / "summary.csv"]

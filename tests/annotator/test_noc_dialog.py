@@ -81,10 +81,20 @@ def test_two_models_curves_table_and_files(setup, qtbot, tmp_path):
         assert list(xs) == [1, 2, 3] and np.allclose(ys, run.end["miou_per_click"], atol=1e-4)
         for name in ("summary.json", "per_object.csv", "miou_vs_clicks.png"):
             assert (run.out / name).is_file(), name  # the child's own files
+    # the second model against the first, object by object (`ifcn compare`)
+    last = dlg.table.columnCount() - 1
+    assert dlg.table.item(0, last).text() == "–"
+    paired = dlg.runs[1].paired
+    assert paired is not None and paired["objects"] == 4 and paired["target"] == 90, dlg.runs[1].paired_error
+    assert dlg.table.item(1, last).text() == f"{paired['difference']:+.2f} ± {paired['se']:.2f} ({paired['verdict']})"
+    assert paired["difference"] == pytest.approx(dlg.runs[1].end["noc@90"] - dlg.runs[0].end["noc@90"], abs=1e-3)
+    assert "4 objects both runs measured" in dlg.table.item(1, last).toolTip()
     rows = json.loads((results / "summary.json").read_text())
     assert [r["label"] for r in rows] == ["current (model.pt)", "GrabCut baseline"]
+    assert rows[0]["vs_first"] is None and rows[1]["vs_first"]["difference"] == paired["difference"]
     table = list(csv.DictReader((results / "summary.csv").open()))
     assert len(table) == 2 and table[1]["checkpoint"] == "grabcut" and "miou_3" in table[0]
+    assert table[0]["vs_first_noc@90"] == "" and float(table[1]["vs_first_noc@90"]) == paired["difference"]
     png = cv2.imread(str(results / "miou_vs_clicks.png"))
     assert png is not None and png.shape[0] > 100
     assert str(results) in dlg.status_label.text()
