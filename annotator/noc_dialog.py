@@ -6,11 +6,10 @@ devkit, or a benchmark folder (`images/` + `masks/`). One or two models (widgets
 the shipped default, another checkpoint, the GrabCut baseline), with and/or without refinement;
 each combination is one `ifcn noc --progress-json` child whose `object` events fill the mIoU-vs-clicks
 curves live. When a model was trained on some of the measured images (annotator.trained_on) the dialog
-says so before and after the run. Each run of the second model is compared with the first model's run object by object (`ifcn compare`: the mean
-NoC@90 difference, its standard error and a verdict; the table's last column). At the end the results folder holds
-each run's own files
-(summary.json, per_object.csv, miou_vs_clicks.png in a subfolder) plus the combined summary.csv,
-summary.json and miou_vs_clicks.png.
+says so before and after the run. Each run of model 2 is compared with model 1's run of the same refinement
+object by object (`ifcn compare`: the mean NoC@90 difference, its standard error and a verdict; the table's last
+column). At the end the results folder holds each run's own files (summary.json, per_object.csv,
+miou_vs_clicks.png in a subfolder) plus the combined summary.csv, summary.json and miou_vs_clicks.png.
 """
 from __future__ import annotations
 
@@ -26,8 +25,8 @@ from PyQt5.QtWidgets import (QAbstractItemView, QDialog, QFormLayout, QGroupBox,
 
 from annotator import data_folders, trained_on
 from annotator.child_process import ChildProcess, ifcn_command
-from annotator.noc_results import (PAIRED_TARGET, NocRun, baseline_of, compare_runs, paired_text, plan_runs,
-                                   summaries, write_summaries)
+from annotator.noc_results import (PAIRED_TARGET, NocRun, compare_with_first, paired_text, plan_runs, summaries,
+                                   write_summaries)
 from annotator.widgets import dialogs
 from annotator.widgets.noc_models import NocModels
 from annotator.widgets.noc_sources import NocSources, browse_row, row
@@ -131,8 +130,8 @@ class NocDialog(QDialog):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeaderItem(len(TABLE_COLUMNS) - 1).setToolTip(
             f"Each run of model 2 against model 1's run with the same refinement, object by object: the mean "
-            f"difference of their NoC@{PAIRED_TARGET} (negative: fewer clicks) ± its standard error, and whether that is a "
-            "gain, a loss or a tie (within 2 standard errors). The table's means alone cannot tell a real "
+            f"difference of their NoC@{PAIRED_TARGET} (negative: fewer clicks) ± its standard error, and whether "
+            "that is a gain, a loss or a tie (within 2 standard errors). The table's means alone cannot tell a real "
             "difference from which objects happened to be hard.")
         self._fit_table()
         rl.addWidget(self.table)
@@ -398,9 +397,7 @@ class NocDialog(QDialog):
             return
         if code == 0:
             run.status = "done"
-            base = baseline_of(self.runs, run)
-            if base is not None and base.status == "done":
-                compare_runs(base, run)  # a fraction of a second: two CSVs read by `ifcn compare`
+            compare_with_first(self.runs, run)  # a fraction of a second: two CSVs read by `ifcn compare`
             self._set_row(self.runs.index(run), run)
             self._next()
         elif self.status == "stopped":

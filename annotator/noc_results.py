@@ -79,7 +79,21 @@ def baseline_of(runs: list[NocRun], run: NocRun) -> NocRun | None:
     return next((r for r in runs if r.model == runs[0].model and r.refine == run.refine), None)
 
 
-def compare_runs(base: NocRun, run: NocRun, target: int = PAIRED_TARGET, timeout: float = 60.0) -> None:
+def compare_with_first(runs: list[NocRun], run: NocRun) -> None:
+    """Compare the finished `run` of model 2 with model 1's run of its refinement (`compare_runs`), or say in
+    `run.paired_error` why it cannot be; model 1's own runs are left as they are."""
+    if not runs or run.model == runs[0].model:
+        return
+    base = baseline_of(runs, run)
+    if base is None:
+        run.paired_error = "Model 1 has no run with this refinement to compare with."
+    elif base.status != "done":
+        run.paired_error = f"Model 1's run of this refinement did not finish ({base.status})."
+    else:
+        compare_runs(base, run)
+
+
+def compare_runs(base: NocRun, run: NocRun, target: int = PAIRED_TARGET, timeout: float = 20.0) -> None:
     """Fill `run.paired` with `ifcn compare base run --json` (the per-object NoC difference at `target`, its
     standard error and verdict; the CLI is the one implementation of it), or `run.paired_error` with why not."""
     argv = [sys.executable, "-m", "models.cli", "compare", str(base.out), str(run.out), "--json",

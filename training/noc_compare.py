@@ -178,7 +178,7 @@ def format_report(results: list[Paired], target: int, notes: list[str]) -> str:
         lines.append(f"\nA tie at {target} %: {total.diff:+.3f} clicks per object is within "
                      f"{SIGNIFICANT_SE:g} standard errors ({total.se:.3f}) of no difference.")
     else:
-        z = f"{abs(total.diff) / total.se:.1f} standard errors" if total.se else "every object alike"
+        z = f"{abs(total.diff) / total.se:.1f} standard errors" if total.se else "the same on every object"
         lines.append(f"\nThe candidate needs {abs(total.diff):.3f} {word} clicks per object at {target} % "
                      f"({z}, {total.n} objects).")
     lines += notes

@@ -1,9 +1,9 @@
-"""The Benchmark dialog's paired comparison of the second model with the first, without Qt (annotator/noc_results.py)."""
+"""The Benchmark dialog's paired comparison of model 2 with model 1, without Qt (annotator/noc_results.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from annotator.noc_results import NocRun, baseline_of, compare_runs, paired_text, plan_runs
+from annotator.noc_results import NocRun, baseline_of, compare_runs, compare_with_first, paired_text, plan_runs
 
 
 def _csv(folder: Path, nocs: list[int]) -> Path:
@@ -38,3 +38,17 @@ def test_a_comparison_that_cannot_be_made_says_why(tmp_path):
     compare_runs(base, run)
     assert run.paired is None and "no such folder" in run.paired_error
     assert paired_text(run) == ("–", run.paired_error)
+
+
+def test_a_run_without_a_counterpart_says_so(tmp_path):
+    """The GrabCut baseline as model 1 has no refined run: model 2's refined run says why it has no comparison;
+    one whose counterpart did not finish says that."""
+    runs = plan_runs([("GrabCut baseline", "grabcut"), ("current", "a.pt")], (False, True), tmp_path)
+    assert [(r.model, r.refine) for r in runs] == [("GrabCut baseline", False), ("current", False), ("current", True)]
+    compare_with_first(runs, runs[2])
+    assert runs[2].paired is None and "no run with this refinement" in paired_text(runs[2])[1]
+    runs[0].status = "failed"
+    compare_with_first(runs, runs[1])
+    assert runs[1].paired is None and "did not finish (failed)" in runs[1].paired_error
+    compare_with_first(runs, runs[0])
+    assert runs[0].paired is None and runs[0].paired_error == ""
