@@ -45,6 +45,21 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Ten
     "bce": masked_bce, "nfl": masked_nfl}
 
 
+def _eval_mode(module: torch.nn.Module, args: Any) -> None:
+    module.training = False
+
+
+def freeze_batchnorm(model: torch.nn.Module) -> int:
+    """Make every BatchNorm layer of `model` normalise with its running statistics and keep them, whatever
+    `model.train()` says (a forward pre-hook puts the layer in eval mode before each call); its scale and shift stay
+    trainable. Fine-tuning with small batches then cannot drift the statistics the shipped model was exported with.
+    Returns the number of layers frozen."""
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in layers:
+        m.register_forward_pre_hook(_eval_mode)
+    return len(layers)
+
+
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
                device: torch.device, scaler: torch.amp.GradScaler | None = None,
                autocast: Callable[[], Any] = nullcontext, channels_last: bool = False,

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--colour-prob", type=float, default=d.colour_prob, metavar="P",
       help="probability of each of RITM's photometric changes of a training item: brightness +-25 %%, "
            "contrast +-15 %%, a shift of each colour channel by up to 10 grey levels (default 0: none)")
+    a("--freeze-bn", action="store_true",
+      help="BatchNorm layers normalise with their running statistics and keep them, as at inference: fine-tuning "
+           "with small batches (8 on a CPU) then cannot drift them")
     a("--out", required=True, help="run folder: last.pt and best.pt go here")
     a("--pairs", help="click pairs file of the train split (from `ifcn pairs`)")
     a("--mode", choices=("image", "pairs", "random"), default=None,
@@ -112,7 +115,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         voc_root=args.voc_root, out=args.out, data=tuple(args.data), scale_min=args.scale_min,
         scale_max=args.scale_max, base_size=args.base_size, zoom_prob=args.zoom_prob,
-        colour_prob=args.colour_prob, pairs=args.pairs,
+        colour_prob=args.colour_prob, freeze_bn=args.freeze_bn, pairs=args.pairs,
         mode=args.mode,
         train_split=args.train_split,
         backbone=args.backbone, stride=args.stride, upsample=args.upsample, extra_init=args.extra_init,

@@ -22,7 +22,7 @@ from models.device import resolve_device
 from models.errors import IFCNError
 from training.iterative import IterativeConfig, simulate
 from training.progress import ProgressWriter
-from training.step import LOSSES, train_step
+from training.step import LOSSES, freeze_batchnorm, train_step
 from training.train_checkpoint import check_run_folder, save_run, start
 from training.train_config import TrainConfig, TrainResult
 from training.train_data import make_datasets, make_loaders
@@ -84,6 +84,8 @@ class _Run:
         begun = start(cfg, self.last_path, device, self.use_amp, self.amp_dtype, self.channels_last)
         self.model, self.spec, self.optimizer, self.scaler = begun.model, begun.spec, begun.optimizer, begun.scaler
         self.state = begun.state
+        if cfg.freeze_bn:
+            freeze_batchnorm(self.model)
         self.net = self.model
         if dist_env.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -105,7 +107,7 @@ class _Run:
             "amp": bool(self.use_amp), "device": str(device), "iterative": cfg.iterative,
             "iterative_prob": cfg.iterative_prob, "iterative_single": cfg.iterative_single,
             "iterative_refine": cfg.iterative_refine,
-            "val_clicks": cfg.val_clicks,
+            "val_clicks": cfg.val_clicks, "freeze_bn": cfg.freeze_bn,
         }
         self.val_samples = len(val_ds) if val_ds is not None else 0
         self.saved_at = {"last": -1, "best": -1, "snapshot": -1}
