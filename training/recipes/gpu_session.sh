@@ -7,8 +7,10 @@
 #   cp resources/weights/default.pt runs/init.pt             # or a better checkpoint to continue from
 # Then call the device tool's run with
 #   command: bash training/recipes/gpu_session.sh     carry: ["runs/pack", "runs/init.pt"]     timeout_s: 600
-# and copy the returned best.pt / train.log / snapshots/ from its files_at folder into runs/gpu1/ (measure it with
-# `ifcn noc` before anything else; average the snapshots with the default, `ifcn average`, and measure that too). CamVid is left out: with it the upload is over the limit.
+# and copy the returned best.pt / train.log / snapshots/ from its files_at folder into runs/gpu1/ (measure it on the
+# choice set before anything else: `bash training/recipes/heldout_choice.sh base` once for the default, then
+# `BASE=runs/eval/base bash training/recipes/heldout_choice.sh gpu1 runs/gpu1/best.pt`, which ends with `ifcn compare`;
+# average the snapshots with the default, `ifcn average`, and measure that too). CamVid is left out: with it the upload is over the limit.
 #
 # Untested on a GPU when written (2026-12-03, no device lent): check the first progress lines in the log.
 # EXTRA adds options, e.g. EXTRA="--prev-mask --val-clicks 3" trains RITM's previous-mask input (on 2 CPU cores
