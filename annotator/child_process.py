@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 from PyQt5.QtCore import QObject, QProcess, QProcessEnvironment, pyqtSignal
 from PyQt5.QtWidgets import QApplication
 
+from annotator.run_support import PROJECT_ROOT, child_environment, ifcn_command  # noqa: F401 (re-exported)
 from models.progress_line import parse_line
 
-#: Folder holding the `models` package, put on the child's PYTHONPATH so `-m models.cli` always resolves.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STDERR_TAIL = 200
-
-
-def ifcn_command(subcommand: str, *args: str) -> list[str]:
-    """The argv of `ifcn <subcommand> args...` run with this interpreter."""
-    return [sys.executable, "-m", "models.cli", subcommand, *map(str, args)]
 
 
 class ChildProcess(QObject):
@@ -72,12 +64,8 @@ class ChildProcess(QObject):
         self._out_buf = self._err_buf = b""
         self._start_error = ""
         proc = QProcess(self)
-        penv = QProcessEnvironment.systemEnvironment()
-        penv.insert("PYTHONUNBUFFERED", "1")
-        penv.insert("PYTHONIOENCODING", "utf-8")
-        old = penv.value("PYTHONPATH", "")
-        penv.insert("PYTHONPATH", str(PROJECT_ROOT) + (os.pathsep + old if old else ""))
-        for k, v in (env or {}).items():
+        penv = QProcessEnvironment()
+        for k, v in child_environment(env).items():
             penv.insert(k, v)
         proc.setProcessEnvironment(penv)
         if cwd is not None:

@@ -7,13 +7,13 @@ import io
 import json
 import re
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from annotator.run_support import child_environment, ifcn_command
 from models.fileio import atomic_write_text
 
 SUMMARY_KEYS = ("label", "checkpoint", "refine", "objects", "noc@85", "noc@90", "failed@85", "failed@90")
@@ -96,10 +96,9 @@ def compare_with_first(runs: list[NocRun], run: NocRun) -> None:
 def compare_runs(base: NocRun, run: NocRun, target: int = PAIRED_TARGET, timeout: float = 20.0) -> None:
     """Fill `run.paired` with `ifcn compare base run --json` (the per-object NoC difference at `target`, its
     standard error and verdict; the CLI is the one implementation of it), or `run.paired_error` with why not."""
-    argv = [sys.executable, "-m", "models.cli", "compare", str(base.out), str(run.out), "--json",
-            "--target", str(target)]
+    argv = ifcn_command("compare", str(base.out), str(run.out), "--json", "--target", str(target))
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=child_environment())
         if done.returncode != 0:
             raise ValueError((done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1])
         data = json.loads(done.stdout)

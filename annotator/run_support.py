@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,24 @@ import numpy as np
 from annotator import data_folders, label_file
 from models.errors import ImageReadError
 from models.fileio import read_index_png
+
+#: Folder holding the `models` package, put on a child's PYTHONPATH so `-m models.cli` always resolves.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def ifcn_command(subcommand: str, *args: str) -> list[str]:
+    """The argv of `ifcn <subcommand> args...` run with this interpreter."""
+    return [sys.executable, "-m", "models.cli", subcommand, *map(str, args)]
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of an `ifcn` child: this one, unbuffered UTF-8 output, PROJECT_ROOT first on PYTHONPATH,
+    then `extra`."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    old = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + old if old else "")
+    env.update(extra or {})
+    return env
 
 # instance PNG path -> ((mtime_ns, size), finished objects): a save re-reads only the file it wrote
 _COUNT_CACHE: dict[Path, tuple[tuple[int, int], int]] = {}
