@@ -30,6 +30,9 @@ class AugmentConfig:
 
     With `colour_prob` p, each of RITM's two photometric changes is applied with probability p (`photometric`):
     brightness and contrast, and a shift of each colour channel.
+
+    With `paste_prob` p, an object of another photo of the same split is pasted onto a share p of the items
+    before the rest (object folders only; `training.copy_paste`).
     """
 
     scale_min: float = 0.75
@@ -38,6 +41,7 @@ class AugmentConfig:
     base_size: int | None = None
     zoom_prob: float = 0.0
     colour_prob: float = 0.0
+    paste_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.scale_min <= self.scale_max:
@@ -46,6 +50,8 @@ class AugmentConfig:
             raise ValueError(f"zoom probability must be in [0, 1], got {self.zoom_prob}")
         if not 0.0 <= self.colour_prob <= 1.0:
             raise ValueError(f"colour augmentation probability must be in [0, 1], got {self.colour_prob}")
+        if not 0.0 <= self.paste_prob <= 1.0:
+            raise ValueError(f"copy-paste probability must be in [0, 1], got {self.paste_prob}")
         if self.base_size is not None and self.base_size < 8:
             raise ValueError(f"base size must be at least 8 pixels, got {self.base_size}")
 

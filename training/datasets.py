@@ -171,8 +171,12 @@ class ClickDataset(Dataset):
         sample = self.source.load(item.image_id)
         return sample.rgb, sample.objects
 
+    def _scene(self, item: _Item, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb, label map) an item is trained on: its image's (subclasses may change the scene)."""
+        return self._load(item)
+
     def _arrays(self, item: _Item, rng: np.random.Generator) -> dict:
-        rgb, objects = self._load(item)
+        rgb, objects = self._scene(item, rng)
         obj_id, pos, neg = self.clicks_for(item, objects, rng)
         h, w = objects.shape
         pos, neg = _inside(pos, w, h), _inside(neg, w, h)

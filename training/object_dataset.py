@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from models.errors import DatasetError
 from models.spec import ModelSpec
+from training import copy_paste
 from training.augment import AugmentConfig
 from training.datasets import ClickDataset
 from training.layouts import ObjectFolder, usable
@@ -113,6 +114,28 @@ class ObjectClickDataset(ClickDataset):
 
     def _load(self, item: _ObjItem) -> tuple[np.ndarray, np.ndarray]:
         return self.sources[item.source].load_object(item.image_id, item.k)
+
+    def _scene(self, item: _ObjItem, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The item's photo, with another object of the split pasted on it for a share `aug.paste_prob` of the
+        training items (`training.copy_paste`)."""
+        rgb, labels = self._load(item)
+        if not (self.augment and self.aug.paste_prob > 0 and rng.random() < self.aug.paste_prob):
+            return rgb, labels
+        s = int(rng.choice(len(self.sources), p=self.weights))
+        pool = self.by_source[s]
+        donor_item = self.items[int(pool[int(rng.integers(len(pool)))])] if len(pool) else item
+        if donor_item.image_id == item.image_id and donor_item.source == item.source:
+            return rgb, labels  # an object of the same photo: nothing new
+        folder = self.sources[donor_item.source]
+        try:
+            donor = copy_paste.Donor(folder.load_rgb(donor_item.image_id),
+                                     folder.read_mask(donor_item.image_id, donor_item.k)[0])
+        except SAMPLE_ERRORS as e:
+            log.warning("no copy-paste from an unreadable sample: %s", e)
+            return rgb, labels
+        cfg = self.sampling
+        return copy_paste.paste(rgb, labels, donor, rng, usable_target=lambda m: usable(
+            m == copy_paste.TARGET, m == copy_paste.VOID, cfg.min_area, cfg.d_margin))
 
     def source_counts(self) -> dict[str, int]:
         """Items of the current epoch per source name."""

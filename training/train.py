@@ -42,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--colour-prob", type=float, default=d.colour_prob, metavar="P",
       help="probability of each of RITM's photometric changes of a training item: brightness +-25 %%, "
            "contrast +-15 %%, a shift of each colour channel by up to 10 grey levels (default 0: none)")
+    a("--paste-prob", type=float, default=d.paste_prob, metavar="P",
+      help="share of training items (object folders) with an object of another training photo pasted on: half "
+           "of the time it is the object to segment, else another object beside or in front of the item's "
+           "(Simple Copy-Paste; default 0: none)")
     a("--freeze-bn", action="store_true",
       help="BatchNorm layers normalise with their running statistics and keep them, as at inference: fine-tuning "
            "with small batches (8 on a CPU) then cannot drift them")
@@ -115,7 +119,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         voc_root=args.voc_root, out=args.out, data=tuple(args.data), scale_min=args.scale_min,
         scale_max=args.scale_max, base_size=args.base_size, zoom_prob=args.zoom_prob,
-        colour_prob=args.colour_prob, freeze_bn=args.freeze_bn, pairs=args.pairs,
+        colour_prob=args.colour_prob, paste_prob=args.paste_prob, freeze_bn=args.freeze_bn, pairs=args.pairs,
         mode=args.mode,
         train_split=args.train_split,
         backbone=args.backbone, stride=args.stride, upsample=args.upsample, extra_init=args.extra_init,

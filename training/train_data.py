@@ -22,9 +22,12 @@ def make_datasets(cfg: TrainConfig, spec: ModelSpec, main: bool):
 
     try:
         aug = AugmentConfig(cfg.scale_min, cfg.scale_max, base_size=cfg.base_size, zoom_prob=cfg.zoom_prob,
-                            colour_prob=cfg.colour_prob)
+                            colour_prob=cfg.colour_prob, paste_prob=cfg.paste_prob)
     except ValueError as e:
-        raise IFCNError(f"--scale-min/--scale-max/--base-size/--zoom-prob/--colour-prob: {e}") from None
+        raise IFCNError(f"--scale-min/--scale-max/--base-size/--zoom-prob/--colour-prob/--paste-prob: {e}") from None
+    if cfg.paste_prob > 0 and not cfg.data:
+        raise IFCNError("--paste-prob needs object folders (--data): a VOC devkit's items are pairs of clicks "
+                        "drawn on the stored image.")
     if cfg.data:
         return object_datasets(cfg, spec, aug, main)
     if not cfg.voc_root:
