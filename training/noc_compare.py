@@ -8,7 +8,9 @@ setting of this project was chosen (resources/weights/MODEL_CARD.md: "NoC@90 aga
 
 Each argument is a folder written by `ifcn noc --out` (holding `per_object.csv`) or a folder of such folders, e.g.
 one per source (`runs/eval/TAG/<source>`) or the quality runs of `make bench`; the sets are matched by their path
-below the two folders, the objects by (image, object).
+below the two folders, the objects by (image, object). `--by-size` also splits all objects by their area (COCO's
+small / medium / large): a change may help the large objects the benchmarks hold and not the tiny ones that most
+failures of the training photos' held-out split are, or the other way round.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from models.errors import IFCNError
 SIGNIFICANT_SE = 2.0
 #: Settings of a run that must agree for its NoC to be comparable (summary.json).
 PROTOCOL_KEYS = ("max_clicks", "split")
+#: COCO's object sizes (area in the photo's pixels): small below 32², medium below 96², large from there.
+SIZES = (("small", 0, 32 ** 2), ("medium", 32 ** 2, 96 ** 2), ("large", 96 ** 2, math.inf))
 
 
 @dataclass
@@ -35,6 +39,13 @@ class Paired:
     name: str
     pairs: list[tuple[float, float]] = field(default_factory=list)
     fails: list[tuple[bool, bool]] = field(default_factory=list)
+    areas: list[float | None] = field(default_factory=list)  # each object's area in pixels, where the runs say
+
+    def subset(self, name: str, keep: list[bool]) -> "Paired":
+        """The objects where `keep` is true, as a result of their own."""
+        pick = [i for i, k in enumerate(keep) if k]
+        return Paired(name, [self.pairs[i] for i in pick], [self.fails[i] for i in pick],
+                      [self.areas[i] for i in pick])
 
     @property
     def n(self) -> int:
@@ -88,8 +99,8 @@ def find_runs(root: Path) -> dict[str, Path]:
     return runs
 
 
-def read_noc(folder: Path, target: int) -> dict[tuple[str, str], tuple[float, bool]]:
-    """{(image, object): (NoC, failed)} of one run's per_object.csv at `target` per cent."""
+def read_noc(folder: Path, target: int) -> dict[tuple[str, str], tuple[float, bool, float | None]]:
+    """{(image, object): (NoC, failed, area or None)} of one run's per_object.csv at `target` per cent."""
     column, failed = f"noc@{target}", f"failed@{target}"
     path = folder / "per_object.csv"
     try:
@@ -106,7 +117,11 @@ def read_noc(folder: Path, target: int) -> dict[tuple[str, str], tuple[float, bo
             noc = float(r[column])
             if not math.isfinite(noc):
                 raise ValueError(noc)
-            out[(r["image"], r["object"])] = (noc, (r.get(failed) or "0").strip() not in ("0", ""))
+            area = r.get("area")
+            area = float(area) if area not in (None, "") else None
+            if area is not None and not (math.isfinite(area) and area >= 0):
+                raise ValueError(area)
+            out[(r["image"], r["object"])] = (noc, (r.get(failed) or "0").strip() not in ("0", ""), area)
         except (KeyError, TypeError, ValueError):
             raise IFCNError(f"{path}, line {i}: not a NoC row ({column} = {r.get(column)!r}).") from None
     return out
@@ -149,27 +164,42 @@ def compare(baseline: Path, candidate: Path, target: int = 90) -> tuple[list[Pai
             notes.append(f"set {key}: {len(both)} objects in both runs ({len(a)} / {len(b)}); the others left out")
         if not both:
             continue
-        paired = Paired(key, [(a[k][0], b[k][0]) for k in both], [(a[k][1], b[k][1]) for k in both])
+        paired = Paired(key, [(a[k][0], b[k][0]) for k in both], [(a[k][1], b[k][1]) for k in both],
+                        [a[k][2] if a[k][2] is not None else b[k][2] for k in both])
         sets.append(paired)
         every.pairs += paired.pairs
         every.fails += paired.fails
+        every.areas += paired.areas
     if not every.pairs:
         raise IFCNError(f"{baseline} and {candidate} have no object in common.")
     return sets + ([every] if len(sets) > 1 else []), notes
 
 
-def format_report(results: list[Paired], target: int, notes: list[str]) -> str:
-    """The comparison as a text table and a closing sentence."""
+def by_size(total: Paired) -> list[Paired]:
+    """`total`'s objects split by COCO's sizes (the sizes with no object left out); refused when the runs do not
+    record areas (`per_object.csv` without an area column)."""
+    if any(a is None for a in total.areas):
+        raise IFCNError("--by-size: the runs' per_object.csv have no object areas (an older `ifcn noc`?).")
+    parts = [total.subset(f"{name} (area < {hi:g} px)" if hi != math.inf else f"{name} (area >= {lo:g} px)",
+                          [lo <= a < hi for a in total.areas]) for name, lo, hi in SIZES]
+    return [p for p in parts if p.n]
+
+
+def format_report(results: list[Paired], target: int, notes: list[str], sizes: list[Paired] = ()) -> str:
+    """The comparison as a text table and a closing sentence (about `results`' last row: all sets); `sizes`
+    adds rows for the objects of each size."""
     head = ["set", "objects", f"NoC@{target} baseline", "candidate", "difference (se)", "better / worse / same",
             "failed baseline / candidate", "verdict"]
     rows = []
-    for r in results:
+    for r in [*results, *sizes]:
         better, worse, same = r.counts()
         rows.append([r.name, str(r.n), f"{r.mean(0):.2f}", f"{r.mean(1):.2f}", f"{r.diff:+.3f} ({r.se:.3f})",
                      f"{better} / {worse} / {same}", f"{r.failed(0)} / {r.failed(1)}", r.verdict()])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    if sizes:
+        lines.insert(2 + len(results), "  ".join("-" * w for w in widths))
     total = results[-1]
     word = {"gain": "fewer", "loss": "more"}.get(total.verdict())
     if word is None and total.se == 0.0:
@@ -191,17 +221,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("candidate", type=Path, help="the same for the model or setting to judge")
     parser.add_argument("--target", type=int, default=90, metavar="PCT",
                         help="the NoC target in per cent, a column of the runs (default 90)")
+    parser.add_argument("--by-size", action="store_true",
+                        help="also compare the objects of each COCO size (small < 32², medium < 96², large) over "
+                             "all sets")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `ifcn compare`."""
     results, notes = compare(args.baseline, args.candidate, args.target)
+    sizes = by_size(results[-1]) if getattr(args, "by_size", False) else []
     if args.json:
-        out = [{"set": r.name, "objects": r.n, "baseline": round(r.mean(0), 4), "candidate": round(r.mean(1), 4),
-                "difference": round(r.diff, 4), "se": round(r.se, 4), "better_worse_same": list(r.counts()),
-                "failed": [r.failed(0), r.failed(1)], "verdict": r.verdict()} for r in results]
-        print(json.dumps({"target": args.target, "sets": out, "notes": notes}, indent=1))
+        doc = {"target": args.target, "sets": [_as_json(r) for r in results], "notes": notes}
+        if sizes:
+            doc["sizes"] = [_as_json(r) for r in sizes]
+        print(json.dumps(doc, indent=1))
     else:
-        print(format_report(results, args.target, notes))
+        print(format_report(results, args.target, notes, sizes))
     return 0
+
+
+def _as_json(r: Paired) -> dict:
+    return {"set": r.name, "objects": r.n, "baseline": round(r.mean(0), 4), "candidate": round(r.mean(1), 4),
+            "difference": round(r.diff, 4), "se": round(r.se, 4), "better_worse_same": list(r.counts()),
+            "failed": [r.failed(0), r.failed(1)], "verdict": r.verdict()}

@@ -10,20 +10,22 @@ import pytest
 from models.cli import main
 from models.errors import IFCNError
 from training.noc import NocResult, ObjectResult
-from training.noc_compare import Paired, compare, format_report
+from training.noc_compare import Paired, by_size, compare, format_report
 from training.noc_report import write_outputs
 
 TARGETS = (0.85, 0.9)
 
 
-def _run(folder: Path, nocs: dict[tuple[str, int], int], max_clicks: int = 20, split: str = "val") -> Path:
+def _run(folder: Path, nocs: dict[tuple[str, int], int], max_clicks: int = 20, split: str = "val",
+         areas: dict[tuple[str, int], int] | None = None) -> Path:
     """A NoC output folder as `ifcn noc --out` writes it, whose objects need `nocs` clicks at 90 % (and one click
-    fewer, at least one, at 85 %); an object at `max_clicks` failed."""
+    fewer, at least one, at 85 %); an object at `max_clicks` failed. Objects are 1000 px unless `areas` says."""
     objects = []
     for (image, obj), n in nocs.items():
         failed = n >= max_clicks
         ious = [0.5] * (n - 1) + [0.8 if failed else 0.95]
-        objects.append(ObjectResult(image, obj, 1000, ious, [], {0.85: max(1, n - 1), 0.9: n},
+        area = (areas or {}).get((image, obj), 1000)
+        objects.append(ObjectResult(image, obj, area, ious, [], {0.85: max(1, n - 1), 0.9: n},
                                     {0.85: False, 0.9: failed}))
     result = NocResult(model="m", refine=True, max_clicks=max_clicks, targets=TARGETS, objects=objects, images=1,
                        info={"split": split})
@@ -120,3 +122,39 @@ def test_the_command_prints_a_table_or_json(tmp_path, capsys):
     assert data["sets"][0]["better_worse_same"] == [5, 0, 3]
     assert main(["compare", str(a), str(tmp_path / "nowhere")]) != 0
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_objects_are_also_compared_by_size(tmp_path, capsys):
+    """--by-size: all sets' objects split by COCO's sizes (area < 32², < 96², the rest); a size without objects is
+    left out; runs that do not record areas are refused for it."""
+    areas = {("s1", 0): 100, ("s2", 0): 1023, ("m1", 0): 1024, ("m2", 0): 9215, ("l1", 0): 9216, ("l2", 0): 50000}
+    a = _run(tmp_path / "a" / "coco", {k: 10 for k in areas}, areas=areas)
+    _run(tmp_path / "a" / "camvid", {("l3", 0): 4}, areas={("l3", 0): 20000})
+    b = _run(tmp_path / "b" / "coco", {("s1", 0): 10, ("s2", 0): 12, ("m1", 0): 9, ("m2", 0): 10, ("l1", 0): 7,
+                                       ("l2", 0): 8}, areas=areas)
+    _run(tmp_path / "b" / "camvid", {("l3", 0): 3}, areas={("l3", 0): 20000})
+    results, notes = compare(a.parent, b.parent)
+    sizes = {r.name.split()[0]: r for r in by_size(results[-1])}
+    assert sorted(sizes) == ["large", "medium", "small"]
+    assert sizes["small"].pairs == [(10, 10), (10, 12)] and sizes["medium"].pairs == [(10, 9), (10, 10)]
+    assert sorted(sizes["large"].pairs) == [(4, 3), (10, 7), (10, 8)] and sizes["large"].diff == pytest.approx(-2)
+    assert sum(r.n for r in sizes.values()) == results[-1].n
+    only_small = Paired("all", [(3, 2)], [(False, False)], [10.0])
+    assert [r.name.split()[0] for r in by_size(only_small)] == ["small"]
+    report = format_report(results, 90, notes, by_size(results[-1]))
+    assert "large (area >= 9216 px)" in report and "small (area < 1024 px)" in report
+    assert main(["compare", str(a.parent), str(b.parent), "--by-size", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [s["objects"] for s in data["sizes"]] == [2, 2, 3] and data["sets"][-1]["set"] == "all"
+    assert main(["compare", str(a.parent), str(b.parent)]) == 0
+    assert "large" not in capsys.readouterr().out  # only when asked
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "per_object.csv").write_text("image,object,noc@90,failed@90\ns1,0,10,0\n")
+    with pytest.raises(IFCNError, match="no object areas"):
+        by_size(Paired("all", [(1, 1)], [(False, False)], [None]))
+    assert main(["compare", str(old), str(old), "--by-size"]) != 0
+    assert "no object areas" in capsys.readouterr().err
+    (old / "per_object.csv").write_text("image,object,area,noc@90\ns1,0,-5,10\n")
+    with pytest.raises(IFCNError, match="line 2: not a NoC row"):
+        compare(old, old)

@@ -24,4 +24,4 @@ status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 [ $status -eq 0 ] || { echo "a NoC run failed: see runs/eval/$TAG.*.log" >&2; exit 1; }
 tail -n 3 runs/eval/$TAG.*.log | grep -v '^$' || true
-if [ -n "${BASE:-}" ]; then "$PY" -m models.cli compare "$BASE" "runs/eval/$TAG"; fi
+if [ -n "${BASE:-}" ]; then "$PY" -m models.cli compare "$BASE" "runs/eval/$TAG" --by-size; fi
