@@ -17,7 +17,10 @@
 # its new weights barely moved in 600 steps, runs/prev2-3, MODEL_CARD: it needs the steps a GPU gives), and
 # EXTRA="--zoom-prob 0.5" trains on zoomed-in views as the annotator's zoom-in shows them (runs/zoom1-2 on CPU: a tie),
 # and EXTRA="--colour-prob 0.75" adds RITM's photometric augmentation (runs/colour1 on CPU: a tie; with the many
-# more steps of a GPU, the 1,441 photos in more colours are the guard against overfitting that RITM uses).
+# more steps of a GPU, the 1,441 photos in more colours are the guard against overfitting that RITM uses), and
+# EXTRA="--paste-prob 0.5" pastes objects of other photos onto half of the items (runs/paste1 on CPU, 2,208 steps:
+# its soups lose on the choice set overall, gain on its large objects; MODEL_CARD "copy-paste"): new scenes for the
+# many epochs a GPU gives. A suggested start: EXTRA="--zoom-prob 0.5 --colour-prob 0.75 --paste-prob 0.5".
 set -uo pipefail
 MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
 BATCH=${BATCH:-32}
