@@ -133,6 +133,10 @@ class ObjectClickDataset(ClickDataset):
         except SAMPLE_ERRORS as e:
             log.warning("no copy-paste from an unreadable sample: %s", e)
             return rgb, labels
+        if donor.mask.shape != donor.rgb.shape[:2]:
+            log.warning("no copy-paste from %s: its mask %s is not the size of its image", donor_item.image_id,
+                        donor_item.k)
+            return rgb, labels
         cfg = self.sampling
         return copy_paste.paste(rgb, labels, donor, rng, usable_target=lambda m: usable(
             m == copy_paste.TARGET, m == copy_paste.VOID, cfg.min_area, cfg.d_margin))

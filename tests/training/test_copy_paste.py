@@ -158,3 +158,22 @@ def test_the_option_reaches_the_training_config_and_is_checked(tmp_path):
     voc = config_from_args(parser.parse_args(["--voc-root", str(tmp_path), "--out", "y", "--paste-prob", "0.5"]))
     with pytest.raises(IFCNError, match="--paste-prob needs object folders"):
         make_datasets(voc, ModelSpec(backbone=BACKBONE), main=True)
+
+
+def test_a_donor_whose_mask_is_not_its_image_size_is_not_pasted(tmp_path, caplog):
+    from PIL import Image
+
+    from training.object_dataset import ObjectClickDataset
+
+    target = write_folder(tmp_path / "t", {"a": {0: square(10, 10, 30)}}, seed=1)
+    donor = write_folder(tmp_path / "d", {"b": {0: square(5, 5, 40)}}, seed=2)
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(donor / "images" / "b.png")  # the photo shrunk, not its mask
+    spec = ModelSpec(backbone=BACKBONE)
+    sources = [(ObjectFolder(target / "images"), 1.0), (ObjectFolder(donor / "images"), 1.0)]
+    ds = ObjectClickDataset(sources, "all", spec, crop_size=64, seed=1, epoch_size=20,
+                            aug=augment.AugmentConfig(0.9, 1.1, paste_prob=1.0))
+    with caplog.at_level("WARNING"):
+        for i in [i for i in range(20) if ds._item_at(i).source == 0]:  # the broken folder's own items fail
+            a = ds.arrays(i)
+            assert set(np.unique(a["labels"]).tolist()) <= {0, 1, 255}  # nothing pasted, nothing crashed
+    assert "not the size of its image" in caplog.text
