@@ -63,18 +63,13 @@ def paste(rgb: np.ndarray, labels: np.ndarray, donor: Donor, rng: np.random.Gene
     hard = alpha >= 0.5
     if int(hard.sum()) < MIN_PASTE_AREA:
         return rgb, labels
-    if rng.random() < PASTED_TARGET:
-        pasted_target = True
-        px, py = int(rng.integers(0, w - nw + 1)), int(rng.integers(0, h - nh + 1))
+    pasted_target = rng.random() < PASTED_TARGET
+    tbox = None if pasted_target else object_box(labels == TARGET)
+    if tbox is not None and rng.random() < NEAR_TARGET:  # an occluder centred on a point of the target's box
+        cx, cy = int(rng.integers(tbox[0], tbox[2])), int(rng.integers(tbox[1], tbox[3]))
+        px, py = int(np.clip(cx - nw // 2, 0, w - nw)), int(np.clip(cy - nh // 2, 0, h - nh))
     else:
-        pasted_target = False
-        tbox = object_box(labels == TARGET)
-        if tbox is not None and rng.random() < NEAR_TARGET:
-            cx = int(rng.integers(tbox[0], tbox[2]))
-            cy = int(rng.integers(tbox[1], tbox[3]))
-            px, py = int(np.clip(cx - nw // 2, 0, w - nw)), int(np.clip(cy - nh // 2, 0, h - nh))
-        else:
-            px, py = int(rng.integers(0, w - nw + 1)), int(rng.integers(0, h - nh + 1))
+        px, py = int(rng.integers(0, w - nw + 1)), int(rng.integers(0, h - nh + 1))
     region = (slice(py, py + nh), slice(px, px + nw))
     full = np.zeros((h, w), bool)
     full[region] = hard

@@ -121,9 +121,8 @@ class ObjectClickDataset(ClickDataset):
         rgb, labels = self._load(item)
         if not (self.augment and self.aug.paste_prob > 0 and rng.random() < self.aug.paste_prob):
             return rgb, labels
-        s = int(rng.choice(len(self.sources), p=self.weights))
-        pool = self.by_source[s]
-        donor_item = self.items[int(pool[int(rng.integers(len(pool)))])] if len(pool) else item
+        pool = self.by_source[int(rng.choice(len(self.sources), p=self.weights))]  # weight 0 where empty
+        donor_item = self.items[int(pool[int(rng.integers(len(pool)))])]
         if donor_item.image_id == item.image_id and donor_item.source == item.source:
             return rgb, labels  # an object of the same photo: nothing new
         folder = self.sources[donor_item.source]
