@@ -13,11 +13,27 @@ import torch
 import torch.nn.functional as F
 
 
-def masked_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor) -> torch.Tensor:
-    """Per-pixel BCE-with-logits averaged over pixels where `ignore` is 0 (VOC void excluded)."""
+def masked_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor,
+               weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-pixel BCE-with-logits averaged over pixels where `ignore` is 0 (VOC void excluded); with `weight`
+    (per pixel, >= 1), each pixel's loss is multiplied by it before the sum (the mean stays over the valid pixels'
+    count, so weight 1 everywhere is the plain loss)."""
     per_pixel = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
     valid = 1.0 - ignore.float()
-    return (per_pixel * valid).sum() / valid.sum().clamp_min(1.0)
+    weighted = per_pixel * valid if weight is None else per_pixel * valid * weight
+    return weighted.sum() / valid.sum().clamp_min(1.0)
+
+
+def click_weights(x: torch.Tensor, weight: float, radius: float, clamp: float) -> torch.Tensor:
+    """(N, 1, H, W): `weight` within `radius` px of any click of the input `x` (N, C, H, W), 1 elsewhere.
+
+    The clicks' neighbourhoods are read from the click maps themselves (channels 3 and 4: distances divided by
+    `clamp`), so no click list travels with the batch. A corrective click lies in the model's error, so its
+    neighbourhood is where the loss says whether the click was taken; weighting it asks the network to follow
+    each click (the network alone, no f-BRS, otherwise leaves some clicks unanswered and the oracle's next click
+    lands beside them)."""
+    near = torch.minimum(x[:, 3:4], x[:, 4:5]) * float(clamp) <= float(radius)
+    return 1.0 + (float(weight) - 1.0) * near.float()
 
 
 def masked_nfl(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor, gamma: float = 2.0,
@@ -63,17 +79,19 @@ def freeze_batchnorm(model: torch.nn.Module) -> int:
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
                device: torch.device, scaler: torch.amp.GradScaler | None = None,
                autocast: Callable[[], Any] = nullcontext, channels_last: bool = False,
-               loss: str = "bce") -> float:
+               loss: str = "bce", click_focus: tuple[float, float, float] | None = None) -> float:
     """One optimiser step on `batch` (dict of input/target/ignore tensors) with the loss named `loss`
-    (`LOSSES`); returns the loss."""
+    (`LOSSES`); returns the loss. `click_focus` = (weight, radius in px, the click maps' clamp) weights the
+    pixels near the clicks (`click_weights`; BCE only)."""
     x = batch["input"].to(device, non_blocking=True)
+    weight = click_weights(x, *click_focus) if click_focus is not None else None
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     target = batch["target"].to(device, non_blocking=True)
     ignore = batch["ignore"].to(device, non_blocking=True)
     with autocast():
         logits = net(x)
-    value = LOSSES[loss](logits, target, ignore)
+    value = LOSSES[loss](logits, target, ignore) if weight is None else masked_bce(logits, target, ignore, weight)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None and scaler.is_enabled():
         scaler.scale(value).backward()

@@ -110,6 +110,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--loss", choices=sorted(LOSSES), default=d.loss,
       help="per-pixel loss: bce (the paper's, default) or nfl (RITM's normalized focal loss: hard pixels weigh "
            "more)")
+    a("--click-weight", type=float, default=d.click_weight, metavar="W",
+      help="the BCE of the pixels within --click-radius px of a click (sampled or corrective) weighs W times as "
+           "much: the network is asked to follow each click (default 1: plain BCE)")
+    a("--click-radius", type=float, default=d.click_radius, metavar="PX",
+      help=f"the neighbourhood --click-weight weighs, in input pixels (default {d.click_radius:g})")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -132,7 +137,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
         iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single,
         iterative_refine=args.iterative_refine,
-        prev_mask=args.prev_mask, loss=args.loss)
+        prev_mask=args.prev_mask, loss=args.loss, click_weight=args.click_weight, click_radius=args.click_radius)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,6 +64,8 @@ class TrainConfig:
     iterative_refine: bool = False  # corrective clicks on the annotator's refined mask (training.iterative)
     prev_mask: bool = False  # give the model the previous-mask input (a 5-channel init checkpoint is widened)
     loss: str = "bce"  # training.step.LOSSES: "bce" (the paper's) or "nfl" (RITM's normalized focal loss)
+    click_weight: float = 1.0  # the loss of pixels within click_radius px of a click times this (training.step)
+    click_radius: float = 10.0
 
     @property
     def data_mode(self) -> str:

@@ -70,6 +70,11 @@ class _Run:
             raise IFCNError(f"--val-clicks must lie in 0..20, got {cfg.val_clicks}.")
         if cfg.loss not in LOSSES:
             raise IFCNError(f"--loss {cfg.loss!r}: unknown; one of {', '.join(sorted(LOSSES))}.")
+        if not (1.0 <= cfg.click_weight <= 100.0 and 0.0 <= cfg.click_radius <= 255.0):
+            raise IFCNError(f"--click-weight must lie in [1, 100] and --click-radius in [0, 255] px, got "
+                            f"{cfg.click_weight:g} and {cfg.click_radius:g}.")
+        if cfg.click_weight != 1.0 and cfg.loss != "bce":
+            raise IFCNError(f"--click-weight weighs the BCE; it does not combine with --loss {cfg.loss}.")
         try:
             self.iterative = IterativeConfig(cfg.iterative, cfg.iterative_prob, cfg.iterative_single,
                                              refine=cfg.iterative_refine)
@@ -84,6 +89,8 @@ class _Run:
         begun = start(cfg, self.last_path, device, self.use_amp, self.amp_dtype, self.channels_last)
         self.model, self.spec, self.optimizer, self.scaler = begun.model, begun.spec, begun.optimizer, begun.scaler
         self.state = begun.state
+        self.click_focus = ((cfg.click_weight, cfg.click_radius, float(self.spec.clamp))
+                            if cfg.click_weight != 1.0 else None)
         if cfg.freeze_bn:
             freeze_batchnorm(self.model)
         self.net = self.model
@@ -196,7 +203,7 @@ class _Run:
                              np.random.default_rng([cfg.seed, self.dist.rank, st.step]), self.device,
                              self.autocast, self.channels_last)
                 loss_v = train_step(self.net, self.optimizer, batch, self.device, self.scaler, self.autocast,
-                                    self.channels_last, loss=cfg.loss)
+                                    self.channels_last, loss=cfg.loss, click_focus=self.click_focus)
                 st.step += 1
                 st.batch_in_epoch += 1
                 losses.append(loss_v)
