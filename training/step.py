@@ -3,6 +3,7 @@
 Two losses (`ifcn train --loss`): BCE-with-logits (the paper's; the default) and RITM's normalized focal loss
 (Sofiiuk et al. 2021), which weights each pixel by (1 - p_t)^gamma rescaled so the weights of an image sum to its
 number of valid pixels: the hard pixels (boundaries, regions the network ignores a click in) carry the loss.
+With `ifcn train --click-weight` the BCE of the pixels near each click weighs more (`click_weights`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
+
+from training.iterative import NEG, POS
 
 
 def masked_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor,
@@ -27,12 +30,12 @@ def masked_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor,
 def click_weights(x: torch.Tensor, weight: float, radius: float, clamp: float) -> torch.Tensor:
     """(N, 1, H, W): `weight` within `radius` px of any click of the input `x` (N, C, H, W), 1 elsewhere.
 
-    The clicks' neighbourhoods are read from the click maps themselves (channels 3 and 4: distances divided by
-    `clamp`), so no click list travels with the batch. A corrective click lies in the model's error, so its
+    The clicks' neighbourhoods are read from the click maps themselves (channels `POS` and `NEG`: distances divided
+    by `clamp`), so no click list travels with the batch. A corrective click lies in the model's error, so its
     neighbourhood is where the loss says whether the click was taken; weighting it asks the network to follow
     each click (the network alone, no f-BRS, otherwise leaves some clicks unanswered and the oracle's next click
     lands beside them)."""
-    near = torch.minimum(x[:, 3:4], x[:, 4:5]) * float(clamp) <= float(radius)
+    near = torch.minimum(x[:, POS:POS + 1], x[:, NEG:NEG + 1]) * float(clamp) <= float(radius)
     return 1.0 + (float(weight) - 1.0) * near.float()
 
 
