@@ -128,12 +128,15 @@ def read_noc(folder: Path, target: int) -> dict[tuple[str, str], tuple[float, bo
 
 
 def _protocol(folder: Path) -> dict:
-    """The run's settings that must match (from its summary.json; empty when it has none)."""
+    """The run's settings that must match, those its summary.json records (a setting a run does not record, e.g.
+    the split of a `make bench` run before 2026-12-06, is not a clash; empty when it has no summary)."""
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {k: summary.get(k) for k in PROTOCOL_KEYS} if isinstance(summary, dict) else {}
+    if not isinstance(summary, dict):
+        return {}
+    return {k: summary[k] for k in PROTOCOL_KEYS if summary.get(k) is not None}
 
 
 def compare(baseline: Path, candidate: Path, target: int = 90) -> tuple[list[Paired], list[str]]:

@@ -90,6 +90,22 @@ def test_runs_of_another_protocol_or_without_a_common_object_are_refused(tmp_pat
         compare(tmp_path / "a", _run(tmp_path / "e" / "t", {("x", 0): 4}).parent.parent)
 
 
+def test_a_setting_one_run_does_not_record_is_not_a_clash(tmp_path):
+    """`make bench`'s runs recorded no split before 2026-12-06: they compare with `ifcn noc --data` runs of the
+    same objects (split "all"), while a recorded different split is still refused."""
+    import json
+
+    old = _run(tmp_path / "bench" / "Berkeley", {("x", 0): 4, ("y", 0): 6})
+    summary = json.loads((old / "summary.json").read_text())
+    summary.pop("split", None)
+    (old / "summary.json").write_text(json.dumps(summary))
+    new = _run(tmp_path / "noc" / "Berkeley", {("x", 0): 3, ("y", 0): 6}, split="all")
+    results, _ = compare(old.parent, new.parent)
+    assert results[0].pairs == [(4, 3), (6, 6)]
+    with pytest.raises(IFCNError, match=r"split \(val / all\)"):
+        compare(_run(tmp_path / "v" / "Berkeley", {("x", 0): 4}).parent, new.parent)
+
+
 def test_bad_folders_and_files_get_a_clear_message(tmp_path):
     with pytest.raises(IFCNError, match="no such folder"):
         compare(tmp_path / "missing", tmp_path)
