@@ -185,7 +185,7 @@ def measure(data: str | os.PathLike, limit: int | None = None, out_dir: Path | N
             print(f"  {folder.name}: {v.label} ...", file=sys.stderr, flush=True)
             res = evaluate(predictor, folder, split="all", refine=v.refine, limit=limit,
                            show_bar=sys.stderr.isatty())
-            res.info.update({"set": folder.name, "predictor": v.key, "checkpoint_sha256_12": digest, "split": "all"})
+            res.info.update({"set": folder.name, "predictor": v.key, "checkpoint_sha256_12": digest})
             write_outputs(out_dir / folder.name / v.key, res)
             s = res.summary()
             entry["runs"][v.key] = {k: s[k] for k in ("noc@85", "noc@90", "failed@85", "failed@90", "objects",

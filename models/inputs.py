@@ -23,6 +23,7 @@ def scale_maps(maps: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return np.asarray(maps, dtype=np.float32) * np.float32(1.0 / spec.clamp)
 
 
+POS, NEG = 3, 4  # the channels of U_pos and U_neg, after RGB
 PREV = 5  # the previous mask's channel, after RGB and the two click maps
 
 

@@ -33,11 +33,9 @@ import torch
 
 from models import colour_refine, edge_snap
 from models.clicks import Click, distance_map
-from models.inputs import PREV, scale_maps
+from models.inputs import NEG, POS, PREV, scale_maps
 from models.metrics import next_click
 from models.spec import ModelSpec
-
-POS, NEG = 3, 4  # channels of U_pos and U_neg in the 5-channel input
 
 
 @dataclass(frozen=True)

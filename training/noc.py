@@ -197,7 +197,7 @@ def evaluate(predictor: PredictorLike, dataset: Any, *, split: str = "val", refi
         raise IFCNError("--max-clicks must be at least 1.")
     result = NocResult(model=str(getattr(predictor, "name", type(predictor).__name__)),
                        refine=bool(refine), max_clicks=int(max_clicks), targets=targets,
-                       refine_method=str(getattr(predictor, "refine_method", "colour")))
+                       refine_method=str(getattr(predictor, "refine_method", "colour")), info={"split": split})
     progress = progress or ProgressWriter(enabled=False)
     ids = list(dataset.image_ids(split))
     progress.emit("start", command="noc", model=result.model, refine=result.refine,
@@ -451,7 +451,7 @@ def run(args: argparse.Namespace) -> int:
                            max_clicks=args.max_clicks, limit=args.limit, all_clicks=args.all_clicks,
                            progress=progress, show_bar=not args.progress_json)
             info = predictor.info()
-            res.info.update({"checkpoint": checkpoint or "default", "split": split,
+            res.info.update({"checkpoint": checkpoint or "default",
                              "zoom_in": predictor.zoom_in.target if info["zoom_in"] else 0,
                              "max_size": args.max_size, "net_size": info.get("net_size"),
                              "brs": bool(info["brs"]), "snap": bool(info.get("snap", False)),

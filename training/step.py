@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from training.iterative import NEG, POS
+from models.inputs import NEG, POS
 
 
 def masked_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor,

@@ -120,6 +120,7 @@ def test_noc_counts_the_click_that_reaches_the_target():
     assert res.noc(0.85) == 3.0 and res.noc(0.90) == 3.0
     curve = res.miou_per_click()
     assert curve[:2] == [0.0, 0.0] and curve[2:] == [1.0] * 18
+    assert res.summary()["split"] == "val"  # the split it ran on, recorded for `ifcn compare`
 
 
 def test_void_pixels_are_ignored_in_iou():
