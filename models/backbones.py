@@ -24,7 +24,8 @@ Features = dict[int, torch.Tensor]
 
 
 class FeatureBackbone(nn.Module):
-    """Base: forward(x) returns {8: f8, 16: f16, 32: f32}; `channels` gives their widths."""
+    """Base: forward(x) returns {8: f8, 16: f16, 32: f32} (and 4: f4 after `tap_stride4`, where the backbone has
+    it); `channels` gives their widths."""
 
     channels: dict[int, int]
     weights_source: str = "none (random initialisation)"
@@ -39,15 +40,21 @@ class ResNetFeatures(FeatureBackbone):
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         c8 = _out_channels(self.layer2)
         self.channels = {8: c8, 16: c8 * 2, 32: c8 * 4}
+        self._c4 = _out_channels(self.layer1)
+
+    def tap_stride4(self) -> None:
+        """Also return layer1's stride-4 features (for an FCN-4s head)."""
+        self.channels = {4: self._c4, **self.channels}
 
     def first_conv_path(self) -> str:
         return "conv1"
 
     def forward(self, x: torch.Tensor) -> Features:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        f8 = self.layer2(self.layer1(x))
+        f4 = self.layer1(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
+        f8 = self.layer2(f4)
         f16 = self.layer3(f8)
-        return {8: f8, 16: f16, 32: self.layer4(f16)}
+        out = {8: f8, 16: f16, 32: self.layer4(f16)}
+        return {4: f4, **out} if 4 in self.channels else out
 
 
 class SequentialFeatures(FeatureBackbone):
@@ -105,6 +112,15 @@ def widen_first_conv(conv: nn.Conv2d, extra: int = 2, extra_init: str = "mean") 
         if conv.bias is not None:
             new.bias.copy_(conv.bias)
     return new
+
+
+def tap_stride4(backbone: nn.Module) -> None:
+    """Make `backbone` also return its stride-4 features (an FCN-4s head reads them); refuses backbones
+    without such a tap (AlexNet, VGG)."""
+    if not hasattr(backbone, "tap_stride4"):
+        raise IFCNError(f"FCN-4s needs a ResNet or EfficientNet-Lite backbone, not {type(backbone).__name__}.")
+    if 4 not in backbone.channels:
+        backbone.tap_stride4()
 
 
 def add_input_channel(backbone: nn.Module) -> None:

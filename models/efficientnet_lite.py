@@ -26,8 +26,9 @@ VARIANTS = {"lite0": (1.0, 1.0), "lite1": (1.0, 1.1), "lite2": (1.1, 1.2)}
 # Stages of the base network: (repeats, kernel, stride, expand ratio, in channels, out channels).
 _STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
            (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
-# Stage whose last block gives the feature map at each output stride.
+# Stage whose last block gives the feature map at each output stride (4: only for an FCN-4s head, `tap_stride4`).
 _TAPS = {8: 2, 16: 4, 32: 6}
+_FINE_TAP = {4: 1}
 _STEM, _HEAD = 32, 1280
 _BN = {"eps": 1e-3, "momentum": 0.01}  # TF's epsilon 1e-3 and decay 0.99
 
@@ -109,11 +110,18 @@ class EfficientNetLite(nn.Module):
         for i, (reps, k, s, e, cin, cout) in enumerate(stages):
             for r in range(reps):
                 blocks.append(MBConv(cin if r == 0 else cout, cout, k, s if r == 0 else 1, e))
-            for stride, stage in _TAPS.items():
+            for stride, stage in {**_FINE_TAP, **_TAPS}.items():
                 if stage == i:
                     self._tap_index[len(blocks) - 1] = stride
         self.blocks = nn.ModuleList(blocks)
         self.channels = {stride: stages[stage][5] for stride, stage in _TAPS.items()}
+        self._fine_channels = {stride: stages[stage][5] for stride, stage in _FINE_TAP.items()}
+        self.out_strides: tuple[int, ...] = tuple(sorted(_TAPS))
+
+    def tap_stride4(self) -> None:
+        """Also return the stride-4 features (for an FCN-4s head)."""
+        self.channels = {**self._fine_channels, **self.channels}
+        self.out_strides = tuple(sorted(self.channels))
 
     def first_conv_path(self) -> str:
         """Dotted path of the first convolution (the one that takes the click channels)."""
@@ -124,9 +132,9 @@ class EfficientNetLite(nn.Module):
         out: dict[int, torch.Tensor] = {}
         for i, block in enumerate(self.blocks):
             x = block(x)
-            if i in self._tap_index:
+            if self._tap_index.get(i) in self.out_strides:
                 out[self._tap_index[i]] = x
-                if len(out) == len(_TAPS):
+                if len(out) == len(self.out_strides):
                     break
         return out
 

@@ -1,4 +1,5 @@
-"""FCN-32s / 16s / 8s heads (Long et al. 2015, §4.1–4.2) with one foreground logit, over any backbone."""
+"""FCN-32s / 16s / 8s heads (Long et al. 2015, §4.1–4.2) with one foreground logit, over any backbone; and FCN-4s,
+the same fusion one level finer (ResNet and EfficientNet-Lite backbones), for boundaries of small objects."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.backbones import FeatureBackbone, add_input_channel, build_backbone
+from models.backbones import FeatureBackbone, add_input_channel, build_backbone, tap_stride4
 from models.refiner import Refiner
 from models.spec import ModelSpec
 
@@ -27,6 +28,10 @@ ALIGN = 32
 #: rate for new layers, 10x its backbone's). At a gain of 10 and 1e-4 they had moved 0.002 in 600 steps against
 #: the click maps' 0.3, while the body drifted (runs/prev2, MODEL_CARD).
 PREV_GAIN = 25.0
+#: The stride-4 features (FCN-4s) enter their score layer multiplied by this: the same learning-rate multiplier
+#: for a new zero-initialised layer on a trained body as PREV_GAIN (an FCN-8s checkpoint made FCN-4s by
+#: `with_stride4` is fine-tuned at 2e-5 to 5e-5).
+FINE_GAIN = 4.0
 
 
 def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
@@ -114,7 +119,7 @@ def _input_gain(spec: ModelSpec) -> torch.Tensor:
 
 
 class IFCN(nn.Module):
-    """iFCN: 5-channel input (6 with `spec.prev_mask`) → backbone → FCN-{8,16,32}s fusion → one logit per input pixel; optionally a
+    """iFCN: 5-channel input (6 with `spec.prev_mask`) → backbone → FCN-{4,8,16,32}s fusion → one logit per input pixel; optionally a
     learned refiner (`models.refiner`) that the predictor runs on the probability (not part of `forward`)."""
 
     def __init__(self, spec: ModelSpec, backbone: FeatureBackbone) -> None:
@@ -126,13 +131,18 @@ class IFCN(nn.Module):
         if spec.stride <= 16:
             self.score16 = nn.Conv2d(ch[16], 1, 1)
             self.up32to16 = Upsample(2, spec.upsample)
-        if spec.stride == 8:
+        if spec.stride <= 8:
             self.score8 = nn.Conv2d(ch[8], 1, 1)
             self.up16to8 = Upsample(2, spec.upsample)
+        if spec.stride == 4:
+            tap_stride4(backbone)
+            self.score4 = nn.Conv2d(backbone.channels[4], 1, 1)
+            self.up8to4 = Upsample(2, spec.upsample)
         self.up_final = Upsample(spec.stride, spec.upsample)
         self.refiner = Refiner(spec.refiner["width"]) if spec.refiner is not None else None
         self.register_buffer("input_gain", _input_gain(spec), persistent=False)
-        for m in (self.score32, getattr(self, "score16", None), getattr(self, "score8", None)):
+        for m in (self.score32, getattr(self, "score16", None), getattr(self, "score8", None),
+                  getattr(self, "score4", None)):
             if m is not None:  # FCN: score layers start at zero
                 nn.init.zeros_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -141,14 +151,18 @@ class IFCN(nn.Module):
         return self.head(self.features(x), x.shape[-2:])
 
     def features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
-        """The backbone's feature maps by stride (8, 16, 32) for a (N, spec.in_channels, h, w) input."""
+        """The backbone's feature maps by stride (8, 16, 32; and 4 for FCN-4s, times FINE_GAIN) for a
+        (N, spec.in_channels, h, w) input."""
         if self.spec.prev_mask:
             x = x * self.input_gain
         h, w = x.shape[-2:]
         ph, pw = padded_size(h) - h, padded_size(w) - w
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        return self.backbone(x)
+        f = self.backbone(x)
+        if 4 in f:
+            f[4] = f[4] * FINE_GAIN
+        return f
 
     def head(self, f: dict[int, torch.Tensor], size: tuple[int, int] | torch.Size) -> torch.Tensor:
         """FCN fusion of `features(x)` into one logit per pixel of the (h, w) = `size` input.
@@ -167,8 +181,10 @@ class IFCN(nn.Module):
         s = scores[32]
         if self.spec.stride <= 16:
             s = fit_to(self.up32to16(s), *scores[16].shape[-2:]) + scores[16]
-        if self.spec.stride == 8:
+        if self.spec.stride <= 8:
             s = fit_to(self.up16to8(s), *scores[8].shape[-2:]) + scores[8]
+        if self.spec.stride == 4:
+            s = fit_to(self.up8to4(s), *scores[4].shape[-2:]) + scores[4]
         return s
 
     def upsample_logits(self, s: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -179,7 +195,7 @@ class IFCN(nn.Module):
     @property
     def head_strides(self) -> tuple[int, ...]:
         """The feature strides the head reads."""
-        return tuple(s for s in (8, 16, 32) if s >= self.spec.stride)
+        return tuple(s for s in (4, 8, 16, 32) if s >= self.spec.stride)
 
 
 def build_ifcn(spec: ModelSpec, weights: str | None = None, allow_download: bool = False) -> IFCN:
@@ -189,6 +205,25 @@ def build_ifcn(spec: ModelSpec, weights: str | None = None, allow_download: bool
     if spec.prev_mask:
         add_input_channel(backbone)
     return IFCN(spec, backbone)
+
+
+def with_stride4(model: IFCN) -> IFCN:
+    """An FCN-4s model made from the FCN-8s `model` (its backbone shared, its score layers and inner upsamplings
+    copied): the backbone's stride-4 features get a score layer that starts at zero, the fused stride-8 map is
+    upsampled x2 to them and the result x4 to the input (both bilinear to start), so it predicts as before (to the
+    difference between x2 then x4 and the trained x8 upsampling) until fine-tuned. A new module, so that its
+    parameters come in the order of an FCN-4s built from its spec (a resumed run's optimiser state). Refuses other
+    strides and backbones without a stride-4 tap."""
+    if model.spec.stride == 4:
+        return model
+    if model.spec.stride != 8:
+        raise ValueError(f"only an FCN-8s model can be made FCN-4s, not FCN-{model.spec.stride}s")
+    ref = model.score8.weight
+    new = IFCN(replace(model.spec, stride=4), model.backbone).to(ref)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("up_final.")}
+    missing, unexpected = new.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith(("score4.", "up8to4.", "up_final.")) for k in missing), missing
+    return new
 
 
 def with_prev_mask(model: IFCN) -> IFCN:

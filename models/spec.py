@@ -8,7 +8,7 @@ from models.errors import CheckpointError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-STRIDES = (8, 16, 32)
+STRIDES = (4, 8, 16, 32)
 UPSAMPLES = ("deconv", "bilinear")
 EXTRA_INITS = ("zero", "mean")
 #: Architectures of the learned refiner a checkpoint may carry (`extra["refiner"]`, see `models.refiner`).

@@ -56,7 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "on the fly (default: pairs with --pairs, else random)")
     a("--train-split", default=d.train_split, help="training split (default train)")
     a("--backbone", default=d.backbone, help=f"backbone name (default {d.backbone})")
-    a("--stride", type=int, choices=(8, 16, 32), default=d.stride, help="FCN-8s/16s/32s (default 8)")
+    a("--stride", type=int, choices=(4, 8, 16, 32), default=d.stride,
+      help="FCN-4s/8s/16s/32s (default 8; 4 needs a ResNet or EfficientNet-Lite backbone). With "
+           "--init-checkpoint of an FCN-8s model, 4 adds the stride-4 score layer to it (starting at zero)")
     a("--upsample", choices=("deconv", "bilinear"), default=d.upsample, help="upsampling (default deconv)")
     a("--extra-init", choices=("zero", "mean"), default=d.extra_init,
       help="initialisation of the two click channels' first-conv weights (default mean)")

@@ -18,7 +18,7 @@ import torch
 from models.backbones import spec_for
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.errors import CheckpointError, IFCNError
-from models.fcn import build_ifcn, with_prev_mask
+from models.fcn import build_ifcn, with_prev_mask, with_stride4
 from models.spec import ModelSpec
 from training.train_config import TrainConfig, plain_config
 
@@ -108,6 +108,12 @@ def start(cfg: TrainConfig, last_path: Path, device: torch.device, use_amp: bool
             model = build_ifcn(spec, weights=cfg.weights, allow_download=cfg.allow_download)
         except IFCNError as e:
             raise IFCNError(f"{e} (Or train from scratch with --weights none.)") from None
+    if cfg.stride == 4 and spec.stride != 4 and not cfg.resume:
+        try:
+            model = with_stride4(model)
+        except (ValueError, IFCNError) as e:
+            raise IFCNError(f"--stride 4: {e}") from None
+        spec = model.spec
     if cfg.prev_mask and not spec.prev_mask:
         if cfg.resume:
             raise IFCNError(f"{last_path} has no previous-mask input: resume it without --prev-mask, or start a "

@@ -161,7 +161,7 @@ def test_invalid_settings():
         BRS(time_ratio=0.0)
 
 
-@pytest.mark.parametrize("stride", [8, 16, 32])
+@pytest.mark.parametrize("stride", [4, 8, 16, 32])
 @pytest.mark.parametrize("size", [(375, 500), (40, 50), (65, 97), (1, 200)])
 def test_pixel_sampler_is_the_upsampled_map_at_those_pixels(stride, size):
     """The logits f-BRS optimises (at the click discs only) are exactly those of the full head, for any
@@ -192,7 +192,7 @@ def test_non_finite_loss_falls_back_to_the_network_output():
     assert torch.isnan(logits).all() == torch.isnan(base).all()
 
 
-@pytest.mark.parametrize("stride", [8, 16, 32])
+@pytest.mark.parametrize("stride", [4, 8, 16, 32])
 @pytest.mark.parametrize("size", [(97, 130), (375, 500), (40, 50), (64, 64)])
 def test_disc_jacobian_gives_the_heads_logits(stride, size):
     """f-BRS's evaluations (base logits + Jacobian x parameters) are the head's logits at the click discs
