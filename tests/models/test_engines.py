@@ -37,14 +37,18 @@ def _pair(model, engine: str, brs: bool):
     return eager, fast
 
 
+@pytest.mark.parametrize("stride", [8, 4])
 @pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
-def test_engine_outputs_match_pytorch(model, name, monkeypatch):
+def test_engine_outputs_match_pytorch(model, name, stride, monkeypatch):
     """Predictions through the engine equal eager PyTorch's within 1e-4; with f-BRS on, the features it
     optimises from are the same within 1e-4 (its output also depends on its time budget, so on the clock);
-    the engine really ran (the size is compiled, its check recorded)."""
+    the engine really ran (the size is compiled, its check recorded). FCN-8s and FCN-4s (four feature maps)."""
     if not engines.available(name):
         pytest.skip(f"{name} is not installed (pip install '.[bench]')")
     import torch
+
+    if stride != 8:
+        model = random_model("efficientnet_lite0", stride=stride)
 
     import models.predictor as predictor_module
 
