@@ -28,10 +28,11 @@ ALIGN = 32
 #: rate for new layers, 10x its backbone's). At a gain of 10 and 1e-4 they had moved 0.002 in 600 steps against
 #: the click maps' 0.3, while the body drifted (runs/prev2, MODEL_CARD).
 PREV_GAIN = 25.0
-#: The stride-4 features (FCN-4s) enter their score layer multiplied by this: the same learning-rate multiplier
-#: for a new zero-initialised layer on a trained body as PREV_GAIN (an FCN-8s checkpoint made FCN-4s by
-#: `with_stride4` is fine-tuned at 2e-5 to 5e-5).
-FINE_GAIN = 4.0
+#: The stride-4 features (FCN-4s) enter their score layer multiplied by this: the learning-rate multiplier of a
+#: new zero-initialised layer on a trained body, as PREV_GAIN (an FCN-8s checkpoint made FCN-4s by `with_stride4`
+#: is fine-tuned at 2e-5 to 5e-5). At 4 its weights had moved 3e-4 in 200 steps at 3e-5, against the stride-8
+#: layer's 0.02 (runs/fcn4_g4). Part of the architecture: checkpoints are trained with it.
+FINE_GAIN = 16.0
 
 
 def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
