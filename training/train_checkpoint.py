@@ -108,7 +108,10 @@ def start(cfg: TrainConfig, last_path: Path, device: torch.device, use_amp: bool
             model = build_ifcn(spec, weights=cfg.weights, allow_download=cfg.allow_download)
         except IFCNError as e:
             raise IFCNError(f"{e} (Or train from scratch with --weights none.)") from None
-    if cfg.stride == 4 and spec.stride != 4 and not cfg.resume:
+    if cfg.stride == 4 and spec.stride != 4:
+        if cfg.resume:
+            raise IFCNError(f"{last_path} is an FCN-{spec.stride}s run: resume it without --stride 4, or start a new "
+                            "run with --init-checkpoint and --stride 4")
         try:
             model = with_stride4(model)
         except (ValueError, IFCNError) as e:

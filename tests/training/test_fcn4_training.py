@@ -26,6 +26,10 @@ def test_train_stride4_from_an_fcn8_checkpoint_and_resume(synthetic_devkit, tmp_
     assert model.spec.stride == 4 and model.score4.weight.abs().max() > 0  # trained, not left at zero
     again = train(cfg(tmp_path / "run", resume=True, stride=4, max_steps=3))
     assert again.status == "completed" and again.steps == 3
+    plain = train(cfg(tmp_path / "plain", init_checkpoint=str(tmp_path / "init.pt")))
+    assert plain.status == "completed" and load_checkpoint(plain.last_path).model.spec.stride == 8
+    with pytest.raises(IFCNError, match="without --stride 4"):
+        train(cfg(tmp_path / "plain", resume=True, stride=4, max_steps=3))
     save_checkpoint(tmp_path / "vgg.pt", build_ifcn(ModelSpec(backbone="vgg16", stride=8)))
     with pytest.raises(IFCNError, match="--stride 4"):
         train(cfg(tmp_path / "run_vgg", init_checkpoint=str(tmp_path / "vgg.pt"), stride=4))
