@@ -116,12 +116,10 @@ class EfficientNetLite(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.channels = {stride: stages[stage][5] for stride, stage in _TAPS.items()}
         self._fine_channels = {stride: stages[stage][5] for stride, stage in _FINE_TAP.items()}
-        self.out_strides: tuple[int, ...] = tuple(sorted(_TAPS))
 
     def tap_stride4(self) -> None:
-        """Also return the stride-4 features (for an FCN-4s head)."""
+        """Also return the stride-4 features (for an FCN-4s head): `forward` returns the strides of `channels`."""
         self.channels = {**self._fine_channels, **self.channels}
-        self.out_strides = tuple(sorted(self.channels))
 
     def first_conv_path(self) -> str:
         """Dotted path of the first convolution (the one that takes the click channels)."""
@@ -132,9 +130,9 @@ class EfficientNetLite(nn.Module):
         out: dict[int, torch.Tensor] = {}
         for i, block in enumerate(self.blocks):
             x = block(x)
-            if self._tap_index.get(i) in self.out_strides:
+            if self._tap_index.get(i) in self.channels:
                 out[self._tap_index[i]] = x
-                if len(out) == len(self.out_strides):
+                if len(out) == len(self.channels):
                     break
         return out
 

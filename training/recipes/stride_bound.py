@@ -16,6 +16,7 @@ import sys
 import cv2
 import numpy as np
 
+from models.metrics import iou, object_box
 from models.zoom import ZoomIn
 
 STRIDES = (8, 4, 2)
@@ -24,17 +25,15 @@ SMALL = 6000  # px: the failures' sizes (MODEL_CARD, "Zoom-in on by default")
 
 def bound(gt: np.ndarray, stride: int, z: ZoomIn = ZoomIn()) -> float:
     """IoU of the ground truth seen through an ideal stride-`stride` map of its zoomed crop."""
-    obj, valid = gt == 255, gt != 128
-    ys, xs = np.nonzero(obj)
-    side = max(z.min_crop, (np.ptp(xs) + 1) * z.expansion, (np.ptp(ys) + 1) * z.expansion)
+    obj = gt == 255
+    x0, y0, x1, y1 = object_box(obj)
+    side = max(z.min_crop, (x1 - x0) * z.expansion, (y1 - y0) * z.expansion)
     cell = stride / max(1.0, z.target / side)  # photo px per output cell
     h, w = gt.shape
     low = cv2.resize(obj.astype(np.float32), (max(1, round(w / cell)), max(1, round(h / cell))),
                      interpolation=cv2.INTER_AREA)
     seen = cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
-    a, b = seen & valid, obj & valid
-    union = (a | b).sum()
-    return 1.0 if union == 0 else float((a & b).sum() / union)
+    return iou(seen, obj, ignore=gt == 128)
 
 
 def main(argv: list[str]) -> None:
