@@ -5,7 +5,7 @@
 #   bash training/recipes/heldout_choice.sh TAG [CHECKPOINT] [more `ifcn noc` options...]
 # writes runs/eval/TAG/<source>/ (summary.json, per_object.csv). Environment: D (the training photos, default
 # ../shared/data/train), BASE (a runs/eval/<tag> folder to compare with, e.g. the shipped default's), LIMIT (150),
-# PY. runs/ is git-ignored.
+# PY, REFINE (default --refine; REFINE= leaves colour refinement off). runs/ is git-ignored.
 set -euo pipefail
 TAG=${1:?usage: heldout_choice.sh TAG [CHECKPOINT] [ifcn noc options...]}; shift
 CKPT=()
@@ -13,10 +13,11 @@ if [ $# -gt 0 ] && [[ "$1" != -* ]]; then CKPT=(--checkpoint "$1"); shift; fi
 D=${D:-../shared/data/train}
 PY=${PY:-.venv/bin/python}
 LIMIT=${LIMIT:-150}
+REFINE=${REFINE---refine}
 mkdir -p runs/eval
 pids=()
 for S in clothing_co_parsing coco_train2017 camvid; do
-  OMP_NUM_THREADS=1 nice -n 5 "$PY" -m models.cli noc --data "$D/$S" --split val --limit "$LIMIT" --refine \
+  OMP_NUM_THREADS=1 nice -n 5 "$PY" -m models.cli noc --data "$D/$S" --split val --limit "$LIMIT" $REFINE \
     "${CKPT[@]}" "$@" --out "runs/eval/$TAG/$S" > "runs/eval/$TAG.$S.log" 2>&1 &
   pids+=($!)
 done
