@@ -4,7 +4,7 @@
 # issue's other starting point ("from the current default or from ImageNet weights, whichever measures better"): v5
 # descends from a model trained on synthetic composites, and every CPU continuation of it stays in that basin. This
 # run is meant to go on across sessions (2-3 h of the 2 cores each; RESUME=--resume continues it), and is the
-# from-ImageNet candidate for `training/recipes/gpu_session.sh` (INIT=runs/in1/last.pt there continues it on a GPU).
+# from-ImageNet candidate for `training/recipes/gpu_session.sh` (its header says how to carry this run there).
 # Every validation's model is kept (--snapshots); measure candidates with training/recipes/heldout_choice.sh and the
 # network alone (`--no-brs --no-snap`), as in MODEL_CARD. runs/ is git-ignored; stop with SIGTERM (last.pt is saved).
 # Environment: OUT (runs/in1), LR (3e-4), SEED (41), ITER (3: corrective clicks per batch), RESUME, D, PY.
