@@ -1,5 +1,5 @@
 #!/bin/bash
-# A long run from ImageNet weights on the real photos only, with every augmentation this card measured as a tie or
+# A long run from ImageNet weights on the real photos only, with every augmentation the model card (resources/weights/MODEL_CARD.md) measured as a tie or
 # better on CPU continuations (zoomed-in views, RITM's photometric jitter, copy-paste, the click-weighted loss). The
 # issue's other starting point ("from the current default or from ImageNet weights, whichever measures better"): v5
 # descends from a model trained on synthetic composites, and every CPU continuation of it stays in that basin. This
