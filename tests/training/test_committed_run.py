@@ -1,0 +1,34 @@
+"""training/checkpoints/in1.pt: the committed state of the from-ImageNet run (training/recipes/imagenet_real.sh),
+so that a session on a new machine continues it (`FROM=training/checkpoints/in1.pt`) instead of starting again."""
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.checkpoint import load_checkpoint
+from training.train_checkpoint import start
+from training.train_config import TrainConfig
+
+CKPT = Path(__file__).resolve().parents[2] / "training" / "checkpoints" / "in1.pt"
+
+
+def test_loads_safely_small_and_says_where_it_came_from():
+    assert CKPT.is_file()
+    assert CKPT.stat().st_size <= 8 * 1024 * 1024  # fp16, no optimiser state
+    payload = torch.load(CKPT, map_location="cpu", weights_only=True)
+    assert payload["format"] == "ifcn-checkpoint"
+    loaded = load_checkpoint(CKPT)
+    assert loaded.spec.backbone == "efficientnet_lite0" and loaded.spec.stride == 8
+    assert "runs/in1" in loaded.meta.get("note", "") and "step" in loaded.meta["note"]
+    assert 0.5 < loaded.meta.get("val_iou", 0) <= 1.0
+
+
+def test_a_new_run_starts_from_its_weights(tmp_path):
+    """What FROM= does in the recipe: --init-checkpoint builds the run's model from the file, weights equal."""
+    cfg = TrainConfig(voc_root=None, out=str(tmp_path / "run"), init_checkpoint=str(CKPT))
+    begun = start(cfg, tmp_path / "run" / "last.pt", torch.device("cpu"), False, torch.float32, False)
+    assert begun.state.step == 0
+    ref, got = load_checkpoint(CKPT).model.state_dict(), begun.model.state_dict()
+    assert ref.keys() == got.keys()
+    for k, v in ref.items():
+        np.testing.assert_array_equal(v.numpy(), got[k].detach().cpu().numpy(), err_msg=k)
