@@ -13,8 +13,9 @@
 # average the snapshots with the default, `ifcn average`, and measure that too). CamVid is left out: with it the upload
 # is over the limit. Measure each candidate with `--no-snap` too: with a better network, edge snapping before colour
 # refinement became a cost (soup G: 0.80 clicks per object fewer without it on the choice set; MODEL_CARD "soup G
-# without edge snapping"). To continue the from-ImageNet run of imagenet_real.sh instead of the default: `ifcn export
-# --checkpoint runs/in1/last.pt --out runs/init.pt` (fp16, 6 MB: its last.pt with the optimiser's state would not fit).
+# without edge snapping"). To continue the from-ImageNet run of imagenet_real.sh instead of the default: copy its
+# committed export, `cp training/checkpoints/in1.pt runs/init.pt`, or export a later one, `ifcn export --checkpoint
+# runs/in1/last.pt --out runs/init.pt` (fp16, 6 MB: its last.pt with the optimiser's state would not fit).
 #
 # Untested on a GPU when written (2026-12-03, no device lent): check the first progress lines in the log.
 # EXTRA adds options, e.g. EXTRA="--prev-mask --val-clicks 3" trains RITM's previous-mask input (on 2 CPU cores
