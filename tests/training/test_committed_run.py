@@ -1,5 +1,5 @@
 """training/checkpoints/in1.pt: the committed state of the from-ImageNet run (training/recipes/imagenet_real.sh),
-so that a session on a new machine continues it (`FROM=training/checkpoints/in1.pt`) instead of starting again."""
+so that a session on a new machine continues it (`INIT=training/checkpoints/in1.pt`) instead of starting again."""
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ def test_loads_safely_small_and_says_where_it_came_from():
 
 
 def test_a_new_run_starts_from_its_weights(tmp_path):
-    """What FROM= does in the recipe: --init-checkpoint builds the run's model from the file, weights equal."""
+    """What INIT= does in the recipe: --init-checkpoint builds the run's model from the file, weights equal."""
     cfg = TrainConfig(voc_root=None, out=str(tmp_path / "run"), init_checkpoint=str(CKPT))
     begun = start(cfg, tmp_path / "run" / "last.pt", torch.device("cpu"), False, torch.float32, False)
     assert begun.state.step == 0

@@ -8,13 +8,12 @@
 # says how to carry this run there). The data, crops and validation are continue_default.sh's; up to 3 corrective
 # clicks per batch (ITER), Adam at 3e-4. Every validation's model is kept (--snapshots); measure candidates with
 # training/recipes/heldout_choice.sh and the network alone (`--no-brs --no-snap`), as in MODEL_CARD. runs/ is
-# git-ignored; stop with SIGTERM (last.pt is saved). A new machine has no runs/: FROM=<an fp16 export of the run,
+# git-ignored; stop with SIGTERM (last.pt is saved). A new machine has no runs/: INIT=<an fp16 export of the run,
 # `ifcn export`> continues it from that checkpoint's weights in a new run folder (Adam's state and the step count
 # start again; the model card says which committed export to take and at which step it was made).
-# Environment: OUT (runs/in1), LR (3e-4), SEED (41), ITER (3), FROM (imagenet), and continue_default.sh's.
+# Environment: OUT (runs/in1), LR (3e-4), SEED (41), ITER (3), INIT (imagenet here), and continue_default.sh's.
 set -euo pipefail
-OUT=${OUT:-runs/in1} LR=${LR:-3e-4} SEED=${SEED:-41} INIT=${FROM:-imagenet} ITER=${ITER:-3} \
-  MAX_STEPS=${MAX_STEPS:-60000} \
-  VAL_EVERY=${VAL_EVERY:-250} \
+OUT=${OUT:-runs/in1} LR=${LR:-3e-4} SEED=${SEED:-41} INIT=${INIT:-imagenet} ITER=${ITER:-3} \
+  MAX_STEPS=${MAX_STEPS:-60000} VAL_EVERY=${VAL_EVERY:-250} \
   AUG="--zoom-prob 0.5 --colour-prob 0.75 --paste-prob 0.5 --click-weight 5 --click-radius 10 --snapshots" \
   exec bash "$(dirname "$0")/continue_default.sh"
