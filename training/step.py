@@ -3,7 +3,8 @@
 Two losses (`ifcn train --loss`): BCE-with-logits (the paper's; the default) and RITM's normalized focal loss
 (Sofiiuk et al. 2021), which weights each pixel by (1 - p_t)^gamma rescaled so the weights of an image sum to its
 number of valid pixels: the hard pixels (boundaries, regions the network ignores a click in) carry the loss.
-With `ifcn train --click-weight` the BCE of the pixels near each click weighs more (`click_weights`).
+With `ifcn train --click-weight` the BCE of the pixels near each click weighs more (`click_weights`). With
+`ifcn train --teacher` (`training.distill`) a share of the loss is the BCE towards the teachers' soft target.
 """
 from __future__ import annotations
 
@@ -82,19 +83,25 @@ def freeze_batchnorm(model: torch.nn.Module) -> int:
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
                device: torch.device, scaler: torch.amp.GradScaler | None = None,
                autocast: Callable[[], Any] = nullcontext, channels_last: bool = False,
-               loss: str = "bce", click_focus: tuple[float, float, float] | None = None) -> float:
+               loss: str = "bce", click_focus: tuple[float, float, float] | None = None,
+               teacher: Callable[[torch.Tensor], torch.Tensor] | None = None, distill: float = 0.0) -> float:
     """One optimiser step on `batch` (dict of input/target/ignore tensors) with the loss named `loss`
     (`LOSSES`); returns the loss. `click_focus` = (weight, radius in px, the click maps' clamp) weights the
-    pixels near the clicks (`click_weights`; BCE only)."""
+    pixels near the clicks (`click_weights`; BCE only). With `teacher` (the input batch -> a soft target in
+    [0, 1], `training.distill.Teachers`) the loss is (1 - distill) x that loss + distill x the BCE towards the
+    soft target, over the same valid pixels with the same click weights."""
     x = batch["input"].to(device, non_blocking=True)
     weight = click_weights(x, *click_focus) if click_focus is not None else None
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     target = batch["target"].to(device, non_blocking=True)
     ignore = batch["ignore"].to(device, non_blocking=True)
+    soft = teacher(x) if teacher is not None and distill > 0 else None
     with autocast():
         logits = net(x)
     value = LOSSES[loss](logits, target, ignore) if weight is None else masked_bce(logits, target, ignore, weight)
+    if soft is not None:
+        value = (1.0 - distill) * value + distill * masked_bce(logits, soft, ignore, weight)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None and scaler.is_enabled():
         scaler.scale(value).backward()

@@ -117,6 +117,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "much: the network is asked to follow each click (default 1: plain BCE)")
     a("--click-radius", type=float, default=d.click_radius, metavar="PX",
       help=f"the neighbourhood --click-weight weighs, in input pixels (default {d.click_radius:g})")
+    a("--teacher", action="append", default=[], metavar="CKPT",
+      help="distillation: a frozen model (repeat for several; their logits are averaged) whose prediction on the "
+           "same input is a soft target; it must read the student's input (channels, normalisation, clamp)")
+    a("--distill-weight", type=float, default=d.distill_weight, metavar="A",
+      help=f"with --teacher: the loss is (1 - A) x the loss towards the masks + A x the BCE towards the "
+           f"teachers' prediction (default {d.distill_weight:g})")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -139,7 +145,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         progress_json=args.progress_json, progress_every=args.progress_every, show_bar=not args.no_bar,
         iterative=args.iterative, iterative_prob=args.iterative_prob, iterative_single=args.iterative_single,
         iterative_refine=args.iterative_refine,
-        prev_mask=args.prev_mask, loss=args.loss, click_weight=args.click_weight, click_radius=args.click_radius)
+        prev_mask=args.prev_mask, loss=args.loss, click_weight=args.click_weight, click_radius=args.click_radius,
+        teachers=tuple(args.teacher), distill_weight=args.distill_weight)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -66,6 +66,8 @@ class TrainConfig:
     loss: str = "bce"  # training.step.LOSSES: "bce" (the paper's) or "nfl" (RITM's normalized focal loss)
     click_weight: float = 1.0  # the loss of pixels within click_radius px of a click times this (training.step)
     click_radius: float = 10.0
+    teachers: tuple[str, ...] = ()  # checkpoints whose mean prediction is a soft target (training.distill)
+    distill_weight: float = 0.5  # the share of the loss that is the BCE towards the teachers' target
 
     @property
     def data_mode(self) -> str:

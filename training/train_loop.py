@@ -20,6 +20,7 @@ import torch
 
 from models.device import resolve_device
 from models.errors import IFCNError
+from training.distill import Teachers
 from training.iterative import IterativeConfig, simulate
 from training.progress import ProgressWriter
 from training.step import LOSSES, freeze_batchnorm, train_step
@@ -75,6 +76,8 @@ class _Run:
                             f"{cfg.click_weight:g} and {cfg.click_radius:g}.")
         if cfg.click_weight != 1.0 and cfg.loss != "bce":
             raise IFCNError(f"--click-weight weighs the BCE; it does not combine with --loss {cfg.loss}.")
+        if not 0.0 < cfg.distill_weight <= 1.0:
+            raise IFCNError(f"--distill-weight must lie in (0, 1], got {cfg.distill_weight:g}.")
         try:
             self.iterative = IterativeConfig(cfg.iterative, cfg.iterative_prob, cfg.iterative_single,
                                              refine=cfg.iterative_refine)
@@ -93,6 +96,7 @@ class _Run:
                             if cfg.click_weight != 1.0 else None)
         if cfg.freeze_bn:
             freeze_batchnorm(self.model)
+        self.teachers = Teachers(cfg.teachers, self.spec, device, self.channels_last) if cfg.teachers else None
         self.net = self.model
         if dist_env.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -116,6 +120,8 @@ class _Run:
             "iterative_refine": cfg.iterative_refine,
             "val_clicks": cfg.val_clicks, "freeze_bn": cfg.freeze_bn,
         }
+        if self.teachers is not None:
+            self.meta_training.update(teachers=[str(p) for p in cfg.teachers], distill_weight=cfg.distill_weight)
         self.val_samples = len(val_ds) if val_ds is not None else 0
         self.saved_at = {"last": -1, "best": -1, "snapshot": -1}
         self.bar = None
@@ -203,7 +209,8 @@ class _Run:
                              np.random.default_rng([cfg.seed, self.dist.rank, st.step]), self.device,
                              self.autocast, self.channels_last)
                 loss_v = train_step(self.net, self.optimizer, batch, self.device, self.scaler, self.autocast,
-                                    self.channels_last, loss=cfg.loss, click_focus=self.click_focus)
+                                    self.channels_last, loss=cfg.loss, click_focus=self.click_focus,
+                                    teacher=self.teachers, distill=cfg.distill_weight)
                 st.step += 1
                 st.batch_in_epoch += 1
                 losses.append(loss_v)
