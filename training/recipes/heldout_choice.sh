@@ -5,7 +5,8 @@
 #   bash training/recipes/heldout_choice.sh TAG [CHECKPOINT] [more `ifcn noc` options...]
 # writes runs/eval/TAG/<source>/ (summary.json, per_object.csv). Environment: D (the training photos, default
 # ../shared/data/train), BASE (a runs/eval/<tag> folder to compare with, e.g. the shipped default's), LIMIT (150),
-# PY, REFINE (default --refine; REFINE= leaves colour refinement off). runs/ is git-ignored.
+# PY, REFINE (default --refine; REFINE= leaves colour refinement off), RUN (the command before `noc`, default
+# "$PY -m models.cli"; ensemble_noc.py's usage says how to measure several models' mean). runs/ is git-ignored.
 set -euo pipefail
 TAG=${1:?usage: heldout_choice.sh TAG [CHECKPOINT] [ifcn noc options...]}; shift
 CKPT=()
@@ -14,10 +15,11 @@ D=${D:-../shared/data/train}
 PY=${PY:-.venv/bin/python}
 LIMIT=${LIMIT:-150}
 REFINE=${REFINE---refine}
+RUN=${RUN:-"$PY -m models.cli"}
 mkdir -p runs/eval
 pids=()
 for S in clothing_co_parsing coco_train2017 camvid; do
-  OMP_NUM_THREADS=1 nice -n 5 "$PY" -m models.cli noc --data "$D/$S" --split val --limit "$LIMIT" $REFINE \
+  OMP_NUM_THREADS=1 nice -n 5 $RUN noc --data "$D/$S" --split val --limit "$LIMIT" $REFINE \
     "${CKPT[@]}" "$@" --out "runs/eval/$TAG/$S" > "runs/eval/$TAG.$S.log" 2>&1 &
   pids+=($!)
 done
