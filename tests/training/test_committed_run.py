@@ -1,26 +1,33 @@
-"""training/checkpoints/in1.pt: the committed state of the from-ImageNet run (training/recipes/imagenet_real.sh),
-so that a session on a new machine continues it (`INIT=training/checkpoints/in1.pt`) instead of starting again."""
+"""training/checkpoints/in1.pt and kd1.pt: the committed states of the from-ImageNet run
+(training/recipes/imagenet_real.sh) and of its distillation with v5 (distill_in1.sh), so that a session on a new
+machine continues them (`INIT=training/checkpoints/<name>.pt`) instead of starting again."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from models.checkpoint import load_checkpoint
 from training.train_checkpoint import start
 from training.train_config import TrainConfig
 
-CKPT = Path(__file__).resolve().parents[2] / "training" / "checkpoints" / "in1.pt"
+DIR = Path(__file__).resolve().parents[2] / "training" / "checkpoints"
+CKPT = DIR / "in1.pt"
 
 
-def test_loads_safely_small_and_says_where_it_came_from():
+@pytest.mark.parametrize("name, run", [("in1.pt", "runs/in1"), ("kd1.pt", "runs/kd1")])
+def test_loads_safely_small_and_says_where_it_came_from(name, run):
+    CKPT = DIR / name
     assert CKPT.is_file()
     assert CKPT.stat().st_size <= 8 * 1024 * 1024  # fp16, no optimiser state
     payload = torch.load(CKPT, map_location="cpu", weights_only=True)
     assert payload["format"] == "ifcn-checkpoint"
     loaded = load_checkpoint(CKPT)
     assert loaded.spec.backbone == "efficientnet_lite0" and loaded.spec.stride == 8
-    assert "runs/in1" in loaded.meta.get("note", "") and "step" in loaded.meta["note"]
+    assert run in loaded.meta.get("note", "") and "step" in loaded.meta["note"]
     assert 0.5 < loaded.meta.get("val_iou", 0) <= 1.0
+    if name == "kd1.pt":  # its teachers are the ones the recipe names, in the repository
+        assert loaded.meta["training"]["teachers"] == ["resources/weights/default.pt", "training/checkpoints/in1.pt"]
 
 
 def test_a_new_run_starts_from_its_weights(tmp_path):

@@ -29,6 +29,9 @@
 # 1,802 steps: its soup with v5 needs 0.77 fewer clicks per object with the network alone on the choice set, the
 # first CPU run to move the network; a tie as the annotator runs it; MODEL_CARD "corrective clicks weighted").
 # A suggested start: EXTRA="--zoom-prob 0.5 --colour-prob 0.75 --paste-prob 0.5 --click-weight 5".
+# Distillation (training/recipes/distill_in1.sh, MODEL_CARD "Distillation"): the teachers are tracked files, so
+# they travel with the repository: EXTRA="... --teacher resources/weights/default.pt --teacher
+# training/checkpoints/in1.pt --distill-weight 0.5" with INIT=training/checkpoints/in1.pt (no copy to runs/ needed).
 set -uo pipefail
 MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
 BATCH=${BATCH:-32}
