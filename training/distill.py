@@ -19,6 +19,7 @@ from models.checkpoint import load_checkpoint
 from models.errors import IFCNError
 from models.fold import fold_batchnorm
 from models.spec import ModelSpec
+from training.train_runtime import native_amp_dtype
 
 #: What a teacher's input must share with the student's: the channels, the RGB normalisation and the click
 #: maps' truncation (the backbone, stride and head may differ).
@@ -31,8 +32,8 @@ def _input_of(spec: ModelSpec) -> dict[str, object]:
 
 class Teachers:
     """Frozen teacher networks; calling it gives the soft target (N, 1, H, W) of an input batch: the sigmoid of
-    their mean logits. On a CPU with native bf16 they run under bf16 autocast (their output is a target, not a
-    gradient: a forward costs about 0.6x of fp32's there)."""
+    their mean logits. They run under the device's mixed precision where it is native (`amp_dtype`; bf16 on this
+    project's CPU: their output is a target, not a gradient, and a forward costs about 0.6x of fp32's there)."""
 
     def __init__(self, paths: Sequence[str | Path], student: ModelSpec, device: torch.device,
                  channels_last: bool = False) -> None:
@@ -54,15 +55,13 @@ class Teachers:
             if channels_last:
                 net = net.to(memory_format=torch.channels_last)
             self.nets.append(net)
-        from training.train_runtime import cpu_bf16_supported
-
-        self.bf16 = device.type == "cuda" or (device.type == "cpu" and cpu_bf16_supported())
+        #: the teachers' autocast dtype (None: fp32)
+        self.amp_dtype = native_amp_dtype(device)
 
     def _autocast(self):
-        if not self.bf16:
+        if self.amp_dtype is None:
             return nullcontext()
-        dtype = torch.bfloat16 if self.device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:

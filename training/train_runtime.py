@@ -149,16 +149,22 @@ class DistEnv:
                 dist.destroy_process_group()
 
 
+def native_amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype mixed precision uses on `device`: CUDA bf16 where supported, else fp16; the CPU bf16
+    where it has native bf16 (AVX512-BF16/AMX); None where there is none (another CPU, other devices)."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_bf16_supported() else None
+
+
 def precision(amp: bool | None, device: torch.device) -> tuple[bool, torch.dtype, bool]:
     """(mixed precision on, its dtype, channels_last) for the `--amp` choice (None: default) on `device`."""
-    # Mixed precision: on by default on CUDA (bf16 where supported, else fp16 + GradScaler); on the
-    # CPU only when asked (--amp), as bf16 autocast, where the CPU has native bf16 (AVX512-BF16/AMX).
-    use_amp = (device.type == "cuda") if amp is None else bool(amp) and (
-        device.type == "cuda" or (device.type == "cpu" and cpu_bf16_supported()))
+    # Mixed precision: on by default on CUDA (fp16 comes with a GradScaler); on the CPU only when asked (--amp)
+    native = native_amp_dtype(device)
+    use_amp = (device.type == "cuda") if amp is None else bool(amp) and native is not None
     if amp and not use_amp:
         print(f"--amp ignored: no mixed precision on {device.type} here", file=sys.stderr)
-    amp_dtype = torch.bfloat16 if (use_amp and (device.type == "cpu" or torch.cuda.is_bf16_supported())) \
-        else torch.float16
+    amp_dtype = native if use_amp and native is not None else torch.float16
     # channels_last: faster convs on CUDA, and on CPU 2.5x faster depthwise convs (EfficientNet-Lite)
     channels_last = device.type in ("cuda", "cpu")
     return use_amp, amp_dtype, channels_last

@@ -39,14 +39,14 @@ def test_the_target_is_the_sigmoid_of_the_teachers_mean_logits(tmp_path):
     (pa, a), (pb, b) = _saved(tmp_path / "a.pt", 1), _saved(tmp_path / "b.pt", 2)
     x = _tiny_batch()["input"]
     teachers = Teachers([pa, pb], ModelSpec(backbone=BACKBONE), CPU)
-    teachers.bf16 = False  # exact arithmetic for the comparison (bf16 is a speed choice of the CPU)
+    teachers.amp_dtype = None  # exact arithmetic for the comparison (bf16 is a speed choice of the CPU)
     with torch.no_grad():
         la, lb = a(x), b(x)
     assert not torch.allclose(la, lb, atol=1e-3)
     got = teachers(x)
     assert got.shape == (2, 1, 64, 64) and got.dtype == torch.float32
     torch.testing.assert_close(got, torch.sigmoid((la + lb) / 2), atol=2e-5, rtol=1e-4)
-    teachers.bf16 = True  # under bf16 autocast (where the CPU has it) the target stays close
+    teachers.amp_dtype = torch.bfloat16  # under bf16 autocast (where the CPU has it) the target stays close
     assert (teachers(x) - got).abs().max() < 0.05
 
 
@@ -80,7 +80,7 @@ def test_the_step_mixes_the_mask_loss_and_the_teachers_by_the_weight():
 def test_distilled_steps_move_the_student_towards_its_teacher(tmp_path):
     path, teacher = _saved(tmp_path / "t.pt", 5)
     teachers = Teachers([path], ModelSpec(backbone=BACKBONE), CPU)
-    teachers.bf16 = False
+    teachers.amp_dtype = None
     batch = _tiny_batch()
     torch.manual_seed(0)
     student = build_ifcn(ModelSpec(backbone=BACKBONE), weights=None).train()

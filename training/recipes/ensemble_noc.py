@@ -30,11 +30,11 @@ def run(models: list[str], cli: list[str]) -> int:
         raise IFCNError("give two or more checkpoints before --, and --no-brs among the noc options.")
     spec = ModelSpec.from_dict(read_meta(models[0])["spec"])
     mean = Teachers(models, spec, torch.device("cpu"), channels_last=True)
-    mean.bf16 = False  # measured as the annotator would run them: fp32
+    mean.amp_dtype = None  # measured as the annotator would run them: fp32
 
     def forward(self: Predictor, rgb: torch.Tensor, clicks, h: int, w: int, prev=None):
         x = self._stack(rgb, clicks, prev)
-        return torch.sigmoid(mean.logits(x))[0, 0, :h, :w].float().cpu().numpy()
+        return torch.sigmoid(mean.logits(x))[0, 0].cpu().numpy()  # float32, h x w (x is the h x w input)
 
     single = Predictor._forward
     Predictor._forward = forward
