@@ -8,7 +8,9 @@
 # same input (`ifcn train --teacher ... --distill-weight A`; training.distill). The teachers run under bf16
 # autocast where the CPU has it. Environment: OUT (runs/kd1), LR (5e-5), A (0.5), SEED (42), TEACHERS (v5 and
 # in1.pt), INIT (in1.pt), RESUME=--resume to continue, and continue_default.sh's. runs/ is git-ignored; stop with
-# SIGTERM (last.pt is saved).
+# SIGTERM (last.pt is saved). runs/kd2 (MODEL_CARD, eighteenth session) continued kd1 with
+# TEACHERS="resources/weights/default.pt training/checkpoints/kd1.pt" INIT=training/checkpoints/kd1.pt SEED=43
+# OUT=runs/kd2, LR=2e-5 then 1e-5: it tied with its start.
 set -euo pipefail
 TEACHERS=${TEACHERS:-"resources/weights/default.pt training/checkpoints/in1.pt"}
 T=()
