@@ -17,12 +17,12 @@ CKPT = DIR / "in1.pt"
 
 @pytest.mark.parametrize("name, run", [("in1.pt", "runs/in1"), ("kd1.pt", "runs/kd1")])
 def test_loads_safely_small_and_says_where_it_came_from(name, run):
-    CKPT = DIR / name
-    assert CKPT.is_file()
-    assert CKPT.stat().st_size <= 8 * 1024 * 1024  # fp16, no optimiser state
-    payload = torch.load(CKPT, map_location="cpu", weights_only=True)
+    path = DIR / name
+    assert path.is_file()
+    assert path.stat().st_size <= 8 * 1024 * 1024  # fp16, no optimiser state
+    payload = torch.load(path, map_location="cpu", weights_only=True)
     assert payload["format"] == "ifcn-checkpoint"
-    loaded = load_checkpoint(CKPT)
+    loaded = load_checkpoint(path)
     assert loaded.spec.backbone == "efficientnet_lite0" and loaded.spec.stride == 8
     assert run in loaded.meta.get("note", "") and "step" in loaded.meta["note"]
     assert 0.5 < loaded.meta.get("val_iou", 0) <= 1.0
