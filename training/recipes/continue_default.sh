@@ -6,7 +6,8 @@
 # then (v5 is the mean of some of their checkpoints, MODEL_CARD "v5").
 # Environment: OUT (run folder), LR, AUG, SEED, RESUME=--resume to continue, D (the training photos), PY,
 # INIT (the checkpoint to continue; the shipped default unless set; INIT=imagenet starts EfficientNet-Lite0 FCN-8s
-# from ImageNet weights instead, imagenet_real.sh), ITER (corrective clicks per batch, 8), MAX_STEPS (6000),
+# from ImageNet weights instead, imagenet_real.sh; BACKBONE picks the EfficientNet-Lite variant it starts, efficientnet_lite0
+# unless set), ITER (corrective clicks per batch, 8), MAX_STEPS (6000),
 # VAL_EVERY (200).
 # runs/ is git-ignored; stop with SIGTERM (last.pt is saved).
 set -euo pipefail
@@ -15,7 +16,7 @@ PY=${PY:-.venv/bin/python}
 : "${OUT:?set OUT, the run folder}" "${AUG:?set AUG, the augmentation options}" "${SEED:?set SEED}"
 LR=${LR:-5e-5}
 INIT=${INIT:-resources/weights/default.pt}
-if [ "$INIT" = imagenet ]; then START=(--weights imagenet --backbone efficientnet_lite0 --stride 8)
+if [ "$INIT" = imagenet ]; then START=(--weights imagenet --backbone "${BACKBONE:-efficientnet_lite0}" --stride 8)
 else START=(--init-checkpoint "$INIT"); fi
 nice -n 5 "$PY" -m models.cli train --data $D/coco_train2017:0.45 --data $D/clothing_co_parsing:0.35 \
   --data $D/camvid:0.2 --out "$OUT" "${START[@]}" \
