@@ -1,6 +1,7 @@
-"""training/checkpoints/in1.pt and kd1.pt: the committed states of the from-ImageNet run
-(training/recipes/imagenet_real.sh) and of its distillation with v5 (distill_in1.sh), so that a session on a new
-machine continues them (`INIT=training/checkpoints/<name>.pt`) instead of starting again."""
+"""training/checkpoints/in1.pt, kd1.pt and l2kd1.pt: the committed states of the from-ImageNet run
+(training/recipes/imagenet_real.sh), of its distillation with v5 (distill_in1.sh) and of the EfficientNet-Lite2
+student distilled from v5 and kd1.pt, so that a session on a new machine continues them
+(`INIT=training/checkpoints/<name>.pt`) instead of starting again."""
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +16,27 @@ DIR = Path(__file__).resolve().parents[2] / "training" / "checkpoints"
 CKPT = DIR / "in1.pt"
 
 
-@pytest.mark.parametrize("name, run", [("in1.pt", "runs/in1"), ("kd1.pt", "runs/kd1")])
-def test_loads_safely_small_and_says_where_it_came_from(name, run):
+V5 = "resources/weights/default.pt"
+
+
+@pytest.mark.parametrize("name, run, backbone, megabytes, teachers", [
+    ("in1.pt", "runs/in1", "efficientnet_lite0", 8, None),
+    ("kd1.pt", "runs/kd1", "efficientnet_lite0", 8, [V5, "training/checkpoints/in1.pt"]),
+    ("l2kd1.pt", "runs/l2kd1", "efficientnet_lite2", 10, [V5, "training/checkpoints/kd1.pt"]),
+])
+def test_loads_safely_small_and_says_where_it_came_from(name, run, backbone, megabytes, teachers):
     path = DIR / name
     assert path.is_file()
-    assert path.stat().st_size <= 8 * 1024 * 1024  # fp16, no optimiser state
+    assert path.stat().st_size <= megabytes * 1024 * 1024  # fp16, no optimiser state
     payload = torch.load(path, map_location="cpu", weights_only=True)
     assert payload["format"] == "ifcn-checkpoint"
     loaded = load_checkpoint(path)
-    assert loaded.spec.backbone == "efficientnet_lite0" and loaded.spec.stride == 8
+    assert loaded.spec.backbone == backbone and loaded.spec.stride == 8
     assert run in loaded.meta.get("note", "") and "step" in loaded.meta["note"]
     assert 0.5 < loaded.meta.get("val_iou", 0) <= 1.0
-    if name == "kd1.pt":  # its teachers are the ones the recipe names, in the repository
-        assert loaded.meta["training"]["teachers"] == ["resources/weights/default.pt", "training/checkpoints/in1.pt"]
+    if teachers is not None:  # the teachers are the ones the recipe names, files in the repository
+        assert loaded.meta["training"]["teachers"] == teachers
+        assert all((DIR.parents[1] / t).is_file() for t in teachers)
 
 
 def test_a_new_run_starts_from_its_weights(tmp_path):
