@@ -8,11 +8,12 @@
 # same input (`ifcn train --teacher ... --distill-weight A`; training.distill). The teachers run under bf16
 # autocast where the CPU has it. Environment: OUT (runs/kd1), LR (5e-5), A (0.5), SEED (42), TEACHERS (v5 and
 # in1.pt), INIT (in1.pt; INIT=imagenet with BACKBONE starts from ImageNet weights), RESUME=--resume to continue,
-# and continue_default.sh's. runs/ is git-ignored; stop with SIGTERM (last.pt is saved). runs/kd2 (MODEL_CARD, eighteenth session) continued kd1 with
-# TEACHERS="resources/weights/default.pt training/checkpoints/kd1.pt" INIT=training/checkpoints/kd1.pt SEED=43
-# OUT=runs/kd2, LR=2e-5 then 1e-5: it tied with its start. runs/l2kd1 (MODEL_CARD, nineteenth session) trains a
-# larger student from ImageNet towards the same pair: TEACHERS="resources/weights/default.pt
-# training/checkpoints/kd1.pt" INIT=imagenet BACKBONE=efficientnet_lite2 LR=3e-4 SEED=44 OUT=runs/l2kd1.
+# and continue_default.sh's. runs/ is git-ignored; stop with SIGTERM (last.pt is saved). runs/kd2 (MODEL_CARD,
+# eighteenth session) continued kd1 with TEACHERS="resources/weights/default.pt training/checkpoints/kd1.pt"
+# INIT=training/checkpoints/kd1.pt SEED=43 OUT=runs/kd2, LR=2e-5 then 1e-5: it tied with its start. runs/l2kd1
+# (MODEL_CARD, nineteenth session) trains a larger student from ImageNet towards the same pair:
+# TEACHERS="resources/weights/default.pt training/checkpoints/kd1.pt" INIT=imagenet BACKBONE=efficientnet_lite2
+# LR=3e-4 SEED=44 OUT=runs/l2kd1; training/checkpoints/l2kd1.pt (its step 2,250) continues it with INIT=.
 set -euo pipefail
 TEACHERS=${TEACHERS:-"resources/weights/default.pt training/checkpoints/in1.pt"}
 T=()
