@@ -32,6 +32,9 @@
 # Distillation (training/recipes/distill_in1.sh, MODEL_CARD "Distillation"): the teachers are tracked files, so
 # they travel with the repository: EXTRA="... --teacher resources/weights/default.pt --teacher
 # training/checkpoints/in1.pt --distill-weight 0.5" with INIT=training/checkpoints/in1.pt (no copy to runs/ needed).
+# The most promising use of a GPU now (MODEL_CARD, nineteenth session): the EfficientNet-Lite2 student,
+# INIT=training/checkpoints/l2kd1.pt with EXTRA="... --teacher resources/weights/default.pt --teacher
+# training/checkpoints/kd1.pt --distill-weight 0.5" (+0.52 against v5 after 2,250 CPU steps, still improving).
 set -uo pipefail
 MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
 BATCH=${BATCH:-32}
