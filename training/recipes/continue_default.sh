@@ -5,7 +5,7 @@
 # (AUG="--colour-prob 0.75", seed 13), whose comments say what each tests; their runs started from v4, the default
 # then (v5 is the mean of some of their checkpoints, MODEL_CARD "v5").
 # Environment: OUT (run folder), LR, AUG, SEED, RESUME=--resume to continue, D (the training photos), PY,
-# INIT (the checkpoint to continue; the shipped default unless set; INIT=imagenet starts EfficientNet-Lite0 FCN-8s
+# INIT (the checkpoint to continue; the shipped default unless set; INIT=imagenet starts an EfficientNet-Lite FCN-8s
 # from ImageNet weights instead, imagenet_real.sh; BACKBONE picks the variant it starts, efficientnet_lite0 unless
 # set), ITER (corrective clicks per batch, 8), MAX_STEPS (6000), VAL_EVERY (200).
 # runs/ is git-ignored; stop with SIGTERM (last.pt is saved).
