@@ -13,7 +13,8 @@
 # INIT=training/checkpoints/kd1.pt SEED=43 OUT=runs/kd2, LR=2e-5 then 1e-5: it tied with its start. runs/l2kd1
 # (MODEL_CARD, nineteenth session) trains a larger student from ImageNet towards the same pair:
 # TEACHERS="resources/weights/default.pt training/checkpoints/kd1.pt" INIT=imagenet BACKBONE=efficientnet_lite2
-# LR=3e-4 SEED=44 OUT=runs/l2kd1; training/checkpoints/l2kd1.pt (its step 2,250) continues it with INIT=.
+# LR=3e-4 SEED=44 OUT=runs/l2kd1; training/checkpoints/l2kd1.pt (its step 4,250, a tie with v5 on the network
+# alone) continues it with INIT=.
 set -euo pipefail
 TEACHERS=${TEACHERS:-"resources/weights/default.pt training/checkpoints/in1.pt"}
 T=()

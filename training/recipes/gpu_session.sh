@@ -34,7 +34,7 @@
 # training/checkpoints/in1.pt --distill-weight 0.5" with INIT=training/checkpoints/in1.pt (no copy to runs/ needed).
 # The most promising use of a GPU now (MODEL_CARD, nineteenth session): the EfficientNet-Lite2 student,
 # INIT=training/checkpoints/l2kd1.pt with EXTRA="... --teacher resources/weights/default.pt --teacher
-# training/checkpoints/kd1.pt --distill-weight 0.5" (+0.52 against v5 after 2,250 CPU steps, still improving).
+# training/checkpoints/kd1.pt --distill-weight 0.5" (a tie with v5 after 4,250 CPU steps).
 set -uo pipefail
 MINUTES=${MINUTES:-8}            # training wall time; the rest of the call is start-up, validation, export
 BATCH=${BATCH:-32}
