@@ -12,10 +12,9 @@ from models.checkpoint import load_checkpoint
 from training.train_checkpoint import start
 from training.train_config import TrainConfig
 
-DIR = Path(__file__).resolve().parents[2] / "training" / "checkpoints"
+ROOT = Path(__file__).resolve().parents[2]
+DIR = ROOT / "training" / "checkpoints"
 CKPT = DIR / "in1.pt"
-
-
 V5 = "resources/weights/default.pt"
 
 
@@ -36,7 +35,7 @@ def test_loads_safely_small_and_says_where_it_came_from(name, run, backbone, meg
     assert 0.5 < loaded.meta.get("val_iou", 0) <= 1.0
     if teachers is not None:  # the teachers are the ones the recipe names, files in the repository
         assert loaded.meta["training"]["teachers"] == teachers
-        assert all((DIR.parents[1] / t).is_file() for t in teachers)
+        assert all((ROOT / t).is_file() for t in teachers)
 
 
 def test_a_new_run_starts_from_its_weights(tmp_path):
