@@ -4,7 +4,9 @@ Each item is one object of one image; clicks are simulated on the fly (the paper
 `training.sampling`), 128-valued mask pixels are void (no loss, no click) and the image's other objects
 are strategy 2's negatives. With several sources, every epoch draws its items source by source in
 proportion to the sources' weights (not uniformly by object, so a source with many masks does not
-crowd out the others); the draw depends on (seed, epoch) only.
+crowd out the others); the draw depends on (seed, epoch) only. With `area_power` P > 0 the objects of a
+source are drawn with probability proportional to (area at the annotator's 512-px working size)^-P, so small
+objects, which need the most clicks, are seen more often (P = 0: uniformly, without repetition).
 """
 from __future__ import annotations
 
@@ -33,6 +35,10 @@ class _ObjItem:
     source: int
     k: int
     pairs: tuple[int, ...] = ()
+    area: float = 0.0  # the object's area in pixels at the 512-px working size (WORK_SIZE)
+
+
+WORK_SIZE = 512  # the annotator's working size (longest side): the scale `area_power` measures areas at
 
 
 class ObjectClickDataset(ClickDataset):
@@ -41,8 +47,11 @@ class ObjectClickDataset(ClickDataset):
     def __init__(self, sources: list[tuple[ObjectFolder, float]], split: str, spec: ModelSpec,
                  crop_size: int = 320, augment: bool = True, seed: int = 0,
                  sampling: SamplingConfig | None = None, aug: AugmentConfig | None = None,
-                 epoch_size: int | None = None) -> None:
+                 epoch_size: int | None = None, area_power: float = 0.0) -> None:
         Dataset.__init__(self)
+        if not 0.0 <= float(area_power) <= 2.0:
+            raise DatasetError(f"area power must be in [0, 2], got {area_power}.")
+        self.area_power = float(area_power)
         if not sources:
             raise DatasetError("no object folder given.")
         if crop_size < 8:
@@ -81,7 +90,8 @@ class ObjectClickDataset(ClickDataset):
                 try:
                     for k, obj, ign in folder.load_masks(image_id):
                         if usable(obj, ign, cfg.min_area, cfg.d_margin):
-                            items.append(_ObjItem(image_id, 1, s, k))
+                            scale = WORK_SIZE / max(obj.shape)
+                            items.append(_ObjItem(image_id, 1, s, k, area=float(obj.sum()) * scale * scale))
                 except SAMPLE_ERRORS as e:
                     self._skip(str(e))
         return items
@@ -95,11 +105,21 @@ class ObjectClickDataset(ClickDataset):
         for idx, n in zip(self.by_source, counts):
             if n == 0 or len(idx) == 0:
                 continue
+            if self.area_power > 0:
+                p = self._object_weights(idx)
+                parts.append(rng.choice(idx, size=int(n), replace=True, p=p))
+                continue
             reps = -(-int(n) // len(idx))
             pool = np.concatenate([rng.permutation(idx) for _ in range(reps)])
             parts.append(pool[:n])
         out = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         return rng.permutation(out)
+
+    def _object_weights(self, idx: np.ndarray) -> np.ndarray:
+        """Draw probabilities of a source's objects: proportional to area^-area_power (areas of at least 1 px)."""
+        areas = np.array([max(self.items[int(i)].area, 1.0) for i in idx], np.float64)
+        w = areas ** -self.area_power
+        return w / w.sum()
 
     def __len__(self) -> int:
         return self.epoch_size
@@ -148,5 +168,6 @@ class ObjectClickDataset(ClickDataset):
     def describe(self) -> dict:
         return {"split": self.split, "mode": "random", "items": len(self), "objects": len(self.items),
                 "skipped": self.skipped, "augment": self.augment, "crop_size": self.crop_size,
+                "area_power": self.area_power,
                 "sources": {s.name: {"objects": int(len(self.by_source[i])), "weight": round(self.weights[i], 4)}
                             for i, s in enumerate(self.sources)}}

@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="share of training items (object folders) with an object of another training photo pasted on: half "
            "of the time it is the object to segment, else another object beside or in front of the item's "
            "(Simple Copy-Paste; default 0: none)")
+    a("--area-power", type=float, default=d.area_power, metavar="P",
+      help="object folders: within each source draw objects with probability proportional to their area (at the "
+           "annotator's 512-px working size) to the power -P, so small objects are trained on more often "
+           "(default 0: uniformly; 0.5 makes a 400-px object 5x as likely as a 10,000-px one)")
     a("--freeze-bn", action="store_true",
       help="BatchNorm layers normalise with their running statistics and keep them, as at inference: fine-tuning "
            "with small batches (8 on a CPU) then cannot drift them")
@@ -132,7 +136,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         voc_root=args.voc_root, out=args.out, data=tuple(args.data), scale_min=args.scale_min,
         scale_max=args.scale_max, base_size=args.base_size, zoom_prob=args.zoom_prob,
-        colour_prob=args.colour_prob, paste_prob=args.paste_prob, freeze_bn=args.freeze_bn, pairs=args.pairs,
+        colour_prob=args.colour_prob, paste_prob=args.paste_prob, area_power=args.area_power,
+        freeze_bn=args.freeze_bn, pairs=args.pairs,
         mode=args.mode,
         train_split=args.train_split,
         backbone=args.backbone, stride=args.stride, upsample=args.upsample, extra_init=args.extra_init,

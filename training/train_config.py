@@ -26,6 +26,7 @@ class TrainConfig:
     zoom_prob: float = 0.0  # share of items seen zoomed in on their object (training.augment)
     colour_prob: float = 0.0  # probability of each of RITM's photometric changes (training.augment.photometric)
     paste_prob: float = 0.0  # share of items with another photo's object pasted on (training.copy_paste)
+    area_power: float = 0.0  # object folders: draw objects with probability ~ area^-P (training.object_dataset)
     freeze_bn: bool = False  # BatchNorm layers normalise with their running statistics and keep them (train_step)
     pairs: str | None = None
     mode: str | None = None  # None: "pairs" with a pairs file, else "random"

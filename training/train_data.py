@@ -28,6 +28,8 @@ def make_datasets(cfg: TrainConfig, spec: ModelSpec, main: bool):
     if cfg.paste_prob > 0 and not cfg.data:
         raise IFCNError("--paste-prob needs object folders (--data): a VOC devkit's items are pairs of clicks "
                         "drawn on the stored image.")
+    if cfg.area_power > 0 and not cfg.data:
+        raise IFCNError("--area-power needs object folders (--data): a VOC devkit's items are drawn by pair.")
     if cfg.data:
         return object_datasets(cfg, spec, aug, main)
     if not cfg.voc_root:
@@ -67,7 +69,7 @@ def object_datasets(cfg: TrainConfig, spec: ModelSpec, aug: Any, main: bool):
         for folder, weight in sources:
             print(f"data: {folder.describe()}; weight {weight:g}", file=sys.stderr)
     train_ds = ObjectClickDataset(sources, cfg.train_split, spec, crop_size=cfg.crop_size,
-                                  augment=cfg.augment, seed=cfg.seed, aug=aug)
+                                  augment=cfg.augment, seed=cfg.seed, aug=aug, area_power=cfg.area_power)
     val_ds = None
     if cfg.val_split:
         try:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("ni
 
 # the recipes' own variables: a developer's shell may have some set
 RECIPE_VARS = {"OUT", "LR", "SEED", "INIT", "ITER", "MAX_STEPS", "VAL_EVERY", "AUG", "RESUME", "D", "BACKBONE",
-               "TEACHERS", "A"}
+               "TEACHERS", "A", "AREA"}
 
 
 def _args(script: str, **env: str) -> list[str]:
@@ -53,3 +53,8 @@ def test_distillation_from_imagenet_names_both_teachers_and_the_weight():
 def test_a_checkpoint_start_has_no_backbone_option():
     args = _args("distill_in1.sh", BACKBONE="efficientnet_lite2")
     assert _value(args, "--init-checkpoint") == ["training/checkpoints/in1.pt"] and "--backbone" not in args
+
+
+def test_distillation_passes_the_area_power_only_when_set():
+    assert _value(_args("distill_in1.sh", AREA="0.25"), "--area-power") == ["0.25"]
+    assert "--area-power" not in _args("distill_in1.sh")

@@ -22,5 +22,5 @@ for t in $TEACHERS; do T+=(--teacher "$t"); done
 OUT=${OUT:-runs/kd1} LR=${LR:-5e-5} SEED=${SEED:-42} INIT=${INIT:-training/checkpoints/in1.pt} ITER=${ITER:-3} \
   MAX_STEPS=${MAX_STEPS:-60000} VAL_EVERY=${VAL_EVERY:-250} \
   AUG="--zoom-prob 0.5 --colour-prob 0.75 --paste-prob 0.5 --click-weight 5 --click-radius 10 --snapshots \
-${T[*]} --distill-weight ${A:-0.5}" \
+${T[*]} --distill-weight ${A:-0.5}${AREA:+ --area-power $AREA}" \
   exec bash "$(dirname "$0")/continue_default.sh"
