@@ -15,6 +15,8 @@
 # TEACHERS="resources/weights/default.pt training/checkpoints/kd1.pt" INIT=imagenet BACKBONE=efficientnet_lite2
 # LR=3e-4 SEED=44 OUT=runs/l2kd1; training/checkpoints/l2kd1.pt (its step 4,250, a tie with v5 on the network
 # alone) continues it with INIT=.
+# AREA=P adds `--area-power P` (small objects drawn more often); runs/l2sm1 (MODEL_CARD, twenty-first session)
+# continued l2kd1.pt with AREA=0.25 SEED=45 LR=5e-5, then 2e-5: a tie with its start.
 set -euo pipefail
 TEACHERS=${TEACHERS:-"resources/weights/default.pt training/checkpoints/in1.pt"}
 T=()
