@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--area-power", type=float, default=d.area_power, metavar="P",
       help="object folders: within each source draw objects with probability proportional to their area (at the "
            "annotator's 512-px working size) to the power -P, so small objects are trained on more often "
-           "(default 0: uniformly; 0.5 makes a 400-px object 5x as likely as a 10,000-px one)")
+           "(0 to 2; default 0: uniformly; 0.5 makes a 400-px object 5x as likely as a 10,000-px one)")
     a("--freeze-bn", action="store_true",
       help="BatchNorm layers normalise with their running statistics and keep them, as at inference: fine-tuning "
            "with small batches (8 on a CPU) then cannot drift them")
