@@ -5,7 +5,7 @@ Each item is one object of one image; clicks are simulated on the fly (the paper
 are strategy 2's negatives. With several sources, every epoch draws its items source by source in
 proportion to the sources' weights (not uniformly by object, so a source with many masks does not
 crowd out the others); the draw depends on (seed, epoch) only. With `area_power` P > 0 the objects of a
-source are drawn with probability proportional to (area at the annotator's 512-px working size)^-P, so small
+source are drawn with probability proportional to (area at the network's 512-px scale, DEFAULT_NET_SIZE)^-P, so small
 objects, which need the most clicks, are seen more often (P = 0: uniformly, without repetition).
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from models.errors import DatasetError
+from models.regions import DEFAULT_NET_SIZE
 from models.spec import ModelSpec
 from training import copy_paste
 from training.augment import AugmentConfig
@@ -35,10 +36,7 @@ class _ObjItem:
     source: int
     k: int
     pairs: tuple[int, ...] = ()
-    area: float = 0.0  # the object's area in pixels at the 512-px working size (WORK_SIZE)
-
-
-WORK_SIZE = 512  # the annotator's working size (longest side): the scale `area_power` measures areas at
+    area: float = 0.0  # the object's area in pixels with the photo's longest side at DEFAULT_NET_SIZE
 
 
 class ObjectClickDataset(ClickDataset):
@@ -90,7 +88,7 @@ class ObjectClickDataset(ClickDataset):
                 try:
                     for k, obj, ign in folder.load_masks(image_id):
                         if usable(obj, ign, cfg.min_area, cfg.d_margin):
-                            scale = WORK_SIZE / max(obj.shape)
+                            scale = DEFAULT_NET_SIZE / max(obj.shape)
                             items.append(_ObjItem(image_id, 1, s, k, area=float(obj.sum()) * scale * scale))
                 except SAMPLE_ERRORS as e:
                     self._skip(str(e))

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from models.errors import DatasetError, IFCNError
+from models.regions import DEFAULT_NET_SIZE
 from models.spec import ModelSpec
 from tests.training.test_layouts import BACKBONE, square, write_folder
 from training.layouts import ObjectFolder
-from training.object_dataset import WORK_SIZE, ObjectClickDataset
+from training.object_dataset import ObjectClickDataset
 from training.train_config import TrainConfig
 from training.train_data import make_datasets
 
@@ -26,10 +27,10 @@ def _small_share(ds: ObjectClickDataset) -> float:
     return sum(n.startswith("s") for n in names) / len(names)
 
 
-def test_areas_are_measured_at_the_working_size(tmp_path):
+def test_areas_are_measured_at_the_networks_scale(tmp_path):
     ds = ObjectClickDataset([(_folder(tmp_path), 1.0)], "all", ModelSpec(backbone=BACKBONE), crop_size=64)
     areas = {it.image_id: it.area for it in ds.items}
-    scale = (WORK_SIZE / 64) ** 2
+    scale = (DEFAULT_NET_SIZE / 64) ** 2
     assert areas["s0"] == pytest.approx(SMALL * SMALL * scale)
     assert areas["l0"] == pytest.approx(LARGE * LARGE * scale)
 
