@@ -58,3 +58,15 @@ def test_a_checkpoint_start_has_no_backbone_option():
 def test_distillation_passes_the_area_power_only_when_set():
     assert _value(_args("distill_in1.sh", AREA="0.25"), "--area-power") == ["0.25"]
     assert "--area-power" not in _args("distill_in1.sh")
+
+
+def test_v5_distillation_starts_from_v5_with_its_members_recipe():
+    args = _args("distill_v5.sh")
+    assert _value(args, "--init-checkpoint") == ["resources/weights/default.pt"]
+    assert _value(args, "--teacher") == ["resources/weights/default.pt", "training/checkpoints/kd1.pt"]
+    assert _value(args, "--distill-weight") == ["0.5"] and _value(args, "--iterative") == ["8"]
+    assert _value(args, "--zoom-prob") == ["0.5"] and _value(args, "--out") == ["runs/v5kd1"]
+    # v5's members had no click weighting, colour jitter or copy-paste: neither has this student
+    assert not {"--click-weight", "--colour-prob", "--paste-prob"} & set(args)
+    args = _args("distill_v5.sh", A="0.7", LR="1e-5", RESUME="--resume")
+    assert _value(args, "--distill-weight") == ["0.7"] and _value(args, "--lr") == ["1e-5"] and "--resume" in args
