@@ -7,7 +7,9 @@
 # click weighting, no colour jitter, no copy-paste) plus distillation towards the pair's mean logits, so that the
 # student stays in v5's basin. Environment: OUT (runs/v5kd1), LR (3e-5), A (0.5), SEED (46), TEACHERS (v5 and
 # kd1.pt), INIT (v5), RESUME=--resume to continue, and continue_default.sh's. runs/ is git-ignored; stop with
-# SIGTERM (last.pt is saved).
+# SIGTERM (last.pt is saved). runs/v5kd1 (MODEL_CARD, twenty-second session) ran these defaults to step 1,008: step 750
+# tied v5 on the choice set (+0.25 as the annotator runs it), gained on the held-out objects past the choice set
+# (-0.37, training/recipes/fresh_compare.py) and lost on both benchmarks; not shipped.
 set -euo pipefail
 TEACHERS=${TEACHERS:-"resources/weights/default.pt training/checkpoints/kd1.pt"}
 T=()
