@@ -48,8 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "(Simple Copy-Paste; default 0: none)")
     a("--area-power", type=float, default=d.area_power, metavar="P",
       help="object folders: within each source draw objects with probability proportional to their area (with "
-           "the photo at the 512-px scale the annotator's network sees) to the power -P, so small objects are trained on more often "
-           "(0 to 2; default 0: uniformly; 0.5 makes a 400-px object 5x as likely as a 10,000-px one)")
+           "the photo at the 512-px scale the annotator's network sees) to the power -P, so small objects are "
+           "trained on more often (0 to 2; default 0: uniformly; 0.5 makes a 400-px object 5x as likely as a "
+           "10,000-px one)")
     a("--freeze-bn", action="store_true",
       help="BatchNorm layers normalise with their running statistics and keep them, as at inference: fine-tuning "
            "with small batches (8 on a CPU) then cannot drift them")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("ni
 
 # the recipes' own variables: a developer's shell may have some set
 RECIPE_VARS = {"OUT", "LR", "SEED", "INIT", "ITER", "MAX_STEPS", "VAL_EVERY", "AUG", "RESUME", "D", "BACKBONE",
-               "TEACHERS", "A", "AREA"}
+               "TEACHERS", "A", "AREA", "STUDENT_AUG"}
 
 
 def _args(script: str, **env: str) -> list[str]:

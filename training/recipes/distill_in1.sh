@@ -17,12 +17,13 @@
 # alone) continues it with INIT=.
 # AREA=P adds `--area-power P` (small objects drawn more often); runs/l2sm1 (MODEL_CARD, twenty-first session)
 # continued l2kd1.pt with AREA=0.25 SEED=45 LR=5e-5, then 2e-5: a tie with its start.
+# STUDENT_AUG replaces the student's own augmentations (distill_v5.sh: v5's members' recipe).
 set -euo pipefail
 TEACHERS=${TEACHERS:-"resources/weights/default.pt training/checkpoints/in1.pt"}
 T=()
 for t in $TEACHERS; do T+=(--teacher "$t"); done
 OUT=${OUT:-runs/kd1} LR=${LR:-5e-5} SEED=${SEED:-42} INIT=${INIT:-training/checkpoints/in1.pt} ITER=${ITER:-3} \
   MAX_STEPS=${MAX_STEPS:-60000} VAL_EVERY=${VAL_EVERY:-250} \
-  AUG="--zoom-prob 0.5 --colour-prob 0.75 --paste-prob 0.5 --click-weight 5 --click-radius 10 --snapshots \
-${T[*]} --distill-weight ${A:-0.5}${AREA:+ --area-power $AREA}" \
+  AUG="${STUDENT_AUG:-"--zoom-prob 0.5 --colour-prob 0.75 --paste-prob 0.5 --click-weight 5 --click-radius 10"} \
+--snapshots ${T[*]} --distill-weight ${A:-0.5}${AREA:+ --area-power $AREA}" \
   exec bash "$(dirname "$0")/continue_default.sh"

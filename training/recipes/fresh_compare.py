@@ -4,58 +4,54 @@ The choice set (training/recipes/heldout_choice.sh) is the first 150 held-out ob
 inference default were picked on it, so it favours them (MODEL_CARD, "v5 itself distilled towards v5 and kd1").
 Clothing and camvid hold more held-out objects (267 and 242); runs made with `--limit 300` evaluate them in the
 same order, and the rows past the first FIRST are fresh. This prints, per source and part, NoC@85 / @90 (failed@90)
-of each run and the paired difference at 90 % (B - A, its standard error), then the fresh objects together.
+of each run and the paired difference at 90 % (B - A, its standard error: `training.noc_compare.Paired`, the one
+`ifcn compare` uses), then the fresh objects together.
 
-    python training/recipes/fresh_compare.py runs/eval/A runs/eval/B [--first 150] [--sources clothing_co_parsing camvid]
+    python training/recipes/fresh_compare.py runs/eval/A runs/eval/B [--first 150] \
+        [--sources clothing_co_parsing camvid]
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import math
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-def read(run: Path, source: str) -> list[dict[str, str]]:
-    with open(run / source / "per_object.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def paired(a: list[dict[str, str]], b: list[dict[str, str]]) -> tuple[float, float]:
-    """Mean and standard error of B - A in NoC@90 over paired rows."""
-    d = [float(y["noc@90"]) - float(x["noc@90"]) for x, y in zip(a, b)]
-    if not d:
-        return math.nan, math.nan
-    m = sum(d) / len(d)
-    se = math.sqrt(sum((v - m) ** 2 for v in d) / (len(d) - 1) / len(d)) if len(d) > 1 else math.nan
-    return m, se
+from models.errors import IFCNError  # noqa: E402
+from training.noc_compare import Paired, read_noc  # noqa: E402
 
 
-def summary(rows: list[dict[str, str]]) -> str:
-    n = len(rows)
-    n85 = sum(float(r["noc@85"]) for r in rows) / n
-    n90 = sum(float(r["noc@90"]) for r in rows) / n
-    return f"{n85:.2f} / {n90:.2f} ({sum(int(r['failed@90']) for r in rows)})"
+def summary(p85: Paired, p90: Paired, which: int) -> str:
+    """NoC@85 / @90 (failed@90) of the baseline (0) or the candidate (1)."""
+    return f"{p85.mean(which):.2f} / {p90.mean(which):.2f} ({p90.failed(which)})"
 
 
 def compare(a: Path, b: Path, sources: list[str], first: int) -> list[str]:
-    lines, fresh_a, fresh_b = [], [], []
+    lines, fresh = [], Paired("fresh")
     for s in sources:
-        ra, rb = read(a, s), read(b, s)
-        if [(r["image"], r["object"]) for r in ra] != [(r["image"], r["object"]) for r in rb]:
-            raise SystemExit(f"{s}: the two runs did not evaluate the same objects in the same order")
-        for part, sl in ((f"objects 1-{first}", slice(0, first)), (f"objects {first + 1}-", slice(first, None))):
-            pa, pb = ra[sl], rb[sl]
-            if not pa:
+        pairs = {}
+        for target in (85, 90):
+            ra, rb = read_noc(a / s, target), read_noc(b / s, target)
+            if list(ra) != list(rb):
+                raise SystemExit(f"{s}: the two runs did not evaluate the same objects in the same order")
+            pairs[target] = Paired(s, [(ra[k][0], rb[k][0]) for k in ra], [(ra[k][1], rb[k][1]) for k in ra],
+                                   [ra[k][2] for k in ra])
+        n = pairs[90].n
+        for part, is_fresh in ((f"objects 1-{first}", False), (f"objects {first + 1}-", True)):
+            keep = [(i >= first) == is_fresh for i in range(n)]
+            p85, p90 = pairs[85].subset(part, keep), pairs[90].subset(part, keep)
+            if not p90.n:
                 lines.append(f"{s}, {part}: none (run with a larger --limit)")
                 continue
-            m, se = paired(pa, pb)
-            lines.append(f"{s}, {part} ({len(pa)}): A {summary(pa)}  B {summary(pb)}  B - A {m:+.3f} (se {se:.3f})")
-        fresh_a += ra[first:]
-        fresh_b += rb[first:]
-    m, se = paired(fresh_a, fresh_b)
-    lines.append(f"fresh objects together ({len(fresh_a)}): B - A {m:+.3f} (se {se:.3f})")
+            lines.append(f"{s}, {part} ({p90.n}): A {summary(p85, p90, 0)}  B {summary(p85, p90, 1)}  "
+                         f"B - A {p90.diff:+.3f} (se {p90.se:.3f})")
+            if is_fresh:
+                fresh.pairs += p90.pairs
+                fresh.fails += p90.fails
+                fresh.areas += p90.areas
+    lines.append(f"fresh objects together ({fresh.n}): " +
+                 (f"B - A {fresh.diff:+.3f} (se {fresh.se:.3f})" if fresh.n else "none (run with a larger --limit)"))
     return lines
 
 
@@ -66,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first", type=int, default=150, help="objects per source in the choice set (150)")
     p.add_argument("--sources", nargs="+", default=["clothing_co_parsing", "camvid"])
     args = p.parse_args(argv)
-    print("\n".join(compare(args.a, args.b, args.sources, args.first)))
+    try:
+        print("\n".join(compare(args.a, args.b, args.sources, args.first)))
+    except IFCNError as e:
+        print(f"fresh_compare: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
