@@ -10,7 +10,9 @@
 # distillation itself is distill_in1.sh's (AREA too). runs/ is git-ignored; stop with SIGTERM (last.pt is saved).
 # runs/v5kd1 (MODEL_CARD, twenty-second session) ran these defaults to step 1,008: step 750 tied v5 on the choice
 # set (+0.25 as the annotator runs it), gained on the held-out objects past the choice set (-0.37,
-# training/recipes/fresh_compare.py) and lost on both benchmarks; not shipped.
+# training/recipes/fresh_compare.py) and lost on both benchmarks; not shipped. Continued to step 1,290 in the
+# twenty-third session and stopped: the pair it distils from ties v5 on the benchmarks as the annotator runs it
+# (MODEL_CARD, "the pair v5 + kd1 through the annotator's pipeline").
 set -euo pipefail
 TEACHERS=${TEACHERS:-"resources/weights/default.pt training/checkpoints/kd1.pt"} OUT=${OUT:-runs/v5kd1} \
   LR=${LR:-3e-5} SEED=${SEED:-46} INIT=${INIT:-resources/weights/default.pt} ITER=${ITER:-8} \
