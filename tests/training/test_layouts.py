@@ -185,6 +185,21 @@ def test_noc_on_an_object_folder_leaves_128_out_of_the_iou(tmp_path):
     assert float(rows["a"]["iou_1"]) == pytest.approx(with_ignore, abs=1e-4)
 
 
+def test_noc_min_area_evaluates_only_the_large_objects_and_refuses_a_negative_one(tmp_path):
+    root = write_folder(tmp_path / "data", {"a": {0: square(4, 4, 10), 1: square(20, 20, 24)},
+                                            "b": {0: square(6, 6, 8)}})
+    out = tmp_path / "noc"
+    r = ifcn("noc", "--data", root, "--min-area", "200", "--checkpoint", "grabcut", "--out", out, "--max-clicks", "2")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["objects"] == 1 and summary["min_area"] == 200  # 24 x 24 = 576 px kept; 100 and 64 px left out
+    rows = list(csv.DictReader((out / "per_object.csv").open()))
+    assert [(row["image"], row["object"], row["area"]) for row in rows] == [("a", "1", "576")]
+    bad = ifcn("noc", "--data", root, "--min-area", "-1", "--checkpoint", "grabcut", "--out", tmp_path / "bad")
+    assert bad.returncode != 0 and "--min-area -1: give a number of pixels, 0 or more." in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 # ------------------------------------------------------------------ training datasets
 
 def test_items_are_drawn_by_source_in_proportion_to_the_weights(tmp_path):

@@ -138,6 +138,21 @@ def test_bad_images_are_skipped_and_counted_and_limit_caps_objects():
     assert len(limited.objects) == 3
 
 
+def test_min_area_leaves_small_objects_out_before_the_limit_counts():
+    """Object 1 of every image is 22 x 22 = 484 px, object 2 at most 14 x 24 = 336 px."""
+    data = FakeData(3)
+    pred = OraclePredictor(data)
+    res = evaluate(pred, data, min_area=400)
+    assert [(o.image_id, o.object_id) for o in res.objects] == [("im0", 1), ("im1", 1), ("im2", 1)]
+    assert all(o.area >= 400 for o in res.objects) and len(pred.calls) == 3  # the small ones never predicted
+    assert res.summary()["min_area"] == 400
+    limited = evaluate(OraclePredictor(data), data, min_area=400, limit=2)
+    assert [(o.image_id, o.object_id) for o in limited.objects] == [("im0", 1), ("im1", 1)]
+    every = evaluate(OraclePredictor(data), data)
+    assert len(every.objects) == 6 and "min_area" not in every.summary()
+    assert {(o.image_id, o.object_id) for o in every.objects if o.area < 400} == {(f"im{i}", 2) for i in range(3)}
+
+
 def test_outputs_summary_csv_plot(tmp_path):
     data = FakeData(2, bad=("im0",))
     res = evaluate(OraclePredictor(data, k=2), data)

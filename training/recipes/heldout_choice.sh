@@ -6,7 +6,10 @@
 # writes runs/eval/TAG/<source>/ (summary.json, per_object.csv). Environment: D (the training photos, default
 # ../shared/data/train), BASE (a runs/eval/<tag> folder to compare with, e.g. the shipped default's), LIMIT (150),
 # PY, REFINE (default --refine; REFINE= leaves colour refinement off), RUN (the command before `noc`, default
-# "$PY -m models.cli"; ensemble_noc.py's usage says how to measure several models' mean). runs/ is git-ignored.
+# "$PY -m models.cli"; ensemble_noc.py's usage says how to measure several models' mean), MIN_AREA (objects of
+# fewer pixels left out: `LIMIT=1000 MIN_AREA=9216` is the large-object set, every held-out object as large as
+# most of the benchmarks' (171: clothing 112, coco 43, camvid 16); MODEL_CARD, twenty-third session). runs/ is
+# git-ignored.
 set -euo pipefail
 TAG=${1:?usage: heldout_choice.sh TAG [CHECKPOINT] [ifcn noc options...]}; shift
 CKPT=()
@@ -20,6 +23,7 @@ mkdir -p runs/eval
 pids=()
 for S in clothing_co_parsing coco_train2017 camvid; do
   OMP_NUM_THREADS=1 nice -n 5 $RUN noc --data "$D/$S" --split val --limit "$LIMIT" $REFINE \
+    ${MIN_AREA:+--min-area "$MIN_AREA"} \
     "${CKPT[@]}" "$@" --out "runs/eval/$TAG/$S" > "runs/eval/$TAG.$S.log" 2>&1 &
   pids+=($!)
 done
