@@ -41,6 +41,18 @@ class Paired:
     fails: list[tuple[bool, bool]] = field(default_factory=list)
     areas: list[float | None] = field(default_factory=list)  # each object's area in pixels, where the runs say
 
+    @classmethod
+    def of(cls, name: str, a: dict, b: dict, keys: list) -> "Paired":
+        """The pairs of two `read_noc` results (baseline `a`, candidate `b`) for the objects `keys`."""
+        return cls(name, [(a[k][0], b[k][0]) for k in keys], [(a[k][1], b[k][1]) for k in keys],
+                   [a[k][2] if a[k][2] is not None else b[k][2] for k in keys])
+
+    def extend(self, other: "Paired") -> None:
+        """Add `other`'s objects to these (all sets together)."""
+        self.pairs += other.pairs
+        self.fails += other.fails
+        self.areas += other.areas
+
     def subset(self, name: str, keep: list[bool]) -> "Paired":
         """The objects where `keep` is true, as a result of their own."""
         pick = [i for i, k in enumerate(keep) if k]
@@ -167,12 +179,9 @@ def compare(baseline: Path, candidate: Path, target: int = 90) -> tuple[list[Pai
             notes.append(f"set {key}: {len(both)} objects in both runs ({len(a)} / {len(b)}); the others left out")
         if not both:
             continue
-        paired = Paired(key, [(a[k][0], b[k][0]) for k in both], [(a[k][1], b[k][1]) for k in both],
-                        [a[k][2] if a[k][2] is not None else b[k][2] for k in both])
+        paired = Paired.of(key, a, b, both)
         sets.append(paired)
-        every.pairs += paired.pairs
-        every.fails += paired.fails
-        every.areas += paired.areas
+        every.extend(paired)
     if not every.pairs:
         raise IFCNError(f"{baseline} and {candidate} have no object in common.")
     return sets + ([every] if len(sets) > 1 else []), notes

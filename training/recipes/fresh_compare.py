@@ -35,8 +35,7 @@ def compare(a: Path, b: Path, sources: list[str], first: int) -> list[str]:
             ra, rb = read_noc(a / s, target), read_noc(b / s, target)
             if list(ra) != list(rb):
                 raise SystemExit(f"{s}: the two runs did not evaluate the same objects in the same order")
-            pairs[target] = Paired(s, [(ra[k][0], rb[k][0]) for k in ra], [(ra[k][1], rb[k][1]) for k in ra],
-                                   [ra[k][2] for k in ra])
+            pairs[target] = Paired.of(s, ra, rb, list(ra))
         n = pairs[90].n
         for part, is_fresh in ((f"objects 1-{first}", False), (f"objects {first + 1}-", True)):
             keep = [(i >= first) == is_fresh for i in range(n)]
@@ -47,9 +46,7 @@ def compare(a: Path, b: Path, sources: list[str], first: int) -> list[str]:
             lines.append(f"{s}, {part} ({p90.n}): A {summary(p85, p90, 0)}  B {summary(p85, p90, 1)}  "
                          f"B - A {p90.diff:+.3f} (se {p90.se:.3f})")
             if is_fresh:
-                fresh.pairs += p90.pairs
-                fresh.fails += p90.fails
-                fresh.areas += p90.areas
+                fresh.extend(p90)
     lines.append(f"fresh objects together ({fresh.n}): " +
                  (f"B - A {fresh.diff:+.3f} (se {fresh.se:.3f})" if fresh.n else "none (run with a larger --limit)"))
     return lines
