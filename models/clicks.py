@@ -49,6 +49,59 @@ def validate_clicks(clicks: Iterable[Click], height: int, width: int) -> list[Cl
     return out
 
 
+def _stencil(radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dy, dx) offsets of the pixels of OpenCV's filled circle of `radius` around a pixel."""
+    canvas = np.zeros((2 * radius + 1, 2 * radius + 1), np.uint8)
+    cv2.circle(canvas, (radius, radius), int(radius), 1, thickness=-1)
+    dy, dx = np.nonzero(canvas)
+    return dy - radius, dx - radius
+
+
+def disc_pixels(clicks: Sequence[Click], height: int, width: int, radius: int,
+                clip_centres: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ys, xs, is_pos) of the pixels within `radius` of a click (OpenCV's filled circles, inside the image; each
+    pixel once, in row-major order), each on the side of the NEAREST click whose disc holds it, the later click
+    on a tie. Every refinement sets these pixels to their side and f-BRS enforces them: with the nearest click
+    deciding, a click's own pixel always stays on its side, even when a click of the other side lies a pixel or
+    two away (drawing the discs one after the other gave such a pixel to whichever click came later; MODEL_CARD
+    "Click discs that overlap"). `clip_centres` moves a click outside the image onto its nearest pixel first."""
+    dy, dx = _stencil(int(radius))
+    d2 = (dy * dy + dx * dx).astype(np.int64)
+    flat, dist, order, sign = [], [], [], []
+    for i, c in enumerate(clicks):
+        x, y = c.pixel()
+        if clip_centres:
+            x, y = min(width - 1, max(0, x)), min(height - 1, max(0, y))
+        py, px = dy + y, dx + x
+        keep = (py >= 0) & (py < height) & (px >= 0) & (px < width)
+        n = int(keep.sum())
+        flat.append(py[keep].astype(np.int64) * width + px[keep])
+        dist.append(d2[keep])
+        order.append(np.full(n, i, np.int64))
+        sign.append(np.full(n, c.positive, bool))
+    if not flat or not sum(len(f) for f in flat):
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, bool)
+    flat_a, dist_a, order_a, sign_a = (np.concatenate(v) for v in (flat, dist, order, sign))
+    # per pixel: the nearest click first, the later one first among equally near
+    idx = np.lexsort((-order_a, dist_a, flat_a))
+    first = np.ones(len(idx), bool)
+    first[1:] = flat_a[idx[1:]] != flat_a[idx[:-1]]
+    win = idx[first]
+    cells = flat_a[win]
+    return cells // width, cells % width, sign_a[win]
+
+
+def click_discs(clicks: Sequence[Click], height: int, width: int, radius: int,
+                clip_centres: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (h, w) masks of the positive and the negative side of `disc_pixels` (disjoint)."""
+    ys, xs, is_pos = disc_pixels(clicks, height, width, radius, clip_centres)
+    pos, neg = np.zeros((height, width), bool), np.zeros((height, width), bool)
+    pos[ys[is_pos], xs[is_pos]] = True
+    neg[ys[~is_pos], xs[~is_pos]] = True
+    return pos, neg
+
+
 def _pixels_inside(points_xy: np.ndarray | Sequence[tuple[float, float]], height: int,
                    width: int) -> tuple[np.ndarray, np.ndarray]:
     """(xs, ys) int64 of the pixels the points fall on (nearest pixel centre), in order, those outside dropped."""

@@ -9,7 +9,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from models.clicks import Click
+from models.clicks import Click, disc_pixels
 from models.metrics import object_box
 
 #: The working image's longest side: a larger photo is reduced to it, and masks are snapped and refined at its
@@ -57,9 +57,10 @@ def touches_cut_edge(obj: np.ndarray, box: tuple[int, int, int, int], shape: tup
 
 def honour_clicks(prob: np.ndarray, clicks: Sequence[Click], radius: int) -> np.ndarray:
     """`prob` (float32 HxW) with the disc of `radius` around each click set to its side (1 positive, 0
-    negative), in place and returned: what every refinement does last, so that a click is always honoured."""
-    for c in clicks:
-        cv2.circle(prob, c.pixel(), radius, 1.0 if c.positive else 0.0, thickness=-1)
+    negative), in place and returned: what every refinement does last, so that a click is always honoured.
+    Where discs of both sides overlap, each pixel takes its nearest click's side (`disc_pixels`)."""
+    ys, xs, is_pos = disc_pixels(clicks, *prob.shape[:2], radius)
+    prob[ys, xs] = is_pos
     return prob
 
 
