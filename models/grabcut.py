@@ -6,7 +6,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from models.clicks import Click, disc_pixels, distance_map
+from models.clicks import Click, distance_map, paint_discs
 from models.regions import clicked_parts, crop_box, crop_clicks, honour_clicks, touches_cut_edge
 
 RADIUS = 5
@@ -39,8 +39,7 @@ MAX_PIXELS = 40_000
 
 def _seed_disks(gc: np.ndarray, clicks: Sequence[Click], radius: int) -> None:
     """Mark definite foreground/background disks of `radius` around the clicks (in place)."""
-    ys, xs, is_pos = disc_pixels(clicks, *gc.shape[:2], radius)  # each pixel on its nearest click's side
-    gc[ys, xs] = np.where(is_pos, cv2.GC_FGD, cv2.GC_BGD)
+    paint_discs(gc, clicks, radius, int(cv2.GC_FGD), int(cv2.GC_BGD))  # each pixel on its nearest click's side
 
 
 def _run(rgb: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray | None:

@@ -9,7 +9,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from models.clicks import Click, disc_pixels
+from models.clicks import Click, paint_discs
 from models.metrics import object_box
 
 #: The working image's longest side: a larger photo is reduced to it, and masks are snapped and refined at its
@@ -59,9 +59,7 @@ def honour_clicks(prob: np.ndarray, clicks: Sequence[Click], radius: int) -> np.
     """`prob` (float32 HxW) with the disc of `radius` around each click set to its side (1 positive, 0
     negative), in place and returned: what every refinement does last, so that a click is always honoured.
     Where discs of both sides overlap, each pixel takes its nearest click's side (`disc_pixels`)."""
-    ys, xs, is_pos = disc_pixels(clicks, *prob.shape[:2], radius)
-    prob[ys, xs] = is_pos
-    return prob
+    return paint_discs(prob, clicks, radius, 1.0, 0.0)
 
 
 def crop_clicks(clicks: Sequence[Click], box: tuple[int, int, int, int]) -> list[Click]:

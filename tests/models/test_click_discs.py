@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from models.checkpoint import save_checkpoint
-from models.clicks import Click, click_discs, disc_pixels
+from models.clicks import Click, click_discs, disc_pixels, discs_overlap, paint_discs
 from models.predictor import Predictor
 from tests.models.helpers import random_model
 from tests.models.test_predictor import scene
@@ -55,6 +55,33 @@ def test_overlapping_discs_give_each_pixel_to_its_nearest_click(first_positive):
     pos, neg = click_discs([a, b], 25, 25, 5)
     assert not (pos & neg).any() and (pos | neg).sum() == len(ys)
 
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_paint_discs_is_disc_pixels_with_or_without_overlap(seed):
+    """paint_discs draws OpenCV circles when no discs of both sides can meet, else the sorted pixels: the same."""
+    rng = np.random.default_rng(seed)
+    spread = 12 if seed % 2 else 80  # crowded, or on a grid of cells 20 px apart (discs of both sides apart)
+    if seed % 2:
+        clicks = [Click(float(rng.integers(-3, spread)), float(rng.integers(-3, spread)), bool(rng.random() < 0.6))
+                  for _ in range(int(rng.integers(2, 12)))]
+    else:
+        cells = rng.choice(16, size=int(rng.integers(1, 9)), replace=False)
+        clicks = [Click(float(c % 4 * 20 + rng.integers(-1, 8)), float(c // 4 * 20 + rng.integers(-1, 8)),
+                        bool(rng.random() < 0.6)) for c in cells]
+    assert discs_overlap(clicks, 4) == bool(seed % 2) or len({c.positive for c in clicks}) == 1
+    got = paint_discs(np.full((spread, spread), 0.5, np.float32), clicks, 4, 1.0, 0.0)
+    want = np.full((spread, spread), 0.5, np.float32)
+    ys, xs, is_pos = disc_pixels(clicks, spread, spread, 4)
+    want[ys, xs] = is_pos
+    assert np.array_equal(got, want)
+
+
+def test_discs_overlap():
+    assert not discs_overlap([Click(0, 0, True), Click(5, 0, True)], 5)  # one side
+    assert discs_overlap([Click(0, 0, True), Click(10, 0, False)], 5)    # touching at x = 5
+    assert not discs_overlap([Click(0, 0, True), Click(11, 0, False)], 5)
+    assert not discs_overlap([], 5)
 
 def test_disc_pixels_clip_centres():
     ys, xs, _ = disc_pixels([Click(-1, 10, False)], 20, 20, 2)
