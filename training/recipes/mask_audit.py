@@ -13,8 +13,8 @@ per prediction (MODEL_CARD, "Click discs that overlap"). Not a NoC: every predic
         --out runs/audit/coco.json [--checkpoint CKPT] [--no-refine]
 
 The predictor is the annotator's (its default settings, `annotator.settings.default_settings`), the clicks are
-`training.noc`'s oracle's (20 at most, until 90 % IoU). Prints the count per check; --out keeps every flagged
-prediction (image, object, click number, IoU, what was found) as JSON."""
+the NoC oracle's (`training.noc.evaluate_object`: 20 at most, until 90 % IoU). Prints the count per check; --out
+keeps every flagged prediction (image, object, click number, IoU, what was found) as JSON."""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +29,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.clicks import Click  # noqa: E402
-from models.metrics import interior_point, iou, next_click  # noqa: E402
 
 CHECKS = ("first_empty", "pos_out", "neg_in", "stray", "straight")
 RUN, EDGE = 24, 12
@@ -68,8 +67,8 @@ def straight_runs(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
         diff = (m[:-1] != m[1:]).astype(np.int8)
         for line in np.flatnonzero(diff.sum(1) >= RUN):
             d = np.diff(np.concatenate([[0], diff[line], [0]]))
-            out += [(axis, int(line), int(s), int(e - s)) for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))
-                    if e - s >= RUN]
+            starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+            out += [(axis, int(line), int(s), int(e - s)) for s, e in zip(starts, ends) if e - s >= RUN]
     return out
 
 
@@ -93,10 +92,9 @@ def check(prob: np.ndarray, gt: np.ndarray, rgb: np.ndarray, clicks: Sequence[Cl
     """What one prediction (`prob` after `clicks`) shows of each check; empty when nothing."""
     mask = np.asarray(prob) >= 0.5
     found: dict[str, Any] = {}
-    first = clicks[0]
-    if len(clicks) == 1 and (not mask.any() or not mask[first.pixel()[1], first.pixel()[0]]):
-        found["first_empty"] = int(mask.sum())
     pos_out, neg_in = wrong_side(mask, clicks)
+    if len(clicks) == 1 and (not mask.any() or pos_out):
+        found["first_empty"] = int(mask.sum())
     for key, v in (("pos_out", pos_out), ("neg_in", neg_in), ("stray", stray_parts(mask, gt, clicks)),
                    ("straight", unexplained_straight(mask, gt, rgb))):
         if v:
@@ -104,23 +102,30 @@ def check(prob: np.ndarray, gt: np.ndarray, rgb: np.ndarray, clicks: Sequence[Cl
     return found
 
 
-def audit_object(predictor: Any, rgb: np.ndarray, gt: np.ndarray, void: np.ndarray | None, refine: bool,
-                 max_clicks: int = 20, target: float = 0.9) -> list[dict[str, Any]]:
-    """Every prediction of one object along the oracle's clicks: click number, IoU and what `check` found."""
-    gt = np.asarray(gt, dtype=bool)
-    x, y = interior_point(gt)
-    clicks = [Click(float(x), float(y), True)]
-    steps = []
-    while True:
-        prob = predictor.predict(clicks, refine=refine)
-        mask = np.asarray(prob) >= 0.5
-        steps.append({"k": len(clicks), "iou": round(iou(mask, gt, void), 4), **check(prob, gt, rgb, clicks)})
-        if len(clicks) >= max_clicks or steps[-1]["iou"] >= target:
-            return steps
-        nxt = next_click(mask, gt, void, clicked=clicks)
-        if nxt is None:
-            return steps
-        clicks.append(nxt)
+class _Checked:
+    """The predictor, with `check` run on each prediction it makes for `gt` on `rgb` (`training.noc`'s protocol
+    drives it, so the clicks and the stop are the NoC's own)."""
+
+    def __init__(self, predictor: Any, rgb: np.ndarray, gt: np.ndarray) -> None:
+        self.predictor, self.rgb, self.gt = predictor, rgb, np.asarray(gt, dtype=bool)
+        self.found: list[dict[str, Any]] = []
+
+    def predict(self, clicks: Sequence[Click], refine: bool = False) -> np.ndarray:
+        prob = self.predictor.predict(clicks, refine=refine)
+        self.found.append(check(prob, self.gt, self.rgb, list(clicks)))
+        return prob
+
+
+def audit_object(predictor: Any, rgb: np.ndarray, gt: np.ndarray, void: np.ndarray | None,
+                 refine: bool) -> list[dict[str, Any]]:
+    """Every prediction of one object along the NoC oracle's clicks (`training.noc.evaluate_object`: 20 at most,
+    until 90 %): click number, IoU and what `check` found."""
+    from training.noc import evaluate_object
+
+    checked = _Checked(predictor, rgb, gt)
+    result = evaluate_object(checked, gt, void, refine=refine)
+    return [{"k": k, "iou": round(v, 4), **found}
+            for k, (v, found) in enumerate(zip(result.ious, checked.found), start=1)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
