@@ -70,3 +70,6 @@ def test_the_command_audits_a_folder(tmp_path, capsys):
     assert "2 objects" in text and all(k in text for k in AUDIT["CHECKS"])
     flagged = json.loads(out.read_text())
     assert isinstance(flagged, list) and all(set(r) == {"image", "object", "area", "steps"} for r in flagged)
+    assert AUDIT["main"](["--data", str(data), "--limit", "1", "--checkpoint", str(ckpt), "--refine-method",
+                          "grabcut"]) == 0  # Model -> Refine with GrabCut audited instead
+    assert "1 objects" in capsys.readouterr().out

@@ -10,7 +10,7 @@ per prediction (MODEL_CARD, "Click discs that overlap"). Not a NoC: every predic
                nor a photo edge (a grey-level step of >= 12 across it, half the run) explains
 
     python training/recipes/mask_audit.py --data ../shared/data/train/coco_train2017 --split val --limit 120 \\
-        --out runs/audit/coco.json [--checkpoint CKPT] [--no-refine]
+        --out runs/audit/coco.json [--checkpoint CKPT] [--no-refine | --refine-method grabcut]
 
 The predictor is the annotator's (its default settings, `annotator.settings.default_settings`), the clicks are
 the NoC oracle's (`training.noc.evaluate_object`: 20 at most, until 90 % IoU). Prints the count per check; --out
@@ -139,11 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--no-refine", dest="refine", action="store_false")
+    ap.add_argument("--refine-method", choices=("colour", "grabcut"), default=None,
+                    help="the refinement to audit (default: the annotator's, colour refinement)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     s = default_settings()
     predictor = load_predictor(args.checkpoint, max_size=s.max_size, zoom_target=ZoomIn().target if s.zoom_in else 0,
-                               brs=s.brs, snap=s.snap, refine_method=s.refine_method)
+                               brs=s.brs, snap=s.snap, refine_method=args.refine_method or s.refine_method)
     dataset = open_dataset(argparse.Namespace(data=args.data, voc_root=None, images=None, masks=None))
     rows: list[dict[str, Any]] = []
     for image_id in dataset.image_ids(args.split):
