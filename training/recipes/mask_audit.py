@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.clicks import Click  # noqa: E402
+from models.regions import clicked_parts  # noqa: E402
 
 CHECKS = ("first_empty", "pos_out", "neg_in", "stray", "straight")
 RUN, EDGE = 24, 12
@@ -45,14 +46,13 @@ def wrong_side(mask: np.ndarray, clicks: Sequence[Click]) -> tuple[list[int], li
 def stray_parts(mask: np.ndarray, gt: np.ndarray, clicks: Sequence[Click], min_px: int = 64, share: float = 0.02,
                 outside: float = 0.8) -> list[int]:
     """Areas of the parts of `mask` that hold no positive click and lie mostly outside the object `gt`."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    h, w = mask.shape
-    held = {int(labels[y, x]) for x, y in (c.pixel() for c in clicks if c.positive) if 0 <= x < w and 0 <= y < h}
+    unclicked = mask & ~clicked_parts(mask, clicks)  # 8-connected parts, as below: whole parts drop out
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(unclicked.astype(np.uint8), connectivity=8)
     total = int(mask.sum())
     out = []
     for k in range(1, n):
         area = int(stats[k, cv2.CC_STAT_AREA])
-        if k in held or area < max(min_px, share * total):
+        if area < max(min_px, share * total):
             continue
         if 1.0 - np.count_nonzero((labels == k) & gt) / area >= outside:
             out.append(area)
